@@ -1,0 +1,227 @@
+//! x86-64 context switching: `Gobuf`, `mcall`, `gogo`, `mstart` and the G entry
+//! trampoline. This is the only file in gmp with `asm!`.
+//!
+//! Every switch goes G → g0 → G. A running G calls [`mcall`], which saves its context in
+//! its `Gobuf` and calls a function on the M's g0 stack at a fixed SP; that function ends
+//! in [`gogo`], which loads another `Gobuf` and jumps. Nothing here decides *which* G runs:
+//! that is `sched.rs`.
+//!
+//! # What is saved
+//!
+//! SysV x86-64 makes rbx, rbp, r12–r15 and rsp callee-saved. The `asm!` in `mcall` lists
+//! r12–r15 and every caller-saved register as clobbered, so the compiler spills whatever
+//! is live in them on the G's own stack before the switch and reloads it after. rbx and
+//! rbp cannot be `asm!` operands (LLVM reserves them), so they go into the `Gobuf` by hand
+//! with rsp and the resume PC:
+//!
+//! ```text
+//! Gobuf (repr C, 32 bytes)      +0 sp   +8 pc   +16 bp   +24 bx
+//! ```
+//!
+//! MXCSR and the x87 control word are not switched: a G must not change the floating
+//! point environment (rounding mode, exception masks), since the next G on that M would
+//! inherit it.
+//!
+//! # mcall(save, g0_sp, f, arg)
+//!
+//! ```text
+//!   before (running on G's stack)           after (running on g0)
+//!
+//!   G stack                                 G stack                 g0 stack (M's thread stack)
+//!   |  caller frames   |                    |  caller frames   |    | mstart's frame   |
+//!   |  spilled r12..   |  <- rsp            |  spilled r12..   |    +------------------+ <- g0_sp (fixed)
+//!   |                  |                    |                  |    | return addr (ud2)|
+//!                                                                   | f's frame ...    | <- rsp
+//!   save: { ?, ?, ?, ? }                    save: { sp: G's rsp, pc: label 2, bp, bx }
+//! ```
+//!
+//! `f(arg)` never returns: it ends in `gogo` (or in `gogo` of the M's exit buffer at
+//! shutdown). Because every `mcall` restarts g0 at the same SP, g0 frames never pile up;
+//! nothing on g0 may own a resource across a `gogo` (DESIGN.md invariant 2).
+//!
+//! # gogo(buf)
+//!
+//! ```text
+//!   before (on g0)                          after (on the G's stack)
+//!   buf: { sp, pc, bp, bx }                 rsp = sp, rbp = bp, rbx = bx, rip = pc
+//! ```
+//!
+//! For a G that was suspended by `mcall`, `pc` is label 2 inside `mcall`'s `asm!`, so the
+//! G continues as if `mcall` had returned; the compiler reloads what it spilled. For a
+//! fresh G, `pc` is [`g_trampoline`], `bx` carries the `*mut G` and `bp` is zero.
+//!
+//! # A fresh G's stack
+//!
+//! ```text
+//!   hi  +---------------------------+
+//!       | G header, start closure   |   (g.rs: the G lives at the top of its own stack)
+//!       +---------------------------+ <- sp (16-byte aligned), bp = 0
+//!       |   trampoline: call entry  |
+//!       |   pushes the return addr  |   entry's frame sees rsp ≡ 8 (mod 16), as ABI wants
+//!       |   ...                     |
+//!   lo  +---------------------------+
+//!       | guard page                |
+//! ```
+//!
+//! The trampoline's CFI marks the return address as undefined, so an unwinder (a panic
+//! backtrace with `RUST_BACKTRACE=1`, gdb's `bt`) stops cleanly at the G's entry instead
+//! of reading garbage above the stack top.
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+compile_error!(
+    "gmp supports x86-64 Linux only: port gmp-core/src/arch/x86_64.rs (Gobuf, mcall, gogo, \
+     mstart, the G trampoline) to this target and gmp-core/src/stack.rs (guard pages, \
+     SIGSEGV) to this OS"
+);
+
+use core::arch::{asm, global_asm};
+
+/// A suspended execution context: what `gogo` needs to resume it.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Gobuf {
+    pub sp: usize,
+    pub pc: usize,
+    pub bp: usize,
+    pub bx: usize,
+}
+
+/// A function run on g0 by `mcall` or `mstart`. It receives `arg` and never returns.
+pub(crate) type G0Fn = unsafe extern "C" fn(usize) -> !;
+
+/// Saves the running context into `*save`, switches to the g0 stack at `g0_sp` and calls
+/// `f(arg)` there. Returns when some M later runs `gogo(save)`.
+///
+/// # Safety
+/// `save` must stay valid until it is resumed; `g0_sp` must be the 16-byte aligned top of
+/// an unused stack region; `f` must never return, and must not make the saved context
+/// resumable by another thread before this call has written it (it has, by the time `f`
+/// runs).
+#[inline(always)]
+pub(crate) unsafe fn mcall(save: *mut Gobuf, g0_sp: usize, f: G0Fn, arg: usize) {
+    // SAFETY: the caller guarantees the pointers; the asm saves rsp/rbp/rbx/pc by hand
+    // and declares every other register clobbered, so the compiler preserves what it
+    // needs across the switch on this stack.
+    unsafe {
+        asm!(
+            // The resume PC is label 2 below, so a resumed G falls out of this asm block.
+            "lea rax, [rip + 2f]",
+            "mov [rsi], rsp",
+            "mov [rsi + 8], rax",
+            "mov [rsi + 16], rbp",
+            "mov [rsi + 24], rbx",
+            // Onto g0. From here the G's stack is no longer touched by this thread.
+            "mov rsp, rdx",
+            // CALL, not JMP, so f starts with the ABI's rsp ≡ 8 (mod 16).
+            "call rcx",
+            // f never returns; trap if it ever does instead of running into the G's code.
+            "ud2",
+            "2:",
+            in("rdi") arg,
+            in("rsi") save,
+            in("rdx") g0_sp,
+            in("rcx") f,
+            lateout("r12") _,
+            lateout("r13") _,
+            lateout("r14") _,
+            lateout("r15") _,
+            clobber_abi("C"),
+        );
+    }
+}
+
+/// Starts an M's scheduling loop on its own thread stack: saves the calling context in
+/// `*save` (resumed with `gogo(save)` when the M exits), picks a g0 SP a little below the
+/// current one, stores it in `*g0_sp_out`, and calls `f(arg)` there.
+///
+/// # Safety
+/// As for [`mcall`]; `g0_sp_out` must be writable.
+#[inline(never)]
+pub(crate) unsafe fn mstart(save: *mut Gobuf, g0_sp_out: *mut usize, f: G0Fn, arg: usize) {
+    // SAFETY: as in `mcall`; the new g0 SP lies below every frame of this thread that is
+    // still live (256 bytes under our rsp), on the same thread stack.
+    unsafe {
+        asm!(
+            "lea rax, [rip + 2f]",
+            "mov [rsi], rsp",
+            "mov [rsi + 8], rax",
+            "mov [rsi + 16], rbp",
+            "mov [rsi + 24], rbx",
+            // g0 starts 256 bytes under the caller's frame, 16-byte aligned; every later
+            // mcall on this M restarts from exactly here.
+            "lea rax, [rsp - 256]",
+            "and rax, -16",
+            "mov [rdx], rax",
+            "mov rsp, rax",
+            "call rcx",
+            "ud2",
+            "2:",
+            in("rdi") arg,
+            in("rsi") save,
+            in("rdx") g0_sp_out,
+            in("rcx") f,
+            lateout("r12") _,
+            lateout("r13") _,
+            lateout("r14") _,
+            lateout("r15") _,
+            clobber_abi("C"),
+        );
+    }
+}
+
+/// Resumes the context in `*buf`. Never returns.
+///
+/// # Safety
+/// `buf` must hold a context saved by `mcall`/`mstart` that nobody else resumes, or one
+/// prepared by [`prepare_fresh`] on a stack that is not in use.
+#[inline(always)]
+pub(crate) unsafe fn gogo(buf: *const Gobuf) -> ! {
+    // SAFETY: the caller guarantees `buf` is a resumable context owned by this M now.
+    unsafe {
+        asm!(
+            "mov rsp, [rdi]",
+            "mov rbp, [rdi + 16]",
+            "mov rbx, [rdi + 24]",
+            "jmp qword ptr [rdi + 8]",
+            in("rdi") buf,
+            options(noreturn),
+        );
+    }
+}
+
+/// Fills `buf` so that `gogo(buf)` starts `entry(arg)` on a stack whose usable top is
+/// `sp` (rounded down to 16 bytes), through the trampoline.
+pub(crate) fn prepare_fresh(buf: &mut Gobuf, sp: usize, arg: usize) {
+    buf.sp = sp & !15;
+    buf.pc = gmp_core_g_trampoline_v0 as *const () as usize;
+    buf.bp = 0;
+    buf.bx = arg;
+}
+
+unsafe extern "C" {
+    /// Defined in the `global_asm!` below: `entry(rbx)` with a zeroed frame pointer and
+    /// CFI that ends unwinding here.
+    fn gmp_core_g_trampoline_v0();
+}
+
+global_asm!(
+    ".pushsection .text.gmp_core_g_trampoline_v0,\"ax\",@progbits",
+    ".balign 16",
+    ".globl gmp_core_g_trampoline_v0",
+    ".hidden gmp_core_g_trampoline_v0",
+    ".type gmp_core_g_trampoline_v0,@function",
+    "gmp_core_g_trampoline_v0:",
+    ".cfi_startproc",
+    // The return address of this frame is undefined: unwinders stop here (as at _start).
+    ".cfi_undefined rip",
+    // Frame-pointer walkers stop at a zero rbp.
+    "xor ebp, ebp",
+    "mov rdi, rbx",
+    "call {entry}",
+    // The entry never returns (it ends in mcall to goexit).
+    "ud2",
+    ".cfi_endproc",
+    ".size gmp_core_g_trampoline_v0, .-gmp_core_g_trampoline_v0",
+    ".popsection",
+    entry = sym crate::g::g_entry,
+);

@@ -1,0 +1,44 @@
+//! gmp-core: goroutines (G) on OS threads (M) holding processors (P), scheduled the way
+//! Go's runtime does it, with every switch going through the M's g0 stack.
+//!
+//! See `DESIGN.md` for the architecture. Module map:
+//!
+//! | module | owns |
+//! |---|---|
+//! | `arch` | `Gobuf`, `mcall`, `gogo`, the G trampoline (the only asm) |
+//! | `stack` | stack chunks, guard pages, free lists, overflow reports |
+//! | `g` | `struct G` (at the top of its stack), start closures, join packets |
+//! | `m` | `struct M`, the current-M thread-local, futex notes |
+//! | `p` | `struct P`: run queue, `runnext`, free Gs, timers, counters |
+//! | `sched` | `schedule`, `find_runnable`, stealing, spinning, `ready`, `park` |
+//! | `timer` | per-P timer heaps, `sleep` |
+//! | `runtime` | `run`, the runtime builder, M threads, shutdown, `stats` |
+//! | `spawn` | `spawn`, `Builder`, `JoinHandle` |
+//! | `sysmon` | the monitor thread (schedtrace) |
+//!
+//! # Thread-local storage
+//! A goroutine may resume on another OS thread after any call that can switch
+//! (`yield_now`, `sleep`, `join`, and later every socket and channel operation). Do not
+//! hold a `thread_local!` borrow across such a call: the value before and after may belong
+//! to two different threads.
+//!
+//! # Floating point
+//! The FP environment (MXCSR, x87 control word) is not saved per goroutine: a goroutine
+//! must not change rounding modes or exception masks.
+
+mod arch;
+mod g;
+mod m;
+mod p;
+mod runtime;
+mod sched;
+mod spawn;
+mod stack;
+mod sysmon;
+mod timer;
+
+pub use runtime::{run, stats, Runtime, RuntimeBuilder, Stats};
+pub use sched::yield_now;
+pub use spawn::{spawn, Builder, JoinHandle};
+pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use timer::sleep;

@@ -1,0 +1,167 @@
+//! `struct M`: an OS thread that runs Gs, its g0 context, and how it sleeps and wakes.
+//!
+//! An M's native thread stack is its g0: `mstart` fixes the g0 SP once and every `mcall`
+//! restarts there. The M currently running on a thread is found through one
+//! thread-local pointer, read only through the `#[inline(never)]` accessor
+//! [`current`]: a G may resume on another M after any switch, and an inlined
+//! thread-local read could let the compiler reuse the old thread's address across it
+//! (DESIGN.md invariant 4).
+//!
+//! Idle Ms sleep on a [`Note`], a one-shot futex event: `sleep` returns once `wake` has
+//! been called, whichever comes first, so a wake-up is never lost.
+
+use crate::arch::Gobuf;
+use crate::g::G;
+use crate::p::P;
+use crate::sched::Sched;
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+pub(crate) struct M {
+    /// Matches the thread name `gmp-m<id>`.
+    #[allow(dead_code)]
+    pub id: usize,
+    pub sched: *const Sched,
+    /// Fixed SP every `mcall` on this M starts g0 at.
+    pub g0_sp: usize,
+    /// The G running on this M, null while on g0 between Gs.
+    pub curg: *mut G,
+    /// The P this M holds, null while it holds none.
+    pub p: *const P,
+    /// Whether this M is counted in `Sched::nmspinning`.
+    pub spinning: bool,
+    /// Set by `startm` before waking this M: the P to run with.
+    pub next_p: *const P,
+    /// Sleeps here when idle.
+    pub park: Note,
+    /// The park commit of the G being parked (lives on that G's stack; see `sched::park`).
+    pub park_commit: Option<*mut dyn FnMut(*mut G) -> bool>,
+    /// The thread context `mstart` was called from; resumed when the M exits.
+    pub exit_buf: Gobuf,
+    /// xorshift state for random steal order.
+    pub rand: u64,
+}
+
+thread_local! {
+    /// The M running on this thread; null on threads that are not Ms. `const`-initialised
+    /// with no destructor, so reading it is a plain TLS load, safe in a signal handler.
+    static CURRENT_M: Cell<*mut M> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// The M running on this thread, or null. Never inlined: see the module doc.
+#[inline(never)]
+pub(crate) fn current() -> *mut M {
+    CURRENT_M.with(|c| c.get())
+}
+
+#[inline(never)]
+pub(crate) fn set_current(m: *mut M) {
+    CURRENT_M.with(|c| c.set(m));
+}
+
+/// For the SIGSEGV handler: `(id, name, stack lo, stack hi)` of the G running on this
+/// thread, if any.
+pub(crate) fn running_g_for_signal() -> Option<(u64, Option<&'static [u8]>, usize, usize)> {
+    let m = current();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: `m` is this thread's live M (it is cleared before the M is freed), and a
+    // running G's header stays valid while it runs on this thread.
+    unsafe {
+        let g = (*m).curg;
+        if g.is_null() {
+            return None;
+        }
+        let g = &*g;
+        let name = g.name.as_ref().map(|n| &*(n.as_bytes() as *const [u8]));
+        Some((g.id, name, g.stack.lo, g.stack.hi))
+    }
+}
+
+impl M {
+    pub(crate) fn new(id: usize, sched: *const Sched) -> M {
+        M {
+            id,
+            sched,
+            g0_sp: 0,
+            curg: ptr::null_mut(),
+            p: ptr::null(),
+            spinning: false,
+            next_p: ptr::null(),
+            park: Note::new(),
+            park_commit: None,
+            exit_buf: Gobuf::default(),
+            rand: 0x9E37_79B9_7F4A_7C15 ^ (id as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        }
+    }
+
+    pub(crate) fn fastrand(&mut self) -> u32 {
+        let mut x = self.rand;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rand = x;
+        (x >> 32) as u32
+    }
+}
+
+/// A one-shot futex event: `wake` sets it, `sleep` waits until it is set, `clear` re-arms.
+pub(crate) struct Note {
+    key: AtomicU32,
+}
+
+impl Note {
+    pub(crate) const fn new() -> Note {
+        Note { key: AtomicU32::new(0) }
+    }
+
+    pub(crate) fn clear(&self) {
+        // Relaxed: only the sleeping M clears its own note, before publishing itself as
+        // idle under the scheduler lock (which orders it before any `wake`).
+        self.key.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn wake(&self) {
+        // Release pairs with the Acquire load in `sleep`: what the waker wrote (the P it
+        // handed over) is visible to the woken M.
+        if self.key.swap(1, Ordering::Release) == 0 {
+            futex_wake(&self.key, 1);
+        }
+    }
+
+    /// Waits until woken. Returns at once if already woken.
+    pub(crate) fn sleep(&self) {
+        while self.key.load(Ordering::Acquire) == 0 {
+            futex_wait(&self.key, 0, None);
+        }
+    }
+}
+
+/// `FUTEX_WAIT_PRIVATE` on `key` while it holds `val`, for at most `timeout`.
+pub(crate) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let tsp = ts.as_ref().map_or(ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `key` is a live u32; the kernel only reads it and the timespec.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            key.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            val,
+            tsp,
+        );
+    }
+}
+
+pub(crate) fn futex_wake(key: &AtomicU32, n: i32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key.
+    unsafe {
+        libc::syscall(libc::SYS_futex, key.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n);
+    }
+}

@@ -1,0 +1,122 @@
+//! `struct P`: a processor, the right to run Gs. An M must hold a P to run Go code.
+//!
+//! A P owns a local run queue (crossbeam's FIFO `Worker`, whose `Stealer` lives in
+//! `Sched::stealers`) plus a `runnext` slot, a cache of free Gs with default-size
+//! stacks, its timer heap, and counters.
+//!
+//! Ownership: fields in `Cell`/`UnsafeCell` are touched only by the M currently holding
+//! this P (handed over under the scheduler lock, which orders one owner's writes before
+//! the next owner's reads). Other Ms reach a P only through its stealer, its timer mutex
+//! and its atomics.
+//!
+//! `runnext` is owner-only here (Go lets thieves take it after a short delay). A G
+//! readied by the running G sits there and inherits the time slice; if the running G
+//! then spins without yielding, the readied G waits for it. Stealing `runnext` would need
+//! an atomic swap on every spawn and ready; see the issue note.
+
+use crate::g::G;
+use crate::timer::{TimerHeap, NEVER};
+use crossbeam_deque::Worker;
+use std::cell::{Cell, UnsafeCell};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A G pointer that may cross threads inside the run queues.
+#[derive(Clone, Copy)]
+pub(crate) struct GRef(pub NonNull<G>);
+
+// SAFETY: a G is run by one M at a time; the queues hand the pointer over with the
+// synchronisation crossbeam-deque provides.
+unsafe impl Send for GRef {}
+
+/// How many free Gs a P caches before spilling half to the pool's shared list.
+pub(crate) const GFREE_MAX: usize = 64;
+
+pub(crate) struct P {
+    pub id: usize,
+    runq: UnsafeCell<Worker<GRef>>,
+    runnext: Cell<*mut G>,
+    pub schedtick: Cell<u32>,
+    pub gfree: UnsafeCell<Vec<*mut G>>,
+    /// Goroutine ids handed out in batches so spawn does not contend on one counter.
+    pub goid_next: Cell<u64>,
+    pub goid_end: Cell<u64>,
+    pub timers: Mutex<TimerHeap>,
+    /// Earliest deadline in `timers`, or `NEVER`; written under the timers lock.
+    pub timer0: AtomicU64,
+    // Counters, written only by the owner (load + store, no RMW), read by `stats`.
+    pub switches: AtomicU64,
+    pub steals: AtomicU64,
+    pub spawned: AtomicU64,
+    pub exited: AtomicU64,
+}
+
+// SAFETY: see the ownership rule in the module doc.
+unsafe impl Sync for P {}
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new(id: usize, runq: Worker<GRef>) -> P {
+        P {
+            id,
+            runq: UnsafeCell::new(runq),
+            runnext: Cell::new(ptr::null_mut()),
+            schedtick: Cell::new(0),
+            gfree: UnsafeCell::new(Vec::new()),
+            goid_next: Cell::new(0),
+            goid_end: Cell::new(0),
+            timers: Mutex::new(TimerHeap::default()),
+            timer0: AtomicU64::new(NEVER),
+            switches: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            spawned: AtomicU64::new(0),
+            exited: AtomicU64::new(0),
+        }
+    }
+
+    /// The local queue. Owner only.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn runq(&self) -> &Worker<GRef> {
+        // SAFETY: only the owning M calls this; `Worker` methods take `&self`.
+        unsafe { &*self.runq.get() }
+    }
+
+    /// Queues `g`: in `runnext` (kicking the old one to the tail) or at the tail.
+    /// Owner only.
+    pub(crate) fn runqput(&self, g: *mut G, next: bool) {
+        let g = if next { self.runnext.replace(g) } else { g };
+        if let Some(g) = NonNull::new(g) {
+            self.runq().push(GRef(g));
+        }
+    }
+
+    /// `runnext` first, then the local queue. Owner only.
+    pub(crate) fn runqget(&self) -> *mut G {
+        let g = self.runnext.replace(ptr::null_mut());
+        if !g.is_null() {
+            return g;
+        }
+        self.runq().pop().map_or(ptr::null_mut(), |g| g.0.as_ptr())
+    }
+
+    /// Free-G cache. Owner only.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn gfree(&self) -> &mut Vec<*mut G> {
+        // SAFETY: only the owning M calls this, and never holds two borrows at once.
+        unsafe { &mut *self.gfree.get() }
+    }
+
+    /// Owner-only counter bump: a plain load and store, no locked instruction.
+    #[inline]
+    pub(crate) fn bump(c: &AtomicU64) {
+        // Relaxed: a statistic; only the owner writes it.
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// Drains every queued G, for the shutdown sweep (after all Ms have exited).
+    pub(crate) fn drain(&self) {
+        self.runnext.set(ptr::null_mut());
+        while self.runq().pop().is_some() {}
+    }
+}

@@ -1,0 +1,354 @@
+//! Starting and ending a runtime: `gmp::run`, the runtime builder, M threads, shutdown,
+//! and `gmp::stats`.
+//!
+//! `run` does not turn the calling thread into an M: it starts M threads, puts the main G
+//! on the global queue, and blocks until the main G's join packet completes. Keeping the
+//! caller off the scheduler means the caller's stack never has to be switched back to at
+//! shutdown, and `run` can be called from any thread, including from inside another
+//! program's thread pool.
+//!
+//! Shutdown, once the main G has returned: set `shutdown`, wake every idle M, the timer
+//! sleeper and sysmon; each M leaves its scheduling loop the next time it enters the
+//! scheduler; join every thread; then sweep the stacks: Gs that never ran have their
+//! closures dropped, Gs still parked are dropped without running further (their frames
+//! are not unwound, so values on their stacks are leaked, not dropped), and every join
+//! on them returns an error. Finally the stack mappings are unmapped.
+//!
+//! A G that never enters the scheduler again (an endless loop without `yield_now`)
+//! keeps its M, and so `run`, from finishing.
+
+use crate::arch;
+use crate::g::{self, Packet, G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
+use crate::m::{self, M};
+use crate::p::{GRef, P};
+use crate::sched::{self, Locked, Sched};
+use crate::stack::{self, StackPool};
+use crate::timer::NEVER;
+use crossbeam_deque::{Injector, Worker};
+use std::io;
+use std::panic;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// Entry point for configuring a runtime: `gmp::Runtime::builder().procs(2).run(|| ..)`.
+pub struct Runtime {
+    _private: (),
+}
+
+impl Runtime {
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder { procs: None, stack_size: stack::DEFAULT_STACK_SIZE }
+    }
+}
+
+/// Settings for one runtime. `GMP_MAXPROCS` in the environment overrides `procs`.
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    procs: Option<usize>,
+    stack_size: usize,
+}
+
+impl RuntimeBuilder {
+    /// Number of Ps: how many goroutines run in parallel. Default: available parallelism.
+    pub fn procs(mut self, n: usize) -> Self {
+        assert!(n > 0, "gmp: procs must be at least 1");
+        self.procs = Some(n);
+        self
+    }
+
+    /// Default stack size of this runtime's goroutines, rounded up to whole pages
+    /// (at least 16 KiB). Default 256 KiB; only touched pages use memory.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = stack::round_size(bytes);
+        self
+    }
+
+    /// Runs `f` as the main goroutine and returns its value once it returns. A panic in
+    /// `f` comes out of `run`.
+    ///
+    /// # Panics
+    /// Inside a runtime (a goroutine cannot start another runtime); on a malformed
+    /// `GMP_MAXPROCS`; if the main goroutine's stack or first thread cannot be made.
+    pub fn run<F, T>(self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        assert!(
+            m::current().is_null(),
+            "gmp::run called inside a gmp runtime: a goroutine cannot start another \
+             runtime; use gmp::spawn to start a goroutine"
+        );
+        let procs = procs_from_env().unwrap_or_else(|| {
+            self.procs.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+        });
+        stack::install_overflow_handler();
+        let s = Box::new(Sched::new(procs, self.stack_size));
+        let s: &Sched = &s;
+
+        let mut out: Option<T> = None;
+        let out_ptr = &mut out as *mut Option<T> as usize;
+        let main: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
+            let v = f();
+            // SAFETY: `out` outlives the main G: `run` waits for the main G's packet
+            // before reading it or returning.
+            unsafe { *(out_ptr as *mut Option<T>) = Some(v) };
+        });
+        // SAFETY: only the lifetime is erased. The main G always finishes (or unwinds)
+        // before `run` returns: `run` blocks on its packet, which only the G completes
+        // (the shutdown sweep that cancels packets runs after that).
+        let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
+        let packet = Arc::new(Packet::<()>::new());
+        let g = sched::gfget(s, None, s.stack_size)
+            .unwrap_or_else(|e| panic!("gmp::run: cannot allocate the main goroutine: {e}"));
+        let id = sched::next_goid(s, None);
+        // SAFETY: `g` is a fresh idle G owned here.
+        unsafe { G::prepare(g, id, s, Some(Arc::from("main")), main, packet.clone()) };
+        s.main_g.store(g, SeqCst);
+        // SAFETY: `g` is a valid G.
+        unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
+        s.injector.push(GRef(NonNull::new(g).expect("G is not null")));
+        tracing::debug!(procs, stack_size = s.stack_size, "gmp runtime starting");
+        crate::sysmon::start(s);
+        sched::startm(s, None, false);
+        assert!(
+            s.mcount.load(SeqCst) > 0,
+            "gmp::run: cannot start the first runtime thread (see the error log)"
+        );
+
+        packet.join.wait_thread();
+        shutdown(s);
+        match packet.take() {
+            Ok(()) => out.take().expect("the main goroutine returned a value"),
+            Err(e) => panic::resume_unwind(e),
+        }
+    }
+}
+
+/// Runs `f` as the main goroutine of a new runtime with default settings and returns its
+/// value. See [`RuntimeBuilder::run`].
+///
+/// ```
+/// let sum = gmp::run(|| {
+///     let hs: Vec<_> = (0..10u64).map(|i| gmp::spawn(move || i * i)).collect();
+///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+/// });
+/// assert_eq!(sum, 285);
+/// ```
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    Runtime::builder().run(f)
+}
+
+fn procs_from_env() -> Option<usize> {
+    let v = std::env::var("GMP_MAXPROCS").ok()?;
+    match v.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => panic!("GMP_MAXPROCS must be a positive integer, got {v:?}"),
+    }
+}
+
+impl Sched {
+    fn new(procs: usize, stack_size: usize) -> Sched {
+        let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
+        let stealers = workers.iter().map(|w| w.stealer()).collect();
+        let ps: Box<[P]> = workers.into_iter().enumerate().map(|(i, w)| P::new(i, w)).collect();
+        let s = Sched {
+            procs,
+            ps,
+            stealers,
+            injector: Injector::new(),
+            lock: Mutex::new(Locked { pidle: Vec::new(), midle: Vec::new() }),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(0),
+            mcount: AtomicUsize::new(0),
+            nmidle: AtomicUsize::new(0),
+            next_mid: AtomicUsize::new(0),
+            stack_size,
+            default_pool: StackPool::new(stack_size),
+            pools: Mutex::new(Vec::new()),
+            next_goid: AtomicU64::new(1),
+            main_g: AtomicPtr::new(ptr::null_mut()),
+            shutdown: AtomicBool::new(false),
+            sleeper: AtomicBool::new(false),
+            sleep_until: AtomicU64::new(NEVER),
+            sleep_key: AtomicU32::new(0),
+            threads: Mutex::new(Vec::new()),
+            sysmon_key: AtomicU32::new(0),
+        };
+        {
+            let mut l = s.lock();
+            // Reverse, so P0 is handed out first.
+            l.pidle.extend(s.ps.iter().rev().map(|p| p as *const P));
+            s.npidle.store(procs, SeqCst);
+        }
+        s
+    }
+}
+
+/// Starts a new M thread that will run `p`.
+pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
+    let id = s.next_mid.fetch_add(1, Relaxed) + 1;
+    let sp = s as *const Sched as usize;
+    let pp = p as usize;
+    // Hold the list while spawning, so `shutdown` cannot miss this thread (see there).
+    let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
+    let h = thread::Builder::new()
+        .name(format!("gmp-m{id}"))
+        .spawn(move || m_main(sp as *const Sched, id, pp as *const P, spinning))?;
+    threads.push(h);
+    tracing::debug!(m = id, "new M");
+    Ok(())
+}
+
+fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
+    let alt = stack::ensure_altstack();
+    let m = Box::into_raw(Box::new(M::new(id, s)));
+    // SAFETY: `m` is ours until freed below; `mstart` returns only when the M exits,
+    // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
+    // `mcount` to reach zero, which is the last thing this thread does with it).
+    unsafe {
+        (*m).p = p;
+        (*m).spinning = spinning;
+        m::set_current(m);
+        arch::mstart(&mut (*m).exit_buf, &mut (*m).g0_sp, sched::mstart_entry, m as usize);
+        m::set_current(ptr::null_mut());
+        drop(Box::from_raw(m));
+        stack::free_altstack(alt);
+        (*s).mcount.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Ends a runtime after its main G finished: see the module doc.
+fn shutdown(s: &Sched) {
+    s.shutdown.store(true, SeqCst);
+    {
+        let mut l = s.lock();
+        for m in l.midle.drain(..) {
+            s.nmidle.fetch_sub(1, SeqCst);
+            // SAFETY: an idle M reads `next_p` after its note is woken.
+            unsafe {
+                (*m).next_p = ptr::null();
+                (*m).park.wake();
+            }
+        }
+    }
+    s.wake_sleeper();
+    s.sysmon_key.fetch_add(1, SeqCst);
+    m::futex_wake(&s.sysmon_key, 1);
+    loop {
+        let hs = std::mem::take(&mut *s.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in hs {
+            let _ = h.join();
+        }
+        // `newm` pushes its handle while holding the list and while `mcount` counts the
+        // thread, so an empty list with `mcount == 0` means every M has ended.
+        if s.mcount.load(SeqCst) == 0 && s.threads.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            break;
+        }
+        thread::yield_now();
+    }
+    sweep(s);
+    tracing::debug!("gmp runtime stopped");
+}
+
+/// Drops what is left of every G that did not finish. Runs after all Ms have exited.
+fn sweep(s: &Sched) {
+    for p in s.ps.iter() {
+        p.drain();
+        p.timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+    while !s.injector.steal().is_empty() {}
+    let pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());
+    for pool in std::iter::once(&s.default_pool).chain(pools.iter().map(|b| &**b)) {
+        pool.for_each_carved(|st| {
+            let g = (st.hi - HEADER) as *mut G;
+            // SAFETY: every carved stack has a G header (written by `G::init_at` when it
+            // was carved) and no thread runs Gs any more.
+            unsafe {
+                let gr = &mut *g;
+                let status = gr.status.load(Relaxed);
+                if matches!(status, G_RUNNABLE | G_RUNNING | G_WAITING) {
+                    if let Some(start) = gr.start.take() {
+                        start(g, false);
+                    }
+                    if let Some(pk) = gr.packet.take() {
+                        pk.join_state().finish(g::CANCELLED);
+                    }
+                }
+                gr.name = None;
+            }
+        });
+    }
+}
+
+/// A snapshot of the current runtime's counters (see [`stats`]).
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Goroutines started and not yet finished, the main one included.
+    pub goroutines: usize,
+    /// Runtime threads (Ms) alive.
+    pub threads: usize,
+    pub procs: usize,
+    pub idle_procs: usize,
+    pub spinning_threads: usize,
+    /// Ms parked with nothing to do.
+    pub idle_threads: usize,
+    pub global_queue: usize,
+    /// Length of each P's local run queue.
+    pub local_queues: Vec<usize>,
+    /// Times a G was switched to.
+    pub switches: u64,
+    /// Successful steals from other Ps' queues.
+    pub steals: u64,
+    /// Goroutines spawned (the main one not included).
+    pub spawned: u64,
+}
+
+/// Counters of the runtime the calling goroutine runs on.
+///
+/// # Panics
+/// Outside a runtime.
+pub fn stats() -> Stats {
+    let m = m::current();
+    assert!(!m.is_null(), "gmp::stats called outside a gmp runtime");
+    // SAFETY: a live M's runtime is live.
+    let s = unsafe { &*(*m).sched };
+    let sum = |f: fn(&P) -> &AtomicU64| s.ps.iter().map(|p| f(p).load(Relaxed)).sum::<u64>();
+    let spawned = sum(|p| &p.spawned);
+    let exited = sum(|p| &p.exited);
+    Stats {
+        goroutines: (1 + spawned).saturating_sub(exited) as usize,
+        threads: s.mcount.load(Relaxed),
+        procs: s.procs,
+        idle_procs: s.npidle.load(Relaxed),
+        spinning_threads: s.nmspinning.load(Relaxed),
+        idle_threads: s.nmidle.load(Relaxed),
+        global_queue: s.injector.len(),
+        local_queues: s.stealers.iter().map(|st| st.len()).collect(),
+        switches: sum(|p| &p.switches),
+        steals: sum(|p| &p.steals),
+        spawned,
+    }
+}
+
+/// The schedtrace line (Go's format) for `s`.
+pub(crate) fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
+    let queues: Vec<String> = s.stealers.iter().map(|st| st.len().to_string()).collect();
+    format!(
+        "SCHED {since_start_ms}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \
+         idlethreads={} runqueue={} [{}]",
+        s.procs,
+        s.npidle.load(Relaxed),
+        s.mcount.load(Relaxed),
+        s.nmspinning.load(Relaxed),
+        s.nmidle.load(Relaxed),
+        s.injector.len(),
+        queues.join(" ")
+    )
+}

@@ -1,0 +1,707 @@
+//! The scheduler: `schedule`, `find_runnable`, stealing, spinning Ms, `wakep`, `ready`,
+//! `park`, `yield_now` and G exit. Go's design (runtime/proc.go), in Go's words.
+//!
+//! A G runs on an M that holds a P. When the G parks, yields or exits it calls `mcall`,
+//! and the rest happens on the M's g0 stack: the `*_m` function decides what the old G
+//! becomes, then [`schedule`] finds the next G and `gogo`s to it. `schedule` never
+//! returns, so g0 never accumulates frames.
+//!
+//! # Finding work (`find_runnable`)
+//! Every 61st tick the global queue first (so a busy P cannot starve it), then `runnext`,
+//! the local queue, the global queue, expired timers, and stealing half of another P's
+//! queue (four passes over the Ps in random order). Failing that the M gives its P back,
+//! re-checks every source, and sleeps: as the *timer sleeper* (one M at a time, until the
+//! earliest timer of any P) or on its own futex note until `startm` hands it a P.
+//!
+//! # Spinning
+//! An M looking for work to steal is *spinning*. `wakep` starts a new M only if a P is idle
+//! and no M is spinning, and at most half the busy Ps spin, so a burst of `ready`s costs
+//! one thread wake-up instead of one each. A spinning M that finds work stops spinning and,
+//! if it was the last spinner, wakes another (there may be more work).
+//!
+//! No wake-up is lost because each side writes, then reads the other side's word, with a
+//! full barrier in between (SeqCst RMWs on x86 are one): a producer pushes work, then reads
+//! `npidle`/`nmspinning`; a consumer going idle bumps `npidle` / drops `nmspinning`, then
+//! re-checks the queues. At least one of them sees the other. Work in a busy P's local
+//! queue needs no wake-up: that P's M will run it.
+//!
+//! # Deadlock
+//! When the last M goes idle with no timer pending and the main G parked, nothing can
+//! wake any G: the main G is readied with a flag and panics
+//! `all goroutines are asleep - deadlock!` from its `park`.
+
+use crate::arch;
+use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
+use crate::m::{self, futex_wait, futex_wake, M};
+use crate::p::{GRef, P, GFREE_MAX};
+use crate::stack::StackPool;
+use crate::timer::{nanotime, Timer, NEVER};
+use crossbeam_deque::{Injector, Steal, Stealer};
+use std::io;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One runtime's scheduler state, shared by its Ms.
+pub(crate) struct Sched {
+    pub procs: usize,
+    pub ps: Box<[P]>,
+    pub stealers: Box<[Stealer<GRef>]>,
+    /// The global run queue: overflow, and Gs readied from outside the runtime.
+    pub injector: Injector<GRef>,
+    pub lock: Mutex<Locked>,
+    /// Idle Ps (in `Locked::pidle`) and spinning Ms; read without the lock by `wakep`.
+    pub npidle: AtomicUsize,
+    pub nmspinning: AtomicUsize,
+    /// Ms alive, and Ms parked in `stopm` (both changed under `lock`).
+    pub mcount: AtomicUsize,
+    pub nmidle: AtomicUsize,
+    pub next_mid: AtomicUsize,
+    pub stack_size: usize,
+    pub default_pool: StackPool,
+    /// Pools for other stack sizes. Boxed so `G::pool` pointers stay valid.
+    pub pools: Mutex<Vec<Box<StackPool>>>,
+    pub next_goid: AtomicU64,
+    pub main_g: AtomicPtr<G>,
+    pub shutdown: AtomicBool,
+    /// The timer sleeper: taken by one idle M, which sleeps on `sleep_key` until
+    /// `sleep_until` (or until `wake_sleeper` bumps the key).
+    pub sleeper: AtomicBool,
+    pub sleep_until: AtomicU64,
+    pub sleep_key: AtomicU32,
+    pub threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Woken at shutdown, so sysmon exits promptly.
+    pub sysmon_key: AtomicU32,
+}
+
+pub(crate) struct Locked {
+    pub pidle: Vec<*const P>,
+    pub midle: Vec<*mut M>,
+}
+
+// SAFETY: the raw pointers in `Locked` are only used under `lock`; everything else is
+// atomics, mutexes, or per-P data with the ownership rule documented in p.rs.
+unsafe impl Send for Locked {}
+unsafe impl Sync for Sched {}
+unsafe impl Send for Sched {}
+
+impl Sched {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Locked> {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
+        let p = l.pidle.pop()?;
+        // SeqCst: pairs with the loads in `wakep` (see the module doc).
+        self.npidle.fetch_sub(1, SeqCst);
+        Some(p)
+    }
+
+    fn pidleput(&self, l: &mut Locked, p: *const P) {
+        l.pidle.push(p);
+        // SeqCst: a full barrier between publishing the idle P and the re-checks that
+        // follow in `find_runnable`; pairs with producers' fence + `npidle` load.
+        self.npidle.fetch_add(1, SeqCst);
+    }
+
+    /// Earliest timer over all Ps.
+    fn earliest_timer(&self) -> u64 {
+        self.ps.iter().map(|p| p.timer0.load(SeqCst)).min().unwrap_or(NEVER)
+    }
+
+    /// Wakes the timer sleeper so it recomputes its deadline (or notices shutdown).
+    pub(crate) fn wake_sleeper(&self) {
+        // Release pairs with the Acquire load of the key in `sleep_until_timer`.
+        self.sleep_key.fetch_add(1, Release);
+        futex_wake(&self.sleep_key, 1);
+    }
+}
+
+// ---- G-side entry points (run on a G's stack) -------------------------------------
+
+/// The M this thread runs, or null outside a runtime.
+#[inline]
+pub(crate) fn current_m() -> *mut M {
+    m::current()
+}
+
+/// Parks the running G. `commit` runs on g0 after the G is saved, with the G's pointer;
+/// it makes the G findable by its waker and returns `true`, or returns `false` if the
+/// wake-up already happened, and the G continues at once. Returns when readied.
+///
+/// Panics with Go's deadlock message if the runtime found every G asleep while this
+/// was the main G.
+pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
+    let m = current_m();
+    assert!(!m.is_null(), "gmp: park called outside a goroutine");
+    let c: &mut dyn FnMut(*mut G) -> bool = &mut commit;
+    // SAFETY: `c` lives in this frame, which stays intact while the G is parked; g0 calls
+    // it only before the G can be resumed (see `park_m`), so the erased lifetime never
+    // outlives the borrow. `m`/`g` are this thread's live M and its running G.
+    let g = unsafe {
+        let c: *mut (dyn FnMut(*mut G) -> bool + 'static) = std::mem::transmute(c);
+        (*m).park_commit = Some(c);
+        let g = (*m).curg;
+        arch::mcall(&mut (*g).sched, (*m).g0_sp, park_m, m as usize);
+        g
+    };
+    // Resumed, possibly on another M: `m` is stale from here on.
+    // SAFETY: `g` is this G; its header is live while it runs.
+    if unsafe { (*g).deadlocked.swap(false, Relaxed) } {
+        panic!("all goroutines are asleep - deadlock!");
+    }
+}
+
+/// Puts the running G at the tail of its P's queue and runs another.
+pub fn yield_now() {
+    let m = current_m();
+    if m.is_null() {
+        std::thread::yield_now();
+        return;
+    }
+    // SAFETY: `m` is this thread's M, running a G (a thread with an M runs only Gs and g0,
+    // and g0 code never calls this).
+    unsafe {
+        let g = (*m).curg;
+        arch::mcall(&mut (*g).sched, (*m).g0_sp, gosched_m, m as usize);
+    }
+}
+
+/// Ends the running G. Called by `g_entry` after the closure returned or panicked.
+pub(crate) fn goexit() -> ! {
+    let m = current_m();
+    // SAFETY: as in `yield_now`. The saved context is never resumed.
+    unsafe {
+        let g = (*m).curg;
+        arch::mcall(&mut (*g).sched, (*m).g0_sp, goexit0, m as usize);
+    }
+    unreachable!("a dead goroutine was resumed")
+}
+
+/// Makes `g` runnable. On an M of `g`'s runtime holding a P it goes to that P
+/// (`runnext` if `next`, inheriting the time slice, as Go's `ready` does); from anywhere
+/// else, to the global queue.
+pub(crate) fn ready(g: *mut G, next: bool) {
+    // SAFETY: `g` is a parked G of a live runtime; the caller won the right to wake it.
+    unsafe {
+        let s = &*(*g).rt;
+        (*g).status.store(G_RUNNABLE, Relaxed);
+        tracing::trace!(goid = (*g).id, "ready");
+        let m = current_m();
+        if !m.is_null() && ptr::eq((*m).sched, s) && !(*m).p.is_null() {
+            (*(*m).p).runqput(g, next);
+        } else {
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+            // Pairs with the SeqCst RMW in `pidleput`: either the idle M re-checks and
+            // sees this G, or we see its idle P in `wakep`.
+            fence(SeqCst);
+        }
+        wakep(s);
+    }
+}
+
+// ---- g0 side -------------------------------------------------------------------------
+
+unsafe extern "C" fn park_m(m: usize) -> ! {
+    // SAFETY: called by `mcall` on this M's g0 with the M pointer; the G is saved.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        (*g).status.store(G_WAITING, Relaxed);
+        let commit = m.park_commit.take().expect("park sets a commit");
+        tracing::trace!(goid = (*g).id, "park");
+        if !(*commit)(g) {
+            (*g).status.store(G_RUNNING, Relaxed);
+            m.curg = g;
+            arch::gogo(&(*g).sched);
+        }
+        schedule(m)
+    }
+}
+
+unsafe extern "C" fn gosched_m(m: usize) -> ! {
+    // SAFETY: as in `park_m`; the M holds a P while running a G.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        (*g).status.store(G_RUNNABLE, Relaxed);
+        (*m.p).runqput(g, false);
+        schedule(m)
+    }
+}
+
+unsafe extern "C" fn goexit0(m: usize) -> ! {
+    // SAFETY: as in `park_m`. The G's closure and frames are finished; its header and
+    // stack go back to a free list.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        let p = &*m.p;
+        let s = sched(m);
+        P::bump(&p.exited);
+        // The main G's header is about to be recycled: `checkdead` must not see it.
+        let _ = s.main_g.compare_exchange(g, ptr::null_mut(), SeqCst, Relaxed);
+        gfput(s, p, g);
+        schedule(m)
+    }
+}
+
+/// Entered by `mstart` on a new M's g0.
+pub(crate) unsafe extern "C" fn mstart_entry(m: usize) -> ! {
+    // SAFETY: `m` is the new M, set up by `m_main`.
+    unsafe { schedule(&mut *(m as *mut M)) }
+}
+
+#[inline]
+fn sched(m: &M) -> &'static Sched {
+    // SAFETY: an M never outlives its runtime: `run` joins every M before dropping it.
+    unsafe { &*m.sched }
+}
+
+/// One round of scheduling: find a G and run it. Never returns.
+fn schedule(m: &mut M) -> ! {
+    let g = find_runnable(m);
+    if m.spinning {
+        resetspinning(m);
+    }
+    execute(m, g)
+}
+
+fn execute(m: &mut M, g: *mut G) -> ! {
+    // SAFETY: `g` was taken from a queue, so this M alone owns running it; the M holds P.
+    unsafe {
+        let p = &*m.p;
+        p.schedtick.set(p.schedtick.get().wrapping_add(1));
+        P::bump(&p.switches);
+        m.curg = g;
+        (*g).status.store(G_RUNNING, Relaxed);
+        arch::gogo(&(*g).sched)
+    }
+}
+
+fn resetspinning(m: &mut M) {
+    m.spinning = false;
+    let s = sched(m);
+    // SeqCst: pairs with `wakep`'s loads; if we were the last spinner, wake another to
+    // look for the rest of the work.
+    if s.nmspinning.fetch_sub(1, SeqCst) == 1 {
+        wakep(s);
+    }
+}
+
+/// Starts an M to run an idle P if there is one and nobody is spinning.
+pub(crate) fn wakep(s: &Sched) {
+    if s.npidle.load(SeqCst) == 0 || s.nmspinning.load(SeqCst) != 0 {
+        return;
+    }
+    if s.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+        return;
+    }
+    startm(s, None, true);
+}
+
+/// Gives `p` (or an idle P) to an idle or new M. With `spinning`, the caller already
+/// counted the M in `nmspinning`; the count is undone if there is no P to run.
+pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
+    let mut l = s.lock();
+    let p = match p.or_else(|| s.pidleget(&mut l)) {
+        Some(p) if !s.shutdown.load(SeqCst) => p,
+        other => {
+            if let Some(p) = other {
+                s.pidleput(&mut l, p);
+            }
+            drop(l);
+            if spinning {
+                s.nmspinning.fetch_sub(1, SeqCst);
+            }
+            return;
+        }
+    };
+    if let Some(m) = l.midle.pop() {
+        s.nmidle.fetch_sub(1, SeqCst);
+        drop(l);
+        // SAFETY: an idle M sleeps on its note and reads these only after `wake`
+        // (Release/Acquire on the note).
+        unsafe {
+            (*m).next_p = p;
+            (*m).spinning = spinning;
+            (*m).park.wake();
+        }
+        return;
+    }
+    s.mcount.fetch_add(1, SeqCst);
+    drop(l);
+    if let Err(e) = crate::runtime::newm(s, p, spinning) {
+        let mut l = s.lock();
+        s.mcount.fetch_sub(1, SeqCst);
+        s.pidleput(&mut l, p);
+        drop(l);
+        if spinning {
+            s.nmspinning.fetch_sub(1, SeqCst);
+        }
+        tracing::error!("gmp: cannot start a runtime thread: {e}");
+    }
+}
+
+/// Finds a runnable G, sleeping if there is none. Returns with `m.p` held.
+fn find_runnable(m: &mut M) -> *mut G {
+    let s = sched(m);
+    loop {
+        if s.shutdown.load(Acquire) {
+            mexit(m);
+        }
+        // SAFETY: the M holds `m.p` at the top of every iteration.
+        let p = unsafe { &*m.p };
+        if p.timer0.load(Relaxed) != NEVER {
+            run_timers(p, nanotime());
+        }
+        if p.schedtick.get() % 61 == 0 {
+            if let Some(g) = steal_global(s, p) {
+                return g;
+            }
+        }
+        let g = p.runqget();
+        if !g.is_null() {
+            return g;
+        }
+        if let Some(g) = steal_global(s, p) {
+            return g;
+        }
+        let busy = s.procs - s.npidle.load(SeqCst);
+        if m.spinning || 2 * s.nmspinning.load(SeqCst) < busy {
+            if !m.spinning {
+                m.spinning = true;
+                s.nmspinning.fetch_add(1, SeqCst);
+            }
+            if let Some(g) = steal_work(s, m) {
+                return g;
+            }
+        }
+
+        // Nothing to run: give the P back, then look once more before sleeping.
+        let mut l = s.lock();
+        if !s.injector.is_empty() {
+            drop(l);
+            continue;
+        }
+        s.pidleput(&mut l, m.p);
+        m.p = ptr::null();
+        drop(l);
+        let was_spinning = m.spinning;
+        if was_spinning {
+            m.spinning = false;
+            // SeqCst: after this, re-check the queues (see the module doc).
+            s.nmspinning.fetch_sub(1, SeqCst);
+        }
+        if let Some(p) = check_again(s, was_spinning) {
+            m.p = p;
+            if was_spinning {
+                m.spinning = true;
+                s.nmspinning.fetch_add(1, SeqCst);
+            }
+            continue;
+        }
+
+        let when = s.earliest_timer();
+        if when != NEVER && !s.sleeper.swap(true, SeqCst) {
+            sleep_until_timer(s, when);
+            s.sleeper.store(false, SeqCst);
+            let mut l = s.lock();
+            if let Some(p) = s.pidleget(&mut l) {
+                drop(l);
+                m.p = p;
+                run_all_timers(s, p);
+                continue;
+            }
+            // Every P is busy; their Ms run their own timers.
+        }
+        stopm(m);
+    }
+}
+
+/// `find_runnable`'s last look after releasing the P: returns an idle P to retry with if
+/// any source has work.
+fn check_again(s: &Sched, was_spinning: bool) -> Option<*const P> {
+    let work = !s.injector.is_empty()
+        || (was_spinning && s.stealers.iter().any(|st| !st.is_empty()))
+        || s.earliest_timer() <= nanotime();
+    if !work {
+        return None;
+    }
+    let mut l = s.lock();
+    s.pidleget(&mut l)
+}
+
+fn steal_global(s: &Sched, p: &P) -> Option<*mut G> {
+    loop {
+        match s.injector.steal_batch_and_pop(p.runq()) {
+            Steal::Success(g) => return Some(g.0.as_ptr()),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+/// Steals half of a random other P's queue; on the last pass also runs other Ps'
+/// expired timers (their Ms may be busy in a long G).
+fn steal_work(s: &Sched, m: &mut M) -> Option<*mut G> {
+    // SAFETY: the M holds its P.
+    let p = unsafe { &*m.p };
+    let n = s.procs;
+    if n == 1 {
+        return None;
+    }
+    for pass in 0..4 {
+        let start = m.fastrand() as usize % n;
+        for k in 0..n {
+            let i = (start + k) % n;
+            if i == p.id {
+                continue;
+            }
+            if pass == 3 {
+                let victim = &s.ps[i];
+                if victim.timer0.load(Relaxed) <= nanotime() {
+                    run_timers(victim, nanotime());
+                    let g = p.runqget();
+                    if !g.is_null() {
+                        return Some(g);
+                    }
+                }
+            }
+            loop {
+                match s.stealers[i].steal_batch_and_pop(p.runq()) {
+                    Steal::Success(g) => {
+                        P::bump(&p.steals);
+                        tracing::trace!(from = i, to = p.id, "steal");
+                        return Some(g.0.as_ptr());
+                    }
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Readies every G whose timer on `heap_p` is due, into the current M's P.
+fn run_timers(heap_p: &P, now: u64) {
+    let mut due: [*mut G; 32] = [ptr::null_mut(); 32];
+    loop {
+        let mut n = 0;
+        {
+            let mut h = heap_p.timers.lock().unwrap_or_else(|e| e.into_inner());
+            while n < due.len() {
+                match h.pop_due(now) {
+                    Some(Timer { g, .. }) => {
+                        due[n] = g;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            heap_p.timer0.store(h.first(), SeqCst);
+        }
+        for &g in &due[..n] {
+            ready(g, false);
+        }
+        if n < due.len() {
+            return;
+        }
+    }
+}
+
+fn run_all_timers(s: &Sched, _mine: *const P) {
+    let now = nanotime();
+    for p in s.ps.iter() {
+        if p.timer0.load(SeqCst) <= now {
+            run_timers(p, now);
+        }
+    }
+}
+
+/// Adds a timer for `g` on the current M's P, waking the sleeper if it now sleeps too
+/// long. Called on g0 from a park commit.
+pub(crate) fn add_timer(m: &M, when: u64, g: *mut G) {
+    let s = sched(m);
+    // SAFETY: a park commit runs on an M holding a P.
+    let p = unsafe { &*m.p };
+    {
+        let mut h = p.timers.lock().unwrap_or_else(|e| e.into_inner());
+        h.push(Timer { when, g });
+        p.timer0.store(h.first(), SeqCst);
+    }
+    // SeqCst store above, SeqCst load here; the sleeper stores `sleep_until`, then
+    // re-reads `timer0`s: one of us sees the other.
+    if when < s.sleep_until.load(SeqCst) {
+        s.wake_sleeper();
+    }
+}
+
+/// The timer sleeper's wait: until `when` or until woken.
+fn sleep_until_timer(s: &Sched, mut when: u64) {
+    loop {
+        let key = s.sleep_key.load(Acquire);
+        s.sleep_until.store(when, SeqCst);
+        let now_first = s.earliest_timer();
+        if now_first < when {
+            when = now_first;
+            continue;
+        }
+        let now = nanotime();
+        if when <= now || s.shutdown.load(SeqCst) {
+            break;
+        }
+        futex_wait(&s.sleep_key, key, Some(Duration::from_nanos(when - now)));
+        if s.sleep_key.load(Acquire) != key {
+            break;
+        }
+    }
+    s.sleep_until.store(NEVER, SeqCst);
+}
+
+/// Parks the M until `startm` hands it a P (or shutdown).
+fn stopm(m: &mut M) {
+    let s = sched(m);
+    let mut l = s.lock();
+    if s.shutdown.load(SeqCst) {
+        drop(l);
+        mexit(m);
+    }
+    m.park.clear();
+    l.midle.push(m as *mut M);
+    s.nmidle.fetch_add(1, SeqCst);
+    checkdead(s, &mut l);
+    drop(l);
+    m.park.sleep();
+    m.p = std::mem::replace(&mut m.next_p, ptr::null());
+    if m.p.is_null() && !s.shutdown.load(SeqCst) {
+        unreachable!("an M was woken without a P outside shutdown");
+    }
+}
+
+/// Called with the lock held by an M about to sleep: if every M is now idle, no timer is
+/// pending and the main G is parked, nothing can ever wake a G. Ready the main G with
+/// the deadlock flag, on this M.
+fn checkdead(s: &Sched, l: &mut Locked) {
+    if s.shutdown.load(SeqCst) || s.nmidle.load(SeqCst) != s.mcount.load(SeqCst) {
+        return;
+    }
+    if !s.injector.is_empty() || s.earliest_timer() != NEVER || s.sleeper.load(SeqCst) {
+        return;
+    }
+    let main = s.main_g.load(SeqCst);
+    // SAFETY: the main G's header stays valid until the runtime ends.
+    if main.is_null() || unsafe { (*main).status.load(Relaxed) } != G_WAITING {
+        return;
+    }
+    let Some(p) = s.pidleget(l) else { return };
+    let me = l.midle.pop().expect("this M is idle");
+    s.nmidle.fetch_sub(1, SeqCst);
+    // SAFETY: `me` is the calling M (it pushed itself last, under this lock); the main G
+    // is parked and, with every M idle, nobody else can wake it.
+    unsafe {
+        (*main).deadlocked.store(true, Relaxed);
+        (*main).status.store(G_RUNNABLE, Relaxed);
+        (*p).runqput(main, true);
+        (*me).next_p = p;
+        (*me).spinning = false;
+        (*me).park.wake();
+    }
+}
+
+/// Leaves the scheduling loop for good: back to `m_main` on the thread's own stack.
+fn mexit(m: &mut M) -> ! {
+    let s = sched(m);
+    if !m.p.is_null() {
+        let mut l = s.lock();
+        s.pidleput(&mut l, m.p);
+        m.p = ptr::null();
+    }
+    if m.spinning {
+        m.spinning = false;
+        s.nmspinning.fetch_sub(1, SeqCst);
+    }
+    // SAFETY: `exit_buf` was saved by `mstart` on this thread and is resumed once.
+    unsafe { arch::gogo(&m.exit_buf) }
+}
+
+// ---- G allocation ----------------------------------------------------------------------
+
+/// Takes a free G with a stack of `size` bytes, or carves a new one.
+pub(crate) fn gfget(s: &Sched, p: Option<&P>, size: usize) -> io::Result<*mut G> {
+    if size == s.default_pool.size {
+        if let Some(p) = p {
+            let cache = p.gfree();
+            if cache.is_empty() {
+                s.default_pool.take_free(cache, GFREE_MAX / 2);
+            }
+            if let Some(g) = cache.pop() {
+                return Ok(g);
+            }
+        } else if let Some(g) = s.default_pool.take_one() {
+            return Ok(g);
+        }
+        let st = s.default_pool.carve()?;
+        return Ok(G::init_at(st, &s.default_pool));
+    }
+    let pool: *const StackPool = {
+        let mut pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());
+        match pools.iter().find(|q| q.size == size) {
+            Some(q) => &**q,
+            None => {
+                pools.push(Box::new(StackPool::new(size)));
+                &**pools.last().unwrap()
+            }
+        }
+    };
+    // SAFETY: pools are boxed and live as long as the runtime.
+    let pool = unsafe { &*pool };
+    if let Some(g) = pool.take_one() {
+        return Ok(g);
+    }
+    Ok(G::init_at(pool.carve()?, pool))
+}
+
+/// Returns a dead G to a free list, trimming its stack.
+fn gfput(s: &Sched, p: &P, g: *mut G) {
+    // SAFETY: `g` has exited; this M owns it until it is on a free list.
+    unsafe {
+        let gr = &mut *g;
+        gr.status.store(G_DEAD, Relaxed);
+        gr.name = None;
+        gr.stack.trim();
+        if ptr::eq(gr.pool, &s.default_pool) {
+            let cache = p.gfree();
+            cache.push(g);
+            if cache.len() > GFREE_MAX {
+                s.default_pool.put_free(cache, GFREE_MAX / 2);
+            }
+        } else {
+            (*gr.pool).put_one(g);
+        }
+    }
+}
+
+/// A fresh goroutine id, from the P's batch when there is one.
+pub(crate) fn next_goid(s: &Sched, p: Option<&P>) -> u64 {
+    const BATCH: u64 = 16;
+    match p {
+        Some(p) => {
+            if p.goid_next.get() == p.goid_end.get() {
+                let start = s.next_goid.fetch_add(BATCH, Relaxed);
+                p.goid_next.set(start);
+                p.goid_end.set(start + BATCH);
+            }
+            let id = p.goid_next.get();
+            p.goid_next.set(id + 1);
+            id
+        }
+        None => s.next_goid.fetch_add(1, Relaxed),
+    }
+}

@@ -1,0 +1,128 @@
+//! Spawning goroutines and joining them: `gmp::spawn`, `gmp::Builder`, `JoinHandle`.
+
+use crate::g::{Packet, G};
+use crate::m;
+use crate::p::P;
+use crate::sched::{self, Sched};
+use crate::stack;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::thread;
+
+/// Starts a goroutine running `f` on the current runtime and returns its handle.
+///
+/// The new goroutine goes to the spawning P's `runnext` slot, as in Go: it runs next on
+/// this P unless another P steals it first.
+///
+/// # Panics
+/// Outside a runtime, or if no stack can be allocated (see [`Builder::spawn`] for the
+/// fallible form).
+///
+/// ```
+/// gmp::run(|| {
+///     let h = gmp::spawn(|| 6 * 7);
+///     assert_eq!(h.join().unwrap(), 42);
+/// });
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().spawn(f).unwrap_or_else(|e| panic!("gmp::spawn: {e}"))
+}
+
+/// Goroutine settings: a name (shown in stack overflow reports and traces) and a stack
+/// size.
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Stack size in bytes, rounded up to whole pages, at least 16 KiB.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the goroutine. Fails if its stack cannot be mapped or guarded.
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let m = m::current();
+        assert!(
+            !m.is_null(),
+            "gmp::spawn called outside a gmp runtime: start one with gmp::run(|| ...) and \
+             spawn goroutines from inside it"
+        );
+        // SAFETY: `m` is this thread's M, running this G, so it holds a P and its runtime
+        // is live; nothing below switches, so both stay ours.
+        let (s, p): (&Sched, &P) = unsafe { (&*(*m).sched, &*(*m).p) };
+        let size = self.stack_size.map_or(s.stack_size, stack::round_size);
+        let g = sched::gfget(s, Some(p), size)?;
+        let packet = Arc::new(Packet::new());
+        let id = sched::next_goid(s, Some(p));
+        let name = self.name.map(Arc::from);
+        // SAFETY: `g` is a free G we own.
+        unsafe { G::prepare(g, id, s, name, f, packet.clone()) };
+        P::bump(&p.spawned);
+        tracing::trace!(goid = id, "spawn");
+        sched::ready(g, true);
+        Ok(JoinHandle { packet, id })
+    }
+}
+
+/// An owned permission to wait for a goroutine and take its result.
+///
+/// Dropping the handle detaches the goroutine.
+pub struct JoinHandle<T> {
+    packet: Arc<Packet<T>>,
+    id: u64,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the goroutine to finish: parks the calling goroutine, or blocks the
+    /// calling thread outside a runtime. `Err` carries the goroutine's panic payload, or
+    /// a message if the runtime shut down before the goroutine finished.
+    pub fn join(self) -> thread::Result<T> {
+        if m::current().is_null() {
+            self.packet.join.wait_thread();
+        } else {
+            self.packet.join.wait_g();
+        }
+        self.packet.take()
+    }
+
+    /// Whether the goroutine has finished (its result is ready).
+    pub fn is_finished(&self) -> bool {
+        self.packet.join.is_final()
+    }
+
+    /// The goroutine's id (the main goroutine is 1).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id).finish_non_exhaustive()
+    }
+}

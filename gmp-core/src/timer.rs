@@ -1,0 +1,162 @@
+//! Per-P timer heaps: a 4-ary min-heap of `(when, G)` entries, and the monotonic clock.
+//!
+//! Each P owns a heap under its own mutex (uncontended unless another M runs this P's
+//! expired timers while stealing, or the idle sleeper does). The earliest deadline is
+//! mirrored in `P::timer0` so that `find_runnable` and the idle sleeper read it without
+//! the lock. A 4-ary heap is shallower than a binary one, so a push or pop touches fewer
+//! cache lines; Go's runtime made the same choice.
+//!
+//! An entry readies its G when `now >= when`, never before, so `sleep` never returns
+//! early.
+
+use crate::g::G;
+
+/// No timer pending.
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// Nanoseconds on `CLOCK_MONOTONIC` (the clock `Instant` uses; a vDSO call, no syscall).
+pub(crate) fn nanotime() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Timer {
+    pub when: u64,
+    pub g: *mut G,
+}
+
+#[derive(Default)]
+pub(crate) struct TimerHeap {
+    heap: Vec<Timer>,
+}
+
+// SAFETY: the G pointers are only readied by whoever pops them, under the P's lock.
+unsafe impl Send for TimerHeap {}
+
+impl TimerHeap {
+    /// The earliest deadline, or [`NEVER`].
+    pub(crate) fn first(&self) -> u64 {
+        self.heap.first().map_or(NEVER, |t| t.when)
+    }
+
+    pub(crate) fn push(&mut self, t: Timer) {
+        self.heap.push(t);
+        let mut i = self.heap.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.heap[parent].when <= t.when {
+                break;
+            }
+            self.heap[i] = self.heap[parent];
+            i = parent;
+        }
+        self.heap[i] = t;
+    }
+
+    /// Pops the earliest entry if it is due at `now`.
+    pub(crate) fn pop_due(&mut self, now: u64) -> Option<Timer> {
+        if self.first() > now {
+            return None;
+        }
+        let top = self.heap[0];
+        let last = self.heap.pop().expect("heap is not empty");
+        if !self.heap.is_empty() {
+            self.sift_down(last);
+        }
+        Some(top)
+    }
+
+    fn sift_down(&mut self, t: Timer) {
+        let n = self.heap.len();
+        let mut i = 0;
+        loop {
+            let first = 4 * i + 1;
+            if first >= n {
+                break;
+            }
+            let mut min = first;
+            for c in first + 1..(first + 4).min(n) {
+                if self.heap[c].when < self.heap[min].when {
+                    min = c;
+                }
+            }
+            if self.heap[min].when >= t.when {
+                break;
+            }
+            self.heap[i] = self.heap[min];
+            i = min;
+        }
+        self.heap[i] = t;
+    }
+
+    /// Removes every entry, for the shutdown sweep.
+    pub(crate) fn clear(&mut self) {
+        self.heap = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_in_deadline_order() {
+        let mut h = TimerHeap::default();
+        let mut x = 12345u64;
+        let mut whens = Vec::new();
+        for _ in 0..1000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let w = x >> 40;
+            whens.push(w);
+            h.push(Timer { when: w, g: std::ptr::null_mut() });
+        }
+        whens.sort();
+        assert_eq!(h.first(), whens[0]);
+        let mut got = Vec::new();
+        while let Some(t) = h.pop_due(u64::MAX - 1) {
+            got.push(t.when);
+        }
+        assert_eq!(got, whens);
+        assert_eq!(h.first(), NEVER);
+    }
+
+    #[test]
+    fn pop_due_respects_now() {
+        let mut h = TimerHeap::default();
+        h.push(Timer { when: 100, g: std::ptr::null_mut() });
+        assert!(h.pop_due(99).is_none());
+        assert_eq!(h.pop_due(100).unwrap().when, 100);
+    }
+}
+
+/// Parks the calling goroutine for at least `dur`. Outside a runtime it sleeps the
+/// thread. A zero duration yields.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// gmp::run(|| {
+///     let t = Instant::now();
+///     gmp::sleep(Duration::from_millis(5));
+///     assert!(t.elapsed() >= Duration::from_millis(5));
+/// });
+/// ```
+pub fn sleep(dur: std::time::Duration) {
+    let m = crate::m::current();
+    if m.is_null() {
+        std::thread::sleep(dur);
+        return;
+    }
+    if dur.is_zero() {
+        crate::sched::yield_now();
+        return;
+    }
+    let when = nanotime().saturating_add(dur.as_nanos().min(u64::MAX as u128 - 1) as u64);
+    crate::sched::park(|g| {
+        // SAFETY: the commit runs on g0 of the M that parked this G, which is `m`.
+        crate::sched::add_timer(unsafe { &*m }, when, g);
+        true
+    });
+}
