@@ -33,6 +33,10 @@ unsafe impl Send for GRef {}
 /// How many free Gs a P caches before spilling half to the pool's shared list.
 pub(crate) const GFREE_MAX: usize = 64;
 
+/// Aligned to 128 bytes (two cache lines, the adjacent-line prefetcher's pair) so that Ps
+/// in `Sched::ps` never share a line: the yield benchmark ran 36 ns/op with two Ps
+/// writing counters into one line, see the issue-2 note.
+#[repr(align(128))]
 pub(crate) struct P {
     pub id: usize,
     runq: UnsafeCell<Worker<GRef>>,

@@ -112,10 +112,12 @@ pub(crate) unsafe fn mcall(save: *mut Gobuf, g0_sp: usize, f: G0Fn, arg: usize) 
             "mov [rsi + 24], rbx",
             // Onto g0. From here the G's stack is no longer touched by this thread.
             "mov rsp, rdx",
-            // CALL, not JMP, so f starts with the ABI's rsp ≡ 8 (mod 16).
-            "call rcx",
-            // f never returns; trap if it ever does instead of running into the G's code.
-            "ud2",
+            // A zero return address, so f starts with the ABI's rsp ≡ 8 (mod 16) and a
+            // backtrace taken on g0 ends here. JMP rather than CALL: f never returns,
+            // and a CALL would leave an entry on the CPU's return-stack predictor that
+            // no RET consumes, making the resumed G's next RET mispredict.
+            "push 0",
+            "jmp rcx",
             "2:",
             in("rdi") arg,
             in("rsi") save,
