@@ -14,8 +14,10 @@ fn report(name: &str, value: f64, unit: &str, note: &str) {
 }
 
 fn main() {
-    let filter: Vec<String> =
-        std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let want = |name: &str, heavy: bool| {
         if filter.is_empty() {
             !heavy
@@ -66,8 +68,17 @@ fn yield_bench(procs: Option<usize>) {
         }
         (t.elapsed(), gmp::stats().procs)
     });
-    let name = if procs.is_some() { "yield (procs=1)" } else { "yield" };
-    report(name, elapsed.as_nanos() as f64 / n as f64, "ns/op", &format!("({n} yields, {p} procs)"));
+    let name = if procs.is_some() {
+        "yield (procs=1)"
+    } else {
+        "yield"
+    };
+    report(
+        name,
+        elapsed.as_nanos() as f64 / n as f64,
+        "ns/op",
+        &format!("({n} yields, {p} procs)"),
+    );
 }
 
 /// go-micro's `spawn+join`: start n empty goroutines, then wait for all.
@@ -117,17 +128,28 @@ fn parked(name: &str, n: usize) {
         gmp::sleep(Duration::from_millis(100));
         let secs = t.elapsed().as_secs_f64();
         let per_g = (rss_bytes() - before) as f64 / n as f64;
-        let maps = std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
+        let maps = std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .count();
         // The goroutines are left parked: the runtime drops them when main returns.
         drop(hs);
         (per_g, maps, secs)
     });
-    report(name, per_g, "bytes/G", &format!("({n} parked in {secs:.1} s; {maps} mappings in the process)"));
+    report(
+        name,
+        per_g,
+        "bytes/G",
+        &format!("({n} parked in {secs:.1} s; {maps} mappings in the process)"),
+    );
 }
 
 /// `BENCH_SCALE=k` divides the iteration counts by k (for runs under valgrind).
 fn scale() -> u64 {
-    std::env::var("BENCH_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+    std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
 }
 
 fn rss_bytes() -> usize {

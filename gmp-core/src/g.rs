@@ -112,7 +112,10 @@ impl G {
         // and its top.
         unsafe {
             let gr = &mut *g;
-            let start = Start { f, packet: Arc::as_ptr(&packet) };
+            let start = Start {
+                f,
+                packet: Arc::as_ptr(&packet),
+            };
             let top = g as usize;
             let sp = if inline_start::<F, T>() {
                 let at = (top - size_of::<Start<F, T>>()) & !(align_of::<Start<F, T>>() - 1);
@@ -223,7 +226,10 @@ impl JoinState {
                     Waiter::Thread(t) => Waiter::Thread(t.clone()),
                 })
             };
-            match self.state.compare_exchange(cur, final_state, Ordering::AcqRel, Ordering::Acquire) {
+            match self
+                .state
+                .compare_exchange(cur, final_state, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => {
                     match wake {
                         Some(Waiter::G(g)) => crate::sched::ready(g, true),
@@ -298,7 +304,12 @@ impl<T: Send> Joinable for Packet<T> {
 
 impl<T> Packet<T> {
     pub(crate) fn new() -> Packet<T> {
-        Packet { join: JoinState { state: AtomicUsize::new(RUNNING) }, result: UnsafeCell::new(None) }
+        Packet {
+            join: JoinState {
+                state: AtomicUsize::new(RUNNING),
+            },
+            result: UnsafeCell::new(None),
+        }
     }
 
     /// Takes the result once the state is final.

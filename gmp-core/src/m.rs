@@ -115,7 +115,9 @@ pub(crate) struct Note {
 
 impl Note {
     pub(crate) const fn new() -> Note {
-        Note { key: AtomicU32::new(0) }
+        Note {
+            key: AtomicU32::new(0),
+        }
     }
 
     pub(crate) fn clear(&self) {
@@ -146,7 +148,9 @@ pub(crate) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
     });
-    let tsp = ts.as_ref().map_or(ptr::null(), |t| t as *const libc::timespec);
+    let tsp = ts
+        .as_ref()
+        .map_or(ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `key` is a live u32; the kernel only reads it and the timespec.
     unsafe {
         libc::syscall(
@@ -162,6 +166,11 @@ pub(crate) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
 pub(crate) fn futex_wake(key: &AtomicU32, n: i32) {
     // SAFETY: FUTEX_WAKE only uses the address as a key.
     unsafe {
-        libc::syscall(libc::SYS_futex, key.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n);
+        libc::syscall(
+            libc::SYS_futex,
+            key.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        );
     }
 }

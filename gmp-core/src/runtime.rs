@@ -39,7 +39,10 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn builder() -> RuntimeBuilder {
-        RuntimeBuilder { procs: None, stack_size: stack::DEFAULT_STACK_SIZE }
+        RuntimeBuilder {
+            procs: None,
+            stack_size: stack::DEFAULT_STACK_SIZE,
+        }
     }
 }
 
@@ -82,7 +85,8 @@ impl RuntimeBuilder {
              runtime; use gmp::spawn to start a goroutine"
         );
         let procs = procs_from_env().unwrap_or_else(|| {
-            self.procs.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+            self.procs
+                .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         });
         stack::install_overflow_handler();
         let s = Box::new(Sched::new(procs, self.stack_size));
@@ -109,7 +113,8 @@ impl RuntimeBuilder {
         s.main_g.store(g, SeqCst);
         // SAFETY: `g` is a valid G.
         unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-        s.injector.push(GRef(NonNull::new(g).expect("G is not null")));
+        s.injector
+            .push(GRef(NonNull::new(g).expect("G is not null")));
         tracing::debug!(procs, stack_size = s.stack_size, "gmp runtime starting");
         crate::sysmon::start(s);
         sched::startm(s, None, false);
@@ -131,8 +136,8 @@ impl RuntimeBuilder {
 /// value. See [`RuntimeBuilder::run`].
 ///
 /// ```
-/// let sum = gmp::run(|| {
-///     let hs: Vec<_> = (0..10u64).map(|i| gmp::spawn(move || i * i)).collect();
+/// let sum = gmp_core::run(|| {
+///     let hs: Vec<_> = (0..10u64).map(|i| gmp_core::spawn(move || i * i)).collect();
 ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
 /// });
 /// assert_eq!(sum, 285);
@@ -157,13 +162,20 @@ impl Sched {
     fn new(procs: usize, stack_size: usize) -> Sched {
         let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
         let stealers = workers.iter().map(|w| w.stealer()).collect();
-        let ps: Box<[P]> = workers.into_iter().enumerate().map(|(i, w)| P::new(i, w)).collect();
+        let ps: Box<[P]> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| P::new(i, w))
+            .collect();
         let s = Sched {
             procs,
             ps,
             stealers,
             injector: Injector::new(),
-            lock: Mutex::new(Locked { pidle: Vec::new(), midle: Vec::new() }),
+            lock: Mutex::new(Locked {
+                pidle: Vec::new(),
+                midle: Vec::new(),
+            }),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
@@ -216,7 +228,12 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
         (*m).p = p;
         (*m).spinning = spinning;
         m::set_current(m);
-        arch::mstart(&mut (*m).exit_buf, &mut (*m).g0_sp, sched::mstart_entry, m as usize);
+        arch::mstart(
+            &mut (*m).exit_buf,
+            &mut (*m).g0_sp,
+            sched::mstart_entry,
+            m as usize,
+        );
         m::set_current(ptr::null_mut());
         drop(Box::from_raw(m));
         stack::free_altstack(alt);
@@ -248,7 +265,12 @@ fn shutdown(s: &Sched) {
         }
         // `newm` pushes its handle while holding the list and while `mcount` counts the
         // thread, so an empty list with `mcount == 0` means every M has ended.
-        if s.mcount.load(SeqCst) == 0 && s.threads.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+        if s.mcount.load(SeqCst) == 0
+            && s.threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+        {
             break;
         }
         thread::yield_now();

@@ -33,13 +33,15 @@
 use crate::arch;
 use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
 use crate::m::{self, futex_wait, futex_wake, M};
-use crate::p::{GRef, P, GFREE_MAX};
+use crate::p::{GRef, GFREE_MAX, P};
 use crate::stack::StackPool;
 use crate::timer::{nanotime, Timer, NEVER};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use std::io;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*,
+};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -61,7 +63,9 @@ pub(crate) struct Sched {
     pub next_mid: AtomicUsize,
     pub stack_size: usize,
     pub default_pool: StackPool,
-    /// Pools for other stack sizes. Boxed so `G::pool` pointers stay valid.
+    /// Pools for other stack sizes. Boxed so `G::pool` pointers stay valid while the
+    /// vector grows.
+    #[allow(clippy::vec_box)]
     pub pools: Mutex<Vec<Box<StackPool>>>,
     pub next_goid: AtomicU64,
     pub main_g: AtomicPtr<G>,
@@ -108,7 +112,11 @@ impl Sched {
 
     /// Earliest timer over all Ps.
     fn earliest_timer(&self) -> u64 {
-        self.ps.iter().map(|p| p.timer0.load(SeqCst)).min().unwrap_or(NEVER)
+        self.ps
+            .iter()
+            .map(|p| p.timer0.load(SeqCst))
+            .min()
+            .unwrap_or(NEVER)
     }
 
     /// Wakes the timer sleeper so it recomputes its deadline (or notices shutdown).
@@ -245,7 +253,9 @@ unsafe extern "C" fn goexit0(m: usize) -> ! {
         let s = sched(m);
         P::bump(&p.exited);
         // The main G's header is about to be recycled: `checkdead` must not see it.
-        let _ = s.main_g.compare_exchange(g, ptr::null_mut(), SeqCst, Relaxed);
+        let _ = s
+            .main_g
+            .compare_exchange(g, ptr::null_mut(), SeqCst, Relaxed);
         gfput(s, p, g);
         schedule(m)
     }

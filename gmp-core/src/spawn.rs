@@ -20,8 +20,8 @@ use std::thread;
 /// fallible form).
 ///
 /// ```
-/// gmp::run(|| {
-///     let h = gmp::spawn(|| 6 * 7);
+/// gmp_core::run(|| {
+///     let h = gmp_core::spawn(|| 6 * 7);
 ///     assert_eq!(h.join().unwrap(), 42);
 /// });
 /// ```
@@ -30,7 +30,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Builder::new().spawn(f).unwrap_or_else(|e| panic!("gmp::spawn: {e}"))
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("gmp::spawn: {e}"))
 }
 
 /// Goroutine settings: a name (shown in stack overflow reports and traces) and a stack
@@ -123,6 +125,8 @@ impl<T> JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }

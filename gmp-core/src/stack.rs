@@ -192,24 +192,37 @@ impl StackPool {
             // Huge pages would turn a 4 KiB stack top into 2 MiB of memory.
             // SAFETY: advice on our own fresh mapping.
             unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
-            inner.chunks.push(Chunk { base: base as usize, len });
+            inner.chunks.push(Chunk {
+                base: base as usize,
+                len,
+            });
             inner.carve = base as usize;
             inner.carve_end = base as usize + len;
         }
         let guard = inner.carve;
         inner.carve += self.slot;
         install_guard(&mut inner.guard, guard)?;
-        Ok(Stack { lo: guard + PAGE, hi: guard + self.slot })
+        Ok(Stack {
+            lo: guard + PAGE,
+            hi: guard + self.slot,
+        })
     }
 
     /// Every stack carved so far, for the shutdown sweep.
     pub(crate) fn for_each_carved(&self, mut f: impl FnMut(Stack)) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for c in &inner.chunks {
-            let end = if c.base + c.len == inner.carve_end { inner.carve } else { c.base + c.len };
+            let end = if c.base + c.len == inner.carve_end {
+                inner.carve
+            } else {
+                c.base + c.len
+            };
             let mut guard = c.base;
             while guard + self.slot <= end {
-                f(Stack { lo: guard + PAGE, hi: guard + self.slot });
+                f(Stack {
+                    lo: guard + PAGE,
+                    hi: guard + self.slot,
+                });
                 guard += self.slot;
             }
         }
@@ -219,7 +232,10 @@ impl StackPool {
     #[cfg(test)]
     pub(crate) fn contains(&self, addr: usize) -> bool {
         let inner = self.inner.lock().unwrap();
-        inner.chunks.iter().any(|c| addr >= c.base && addr < c.base + c.len)
+        inner
+            .chunks
+            .iter()
+            .any(|c| addr >= c.base && addr < c.base + c.len)
     }
 }
 
@@ -315,7 +331,11 @@ pub(crate) fn ensure_altstack() -> Option<(usize, usize)> {
         if p == libc::MAP_FAILED {
             return None;
         }
-        let st = libc::stack_t { ss_sp: p, ss_flags: 0, ss_size: SIZE };
+        let st = libc::stack_t {
+            ss_sp: p,
+            ss_flags: 0,
+            ss_size: SIZE,
+        };
         libc::sigaltstack(&st, ptr::null_mut());
         Some((p as usize, SIZE))
     }
@@ -325,7 +345,11 @@ pub(crate) fn free_altstack(alt: Option<(usize, usize)>) {
     if let Some((p, size)) = alt {
         // SAFETY: disable first so no signal lands on the stack being unmapped.
         unsafe {
-            let st = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+            let st = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
             libc::sigaltstack(&st, ptr::null_mut());
             libc::munmap(p as *mut _, size);
         }
@@ -345,7 +369,7 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // Not ours: hand it to whoever was there before.
     // SAFETY: PREV_SEGV was written before this handler was installed and never again.
     unsafe {
-        let prev = &*(&raw const PREV_SEGV);
+        let prev = (&raw const PREV_SEGV).read();
         if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
             // Restore the default action and return: the faulting instruction runs again
             // and the process dies of SIGSEGV as it would have without us.
@@ -366,7 +390,10 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 /// Writes the overflow message with `write(2)` only: no allocation, no locks.
 fn report_overflow(id: u64, name: Option<&[u8]>, kib: usize) {
     let mut buf = [0u8; 256];
-    let mut w = SigWriter { buf: &mut buf, len: 0 };
+    let mut w = SigWriter {
+        buf: &mut buf,
+        len: 0,
+    };
     w.put(b"goroutine ");
     w.num(id);
     if let Some(n) = name {
@@ -419,7 +446,11 @@ mod tests {
         let a = pool.carve().unwrap();
         let b = pool.carve().unwrap();
         assert_eq!(a.hi - a.lo, 20480);
-        assert_eq!(b.lo, a.hi + PAGE, "slots are adjacent: guard, stack, guard, stack");
+        assert_eq!(
+            b.lo,
+            a.hi + PAGE,
+            "slots are adjacent: guard, stack, guard, stack"
+        );
         assert!(pool.contains(a.lo) && pool.contains(b.hi - 1));
         let mut n = 0;
         pool.for_each_carved(|_| n += 1);
@@ -439,28 +470,58 @@ mod tests {
         let grown = count_maps().saturating_sub(maps_before);
         // With MADV_GUARD_INSTALL 20,000 guards add a handful of chunks; with the
         // mprotect fallback they add 40,000 VMAs.
-        assert!(grown < 100 || !guard_install_supported(), "mappings grew by {grown}");
+        assert!(
+            grown < 100 || !guard_install_supported(),
+            "mappings grew by {grown}"
+        );
+    }
+
+    #[test]
+    fn trim_keeps_shallow_stacks() {
+        let pool = StackPool::new(256 << 10);
+        let s = pool.carve().unwrap();
+        // SAFETY: inside the usable range.
+        unsafe { ptr::write_volatile((s.hi - 64) as *mut usize, 7) };
+        s.trim();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { ptr::read_volatile((s.hi - 64) as *const usize) },
+            7
+        );
     }
 
     #[test]
     fn trim_releases_deep_pages() {
         let pool = StackPool::new(256 << 10);
         let s = pool.carve().unwrap();
+        // A deep call chain leaves words behind in every page it passed through.
         let deep = s.lo + PAGE;
+        let probe = s.hi - TRIM_KEEP - PAGE;
+        let kept = s.hi - 64;
         // SAFETY: inside the usable range.
-        unsafe { ptr::write_volatile(deep as *mut usize, 42) };
+        unsafe {
+            ptr::write_volatile(deep as *mut usize, 42);
+            ptr::write_volatile((probe + 1024) as *mut usize, 42);
+            ptr::write_volatile(kept as *mut usize, 7);
+        }
         s.trim();
+        // SAFETY: as above; the top TRIM_KEEP bytes are kept.
+        assert_eq!(unsafe { ptr::read_volatile(kept as *const usize) }, 7);
         // SAFETY: as above; after MADV_DONTNEED the page reads back as zero.
         assert_eq!(unsafe { ptr::read_volatile(deep as *const usize) }, 0);
     }
 
     fn count_maps() -> usize {
-        std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .count()
     }
 
     fn guard_install_supported() -> bool {
         let pool = StackPool::new(MIN_STACK_SIZE);
         let _ = pool.carve();
-        pool.inner.lock().unwrap().guard == GuardMode::Madvise
+        let mode = pool.inner.lock().unwrap().guard;
+        mode == GuardMode::Madvise
     }
 }

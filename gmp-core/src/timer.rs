@@ -16,7 +16,10 @@ pub(crate) const NEVER: u64 = u64::MAX;
 
 /// Nanoseconds on `CLOCK_MONOTONIC` (the clock `Instant` uses; a vDSO call, no syscall).
 pub(crate) fn nanotime() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes the timespec we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -98,48 +101,14 @@ impl TimerHeap {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pops_in_deadline_order() {
-        let mut h = TimerHeap::default();
-        let mut x = 12345u64;
-        let mut whens = Vec::new();
-        for _ in 0..1000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let w = x >> 40;
-            whens.push(w);
-            h.push(Timer { when: w, g: std::ptr::null_mut() });
-        }
-        whens.sort();
-        assert_eq!(h.first(), whens[0]);
-        let mut got = Vec::new();
-        while let Some(t) = h.pop_due(u64::MAX - 1) {
-            got.push(t.when);
-        }
-        assert_eq!(got, whens);
-        assert_eq!(h.first(), NEVER);
-    }
-
-    #[test]
-    fn pop_due_respects_now() {
-        let mut h = TimerHeap::default();
-        h.push(Timer { when: 100, g: std::ptr::null_mut() });
-        assert!(h.pop_due(99).is_none());
-        assert_eq!(h.pop_due(100).unwrap().when, 100);
-    }
-}
-
 /// Parks the calling goroutine for at least `dur`. Outside a runtime it sleeps the
 /// thread. A zero duration yields.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// gmp::run(|| {
+/// gmp_core::run(|| {
 ///     let t = Instant::now();
-///     gmp::sleep(Duration::from_millis(5));
+///     gmp_core::sleep(Duration::from_millis(5));
 ///     assert!(t.elapsed() >= Duration::from_millis(5));
 /// });
 /// ```
@@ -159,4 +128,46 @@ pub fn sleep(dur: std::time::Duration) {
         crate::sched::add_timer(unsafe { &*m }, when, g);
         true
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_in_deadline_order() {
+        let mut h = TimerHeap::default();
+        let mut x = 12345u64;
+        let mut whens = Vec::new();
+        for _ in 0..1000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let w = x >> 40;
+            whens.push(w);
+            h.push(Timer {
+                when: w,
+                g: std::ptr::null_mut(),
+            });
+        }
+        whens.sort();
+        assert_eq!(h.first(), whens[0]);
+        let mut got = Vec::new();
+        while let Some(t) = h.pop_due(u64::MAX - 1) {
+            got.push(t.when);
+        }
+        assert_eq!(got, whens);
+        assert_eq!(h.first(), NEVER);
+    }
+
+    #[test]
+    fn pop_due_respects_now() {
+        let mut h = TimerHeap::default();
+        h.push(Timer {
+            when: 100,
+            g: std::ptr::null_mut(),
+        });
+        assert!(h.pop_due(99).is_none());
+        assert_eq!(h.pop_due(100).unwrap().when, 100);
+    }
 }
