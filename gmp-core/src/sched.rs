@@ -388,9 +388,11 @@ fn find_runnable(m: &mut M) -> *mut G {
         }
         // SAFETY: the M holds `m.p` at the top of every iteration.
         let p = unsafe { &*m.p };
-        let t0 = p.timer0.load(Relaxed);
+        // Expired timers of any P, idle ones included: nobody else may be awake to run
+        // them (the slow path only; `schedule`'s fast path checks this P's).
+        let t0 = s.earliest_timer();
         if t0 != NEVER && t0 <= nanotime() {
-            run_timers(p, nanotime());
+            run_all_timers(s);
         }
         if p.schedtick.get() % 61 == 0 {
             if let Some(g) = steal_global(s, p) {
@@ -447,7 +449,6 @@ fn find_runnable(m: &mut M) -> *mut G {
             if let Some(p) = s.pidleget(&mut l) {
                 drop(l);
                 m.p = p;
-                run_all_timers(s, p);
                 continue;
             }
             // Every P is busy; their Ms run their own timers.
@@ -479,8 +480,7 @@ fn steal_global(s: &Sched, p: &P) -> Option<*mut G> {
     }
 }
 
-/// Steals half of a random other P's queue; on the last pass also runs other Ps'
-/// expired timers (their Ms may be busy in a long G).
+/// Steals half of a random other P's queue.
 fn steal_work(s: &Sched, m: &mut M) -> Option<*mut G> {
     // SAFETY: the M holds its P.
     let p = unsafe { &*m.p };
@@ -488,22 +488,12 @@ fn steal_work(s: &Sched, m: &mut M) -> Option<*mut G> {
     if n == 1 {
         return None;
     }
-    for pass in 0..4 {
+    for _ in 0..4 {
         let start = m.fastrand() as usize % n;
         for k in 0..n {
             let i = (start + k) % n;
             if i == p.id {
                 continue;
-            }
-            if pass == 3 {
-                let victim = &s.ps[i];
-                if victim.timer0.load(Relaxed) <= nanotime() {
-                    run_timers(victim, nanotime());
-                    let g = p.runqget();
-                    if !g.is_null() {
-                        return Some(g);
-                    }
-                }
             }
             loop {
                 match s.stealers[i].steal_batch_and_pop(p.runq()) {
@@ -548,7 +538,7 @@ fn run_timers(heap_p: &P, now: u64) {
     }
 }
 
-fn run_all_timers(s: &Sched, _mine: *const P) {
+fn run_all_timers(s: &Sched) {
     let now = nanotime();
     for p in s.ps.iter() {
         if p.timer0.load(SeqCst) <= now {
@@ -572,6 +562,9 @@ pub(crate) fn add_timer(m: &M, when: u64, g: *mut G) {
     // re-reads `timer0`s: one of us sees the other.
     if when < s.sleep_until.load(SeqCst) {
         s.wake_sleeper();
+    } else if !s.sleeper.load(SeqCst) {
+        // Nobody sleeps until the next timer: start an M that will (Go's wakeNetPoller).
+        wakep(s);
     }
 }
 
