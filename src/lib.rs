@@ -2,3 +2,6 @@
 #![doc = include_str!("../README.md")]
 
 pub use gmp_core::*;
+
+/// Blocking-style sockets: see the `gmp-net` crate.
+pub use gmp_net as net;

@@ -12,6 +12,7 @@
 //! | `p` | `struct P`: run queue, `runnext`, free Gs, timers, counters |
 //! | `sched` | `schedule`, `find_runnable`, stealing, spinning, `ready`, `park` |
 //! | `timer` | per-P timer heaps, `sleep` |
+//! | `netpoll` | the mio poller, `PollDesc`, waiting for readiness (used by gmp-net) |
 //! | `runtime` | `run`, the runtime builder, M threads, shutdown, `stats` |
 //! | `spawn` | `spawn`, `Builder`, `JoinHandle` |
 //! | `sysmon` | the monitor thread (schedtrace) |
@@ -29,6 +30,8 @@
 mod arch;
 mod g;
 mod m;
+#[doc(hidden)]
+pub mod netpoll;
 mod p;
 mod runtime;
 mod sched;
@@ -39,6 +42,6 @@ mod timer;
 
 pub use runtime::{run, stats, Runtime, RuntimeBuilder, Stats};
 pub use sched::yield_now;
-pub use spawn::{spawn, Builder, JoinHandle};
+pub use spawn::{off_p, spawn, Builder, JoinHandle};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use timer::sleep;

@@ -20,10 +20,10 @@
 use crate::arch;
 use crate::g::{self, Packet, G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use crate::m::{self, M};
+use crate::netpoll::Netpoll;
 use crate::p::{GRef, P};
 use crate::sched::{self, Locked, Sched};
 use crate::stack::{self, StackPool};
-use crate::timer::NEVER;
 use crossbeam_deque::{Injector, Worker};
 use std::io;
 use std::panic;
@@ -160,6 +160,8 @@ fn procs_from_env() -> Option<usize> {
 
 impl Sched {
     fn new(procs: usize, stack_size: usize) -> Sched {
+        let netpoll = Netpoll::new()
+            .unwrap_or_else(|e| panic!("gmp::run: cannot create the netpoller (epoll): {e}"));
         let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
         let stealers = workers.iter().map(|w| w.stealer()).collect();
         let ps: Box<[P]> = workers
@@ -188,8 +190,8 @@ impl Sched {
             main_g: AtomicPtr::new(ptr::null_mut()),
             shutdown: AtomicBool::new(false),
             sleeper: AtomicBool::new(false),
-            sleep_until: AtomicU64::new(NEVER),
-            sleep_key: AtomicU32::new(0),
+            netpoll,
+            external: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             sysmon_key: AtomicU32::new(0),
         };
@@ -274,6 +276,10 @@ fn shutdown(s: &Sched) {
             break;
         }
         thread::yield_now();
+    }
+    // `off_p` threads touch the Sched until their last decrement.
+    while s.external.load(SeqCst) > 0 {
+        thread::sleep(std::time::Duration::from_millis(1));
     }
     sweep(s);
     tracing::debug!("gmp runtime stopped");

@@ -32,10 +32,11 @@
 
 use crate::arch;
 use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
-use crate::m::{self, futex_wait, futex_wake, M};
+use crate::m::{self, M};
+use crate::netpoll::{self, Mode, Netpoll, PollDesc};
 use crate::p::{GRef, GFREE_MAX, P};
 use crate::stack::StackPool;
-use crate::timer::{nanotime, Timer, NEVER};
+use crate::timer::{nanotime, Timer, TimerKind, NEVER};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use std::io;
 use std::ptr::{self, NonNull};
@@ -70,11 +71,14 @@ pub(crate) struct Sched {
     pub next_goid: AtomicU64,
     pub main_g: AtomicPtr<G>,
     pub shutdown: AtomicBool,
-    /// The timer sleeper: taken by one idle M, which sleeps on `sleep_key` until
-    /// `sleep_until` (or until `wake_sleeper` bumps the key).
+    /// The idle sleeper role: taken by one idle M, which blocks in the netpoller until
+    /// the earliest timer (`netpoll.poll_until`) or until `wake_sleeper`.
     pub sleeper: AtomicBool,
-    pub sleep_until: AtomicU64,
-    pub sleep_key: AtomicU32,
+    pub netpoll: Netpoll,
+    /// Threads outside the runtime that will ready a G when they finish (`off_p`): while
+    /// any run, a runtime with every G parked is not deadlocked. The thread decrements it
+    /// after readying, so `checkdead` then sees the G in the global queue.
+    pub external: AtomicUsize,
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// Woken at shutdown, so sysmon exits promptly.
     pub sysmon_key: AtomicU32,
@@ -119,11 +123,9 @@ impl Sched {
             .unwrap_or(NEVER)
     }
 
-    /// Wakes the timer sleeper so it recomputes its deadline (or notices shutdown).
+    /// Wakes the idle sleeper so it recomputes its deadline (or notices shutdown).
     pub(crate) fn wake_sleeper(&self) {
-        // Release pairs with the Acquire load of the key in `sleep_until_timer`.
-        self.sleep_key.fetch_add(1, Release);
-        futex_wake(&self.sleep_key, 1);
+        self.netpoll.wake();
     }
 }
 
@@ -406,6 +408,9 @@ fn find_runnable(m: &mut M) -> *mut G {
         if let Some(g) = steal_global(s, p) {
             return g;
         }
+        if let Some(g) = netpoll_now(s) {
+            return g;
+        }
         let busy = s.procs - s.npidle.load(SeqCst);
         if m.spinning || 2 * s.nmspinning.load(SeqCst) < busy {
             if !m.spinning {
@@ -442,16 +447,22 @@ fn find_runnable(m: &mut M) -> *mut G {
         }
 
         let when = s.earliest_timer();
-        if when != NEVER && !s.sleeper.swap(true, SeqCst) {
-            sleep_until_timer(s, when);
+        let io_waiters = s.netpoll.waiters.load(SeqCst) > 0;
+        if (when != NEVER || io_waiters) && !s.sleeper.swap(true, SeqCst) {
+            let gs = sleep_in_netpoll(s, when);
             s.sleeper.store(false, SeqCst);
             let mut l = s.lock();
             if let Some(p) = s.pidleget(&mut l) {
                 drop(l);
                 m.p = p;
+                for &g in &gs {
+                    ready(g, false);
+                }
                 continue;
             }
-            // Every P is busy; their Ms run their own timers.
+            drop(l);
+            // Every P is busy: hand the woken Gs to them; their Ms run their own timers.
+            inject(s, &gs);
         }
         stopm(m);
     }
@@ -516,15 +527,19 @@ fn run_timers(heap_p: &P, now: u64) {
     let mut due: [*mut G; 32] = [ptr::null_mut(); 32];
     loop {
         let mut n = 0;
+        let mut popped = 0;
         {
             let mut h = heap_p.timers.lock().unwrap_or_else(|e| e.into_inner());
-            while n < due.len() {
-                match h.pop_due(now) {
-                    Some(Timer { g, .. }) => {
-                        due[n] = g;
-                        n += 1;
-                    }
-                    None => break,
+            while popped < due.len() {
+                let Some(t) = h.pop_due(now) else { break };
+                popped += 1;
+                let g = match t.kind {
+                    TimerKind::Wake(g) => g,
+                    TimerKind::Deadline { pd, mode, n } => netpoll::deadline_fired(pd, mode, n),
+                };
+                if !g.is_null() {
+                    due[n] = g;
+                    n += 1;
                 }
             }
             heap_p.timer0.store(h.first(), SeqCst);
@@ -532,7 +547,7 @@ fn run_timers(heap_p: &P, now: u64) {
         for &g in &due[..n] {
             ready(g, false);
         }
-        if n < due.len() {
+        if popped < due.len() {
             return;
         }
     }
@@ -549,18 +564,19 @@ fn run_all_timers(s: &Sched) {
 
 /// Adds a timer for `g` on the current M's P, waking the sleeper if it now sleeps too
 /// long. Called on g0 from a park commit.
-pub(crate) fn add_timer(m: &M, when: u64, g: *mut G) {
+pub(crate) fn add_timer(m: &M, t: Timer) {
     let s = sched(m);
-    // SAFETY: a park commit runs on an M holding a P.
+    // SAFETY: called on an M holding a P (from a G, or a park commit on its g0).
     let p = unsafe { &*m.p };
+    let when = t.when;
     {
         let mut h = p.timers.lock().unwrap_or_else(|e| e.into_inner());
-        h.push(Timer { when, g });
+        h.push(t);
         p.timer0.store(h.first(), SeqCst);
     }
-    // SeqCst store above, SeqCst load here; the sleeper stores `sleep_until`, then
+    // SeqCst store above, SeqCst load here; the sleeper stores `poll_until`, then
     // re-reads `timer0`s: one of us sees the other.
-    if when < s.sleep_until.load(SeqCst) {
+    if when < s.netpoll.poll_until.load(SeqCst) {
         s.wake_sleeper();
     } else if !s.sleeper.load(SeqCst) {
         // Nobody sleeps until the next timer: start an M that will (Go's wakeNetPoller).
@@ -568,26 +584,79 @@ pub(crate) fn add_timer(m: &M, when: u64, g: *mut G) {
     }
 }
 
-/// The timer sleeper's wait: until `when` or until woken.
-fn sleep_until_timer(s: &Sched, mut when: u64) {
+/// Adds a socket deadline timer on the current M's P (called from a G).
+pub(crate) fn add_deadline(s: &Sched, when: u64, pd: &'static PollDesc, mode: Mode, n: u64) {
+    let m = current_m();
+    debug_assert!(ptr::eq(sched(unsafe { &*m }), s));
+    // SAFETY: called from a G, so `m` is this thread's M and holds a P.
+    add_timer(
+        unsafe { &*m },
+        Timer {
+            when,
+            kind: TimerKind::Deadline { pd, mode, n },
+        },
+    );
+}
+
+/// The idle sleeper's wait: blocks in the netpoller until the earliest timer `when`
+/// (`NEVER`: until an event or a wake-up), and returns the Gs it readied.
+fn sleep_in_netpoll(s: &Sched, mut when: u64) -> Vec<*mut G> {
     loop {
-        let key = s.sleep_key.load(Acquire);
-        s.sleep_until.store(when, SeqCst);
-        let now_first = s.earliest_timer();
-        if now_first < when {
-            when = now_first;
+        s.netpoll.poll_until.store(when, SeqCst);
+        let first = s.earliest_timer();
+        if first < when {
+            when = first;
             continue;
         }
-        let now = nanotime();
-        if when <= now || s.shutdown.load(SeqCst) {
-            break;
-        }
-        futex_wait(&s.sleep_key, key, Some(Duration::from_nanos(when - now)));
-        if s.sleep_key.load(Acquire) != key {
-            break;
+        break;
+    }
+    let now = nanotime();
+    let timeout = if when == NEVER {
+        None
+    } else {
+        Some(Duration::from_nanos(when.saturating_sub(now)))
+    };
+    let gs = if s.shutdown.load(SeqCst) {
+        None
+    } else {
+        s.netpoll.poll(timeout)
+    };
+    s.netpoll.poll_until.store(NEVER, SeqCst);
+    gs.unwrap_or_default()
+}
+
+/// A non-blocking poll from an M that holds a P: readies what it finds into that P.
+/// Returns one of them to run now.
+fn netpoll_now(s: &Sched) -> Option<*mut G> {
+    if s.netpoll.waiters.load(SeqCst) == 0 || s.netpoll.last_poll.load(SeqCst) == 0 {
+        return None;
+    }
+    let gs = s.netpoll.poll(Some(Duration::ZERO))?;
+    let (&first, rest) = gs.split_first()?;
+    for &g in rest {
+        ready(g, false);
+    }
+    // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
+    unsafe { (*first).status.store(G_RUNNABLE, Relaxed) };
+    Some(first)
+}
+
+/// Makes Gs found by a poller without a P runnable: on `p` if the caller got one, else
+/// on the global queue.
+pub(crate) fn inject(s: &Sched, gs: &[*mut G]) {
+    for &g in gs {
+        // SAFETY: `g` was parked on a desc; the poller won the right to wake it.
+        unsafe {
+            (*g).status.store(G_RUNNABLE, Relaxed);
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
         }
     }
-    s.sleep_until.store(NEVER, SeqCst);
+    if !gs.is_empty() {
+        fence(SeqCst);
+        for _ in 0..gs.len().min(s.procs) {
+            wakep(s);
+        }
+    }
 }
 
 /// Parks the M until `startm` hands it a P (or shutdown).
@@ -617,7 +686,12 @@ fn checkdead(s: &Sched, l: &mut Locked) {
     if s.shutdown.load(SeqCst) || s.nmidle.load(SeqCst) != s.mcount.load(SeqCst) {
         return;
     }
-    if !s.injector.is_empty() || s.earliest_timer() != NEVER || s.sleeper.load(SeqCst) {
+    if !s.injector.is_empty()
+        || s.earliest_timer() != NEVER
+        || s.sleeper.load(SeqCst)
+        || s.netpoll.waiters.load(SeqCst) > 0
+        || s.external.load(SeqCst) > 0
+    {
         return;
     }
     let main = s.main_g.load(SeqCst);

@@ -130,3 +130,44 @@ impl<T> fmt::Debug for JoinHandle<T> {
             .finish_non_exhaustive()
     }
 }
+
+/// Runs `f` on a new OS thread and waits for it: the calling goroutine parks, so its P
+/// keeps running other goroutines. Outside a runtime `f` just runs here. For calls that
+/// block in the kernel or in libc with no readiness to wait for, such as name
+/// resolution. (The runtime counts these threads, so a goroutine waiting on one is never
+/// taken for a deadlock.)
+#[doc(hidden)]
+pub fn off_p<F, T>(f: F) -> io::Result<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let m = m::current();
+    if m.is_null() {
+        return Ok(f());
+    }
+    // SAFETY: this G's M and its runtime are live; `s` is only used before we park and
+    // by the thread, which the runtime outlives (see `Sched::external`).
+    let s: &'static Sched = unsafe { &*(*m).sched };
+    let packet = Arc::new(Packet::new());
+    let theirs = packet.clone();
+    s.external.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let spawned = thread::Builder::new()
+        .name("gmp-offp".into())
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            // SAFETY: only this thread writes the result, before publishing DONE.
+            unsafe { *theirs.result.get() = Some(r) };
+            theirs.join.finish(crate::g::DONE);
+            s.external.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        });
+    if let Err(e) = spawned {
+        s.external.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        return Err(e);
+    }
+    packet.join.wait_g();
+    match packet.take() {
+        Ok(v) => Ok(v),
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}

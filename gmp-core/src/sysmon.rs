@@ -1,19 +1,28 @@
-//! The monitor thread. For now it does one job: with `GMP_SCHEDTRACE=<ms>` it prints a
-//! line like Go's `schedtrace` every `<ms>` milliseconds to stderr (procs, idle procs,
-//! threads, spinning and idle threads, global queue length, each P's queue length).
-//! Without the variable no thread is started.
+//! The monitor thread, one per runtime, outside the Ps (Go's `sysmon`).
+//!
+//! Every 10 ms it checks that I/O is not starved: if Ms are all busy running Gs (so none
+//! reaches the poll in `find_runnable`) and nobody has polled for 10 ms, it polls without
+//! blocking and puts the Gs it finds on the global queue. With `GMP_SCHEDTRACE=<ms>` it
+//! also prints a line like Go's `schedtrace` to stderr every `<ms>` milliseconds (procs,
+//! idle procs, threads, spinning and idle threads, global queue length, each P's queue
+//! length).
+//!
+//! A fixed 10 ms tick rather than Go's 20 µs–10 ms backoff: the only job so far is the
+//! 10 ms poll rule, and a sleeping thread costs nothing.
 
 use crate::m::futex_wait;
 use crate::runtime::schedtrace_line;
-use crate::sched::Sched;
+use crate::sched::{self, Sched};
+use crate::timer::nanotime;
 use std::io::Write;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
 
+const TICK: Duration = Duration::from_millis(10);
+const POLL_STARVED_NS: u64 = 10_000_000;
+
 pub(crate) fn start(s: &Sched) {
-    let Some(period) = schedtrace_period() else {
-        return;
-    };
+    let trace = schedtrace_period();
     let sp = s as *const Sched as usize;
     let h = std::thread::Builder::new()
         .name("gmp-sysmon".into())
@@ -22,17 +31,35 @@ pub(crate) fn start(s: &Sched) {
             // is dropped.
             let s = unsafe { &*(sp as *const Sched) };
             let start = Instant::now();
+            let mut next_trace = trace.map(|p| start + p);
             loop {
                 let key = s.sysmon_key.load(Acquire);
                 if s.shutdown.load(SeqCst) {
                     return;
                 }
-                futex_wait(&s.sysmon_key, key, Some(period));
+                let tick = next_trace.map_or(TICK, |t| {
+                    t.saturating_duration_since(Instant::now()).min(TICK)
+                });
+                futex_wait(&s.sysmon_key, key, Some(tick));
                 if s.shutdown.load(SeqCst) {
                     return;
                 }
-                let line = schedtrace_line(s, start.elapsed().as_millis() as u64);
-                let _ = writeln!(std::io::stderr(), "{line}");
+                let last = s.netpoll.last_poll.load(SeqCst);
+                if last != 0
+                    && s.netpoll.waiters.load(SeqCst) > 0
+                    && nanotime().saturating_sub(last) > POLL_STARVED_NS
+                {
+                    if let Some(gs) = s.netpoll.poll(Some(Duration::ZERO)) {
+                        sched::inject(s, &gs);
+                    }
+                }
+                if let (Some(t), Some(period)) = (next_trace, trace) {
+                    if Instant::now() >= t {
+                        let line = schedtrace_line(s, start.elapsed().as_millis() as u64);
+                        let _ = writeln!(std::io::stderr(), "{line}");
+                        next_trace = Some(t + period);
+                    }
+                }
             }
         });
     match h {

@@ -10,6 +10,7 @@
 //! early.
 
 use crate::g::G;
+use crate::netpoll::{Mode, PollDesc};
 
 /// No timer pending.
 pub(crate) const NEVER: u64 = u64::MAX;
@@ -28,7 +29,19 @@ pub(crate) fn nanotime() -> u64 {
 #[derive(Clone, Copy)]
 pub(crate) struct Timer {
     pub when: u64,
-    pub g: *mut G,
+    pub kind: TimerKind,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum TimerKind {
+    /// `sleep`: ready the G.
+    Wake(*mut G),
+    /// A socket deadline: wake the desc's waiter if deadline `n` is still current.
+    Deadline {
+        pd: &'static PollDesc,
+        mode: Mode,
+        n: u64,
+    },
 }
 
 #[derive(Default)]
@@ -125,7 +138,13 @@ pub fn sleep(dur: std::time::Duration) {
     let when = nanotime().saturating_add(dur.as_nanos().min(u64::MAX as u128 - 1) as u64);
     crate::sched::park(|g| {
         // SAFETY: the commit runs on g0 of the M that parked this G, which is `m`.
-        crate::sched::add_timer(unsafe { &*m }, when, g);
+        crate::sched::add_timer(
+            unsafe { &*m },
+            Timer {
+                when,
+                kind: TimerKind::Wake(g),
+            },
+        );
         true
     });
 }
@@ -147,7 +166,7 @@ mod tests {
             whens.push(w);
             h.push(Timer {
                 when: w,
-                g: std::ptr::null_mut(),
+                kind: TimerKind::Wake(std::ptr::null_mut()),
             });
         }
         whens.sort();
@@ -165,7 +184,7 @@ mod tests {
         let mut h = TimerHeap::default();
         h.push(Timer {
             when: 100,
-            g: std::ptr::null_mut(),
+            kind: TimerKind::Wake(std::ptr::null_mut()),
         });
         assert!(h.pop_due(99).is_none());
         assert_eq!(h.pop_due(100).unwrap().when, 100);

@@ -1,0 +1,432 @@
+//! The netpoller: one mio `Poll` per runtime, `PollDesc`s for sockets, and the park/ready
+//! protocol that lets a goroutine wait for readiness without blocking its thread.
+//!
+//! A socket is registered once, edge-triggered, for reading and writing. Its [`PollDesc`]
+//! keeps one word per direction:
+//!
+//! | value | meaning |
+//! |---|---|
+//! | `0` | nothing known, nobody waiting |
+//! | `READY` | an event arrived that nobody consumed yet |
+//! | `WAIT` | a G is about to park (it has not been saved yet) |
+//! | a `*mut G` | that G is parked, waiting |
+//!
+//! The waiting G swaps `0 → WAIT` on its own stack, then parks; the park *commit* runs on
+//! g0 after the G is saved and CASes `WAIT → G`. If readiness (or a deadline, or close)
+//! arrived in between, the word is no longer `WAIT`, the commit fails and the G carries on
+//! without sleeping. The waker CASes whatever it finds: `WAIT → READY` (no G to wake
+//! yet), `G → READY` (wake the G). So there is exactly one wake per park: no lost
+//! wake-up, no double wake-up. Go's `netpollblock`/`netpollunblock` work the same way.
+//!
+//! The poller is also the runtime's idle sleeper: an M with nothing to run blocks in
+//! `poll` with the earliest timer as its timeout (one M at a time; see `sched.rs`), and
+//! anything that needs it awake sooner uses the mio `Waker`. Ms that find their queues
+//! empty poll without blocking, and sysmon polls if nobody has for 10 ms, so a busy run
+//! queue never starves I/O.
+//!
+//! `PollDesc`s are never freed, only recycled (as Go's `pollCache`): an event or a timer
+//! can still name a desc after its socket closed. Each carries a generation in the token
+//! (top 16 bits) and in deadline timers, and stale ones are dropped.
+
+use crate::g::G;
+use crate::m;
+use crate::sched::{self, Sched};
+use crate::timer::{nanotime, NEVER};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use std::cell::UnsafeCell;
+use std::io;
+use std::os::fd::RawFd;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::Mutex;
+use std::time::Duration;
+
+const READY: usize = 1;
+const WAIT: usize = 2;
+
+/// The `nanotime` instant `d` from now: a deadline for [`PollDesc::wait`].
+pub fn deadline_after(d: Duration) -> u64 {
+    nanotime().saturating_add(d.as_nanos().min(u64::MAX as u128 / 2) as u64)
+}
+
+/// The waker's token. Desc tokens are addresses, never 0.
+const WAKER: Token = Token(0);
+const ADDR_BITS: u32 = 48;
+const ADDR_MASK: usize = (1 << ADDR_BITS) - 1;
+
+/// Which half of a socket a G waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Read,
+    Write,
+}
+
+/// Per-socket readiness state. Obtain with [`PollDesc::alloc`], give back with
+/// [`PollDesc::close`].
+#[repr(align(64))]
+pub struct PollDesc {
+    rg: AtomicUsize,
+    wg: AtomicUsize,
+    /// Generation, bumped at close: tokens of older registrations are ignored.
+    seq: AtomicU64,
+    closing: AtomicBool,
+    /// Deadline timers: each wait with a deadline takes a fresh number; the timer that
+    /// fires stores its number in `*expired` and wakes the G, which compares.
+    rdl: AtomicU64,
+    wdl: AtomicU64,
+    rexpired: AtomicU64,
+    wexpired: AtomicU64,
+    /// The runtime this desc's fd is registered with (null: not registered).
+    rt: AtomicPtr<Sched>,
+    fd: AtomicU64,
+}
+
+static FREE: Mutex<Vec<&'static PollDesc>> = Mutex::new(Vec::new());
+
+impl PollDesc {
+    /// A fresh (or recycled) desc for socket `fd`.
+    pub fn alloc(fd: RawFd) -> &'static PollDesc {
+        let pd = FREE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| {
+                Box::leak(Box::new(PollDesc {
+                    rg: AtomicUsize::new(0),
+                    wg: AtomicUsize::new(0),
+                    seq: AtomicU64::new(0),
+                    closing: AtomicBool::new(false),
+                    rdl: AtomicU64::new(0),
+                    wdl: AtomicU64::new(0),
+                    rexpired: AtomicU64::new(0),
+                    wexpired: AtomicU64::new(0),
+                    rt: AtomicPtr::new(ptr::null_mut()),
+                    fd: AtomicU64::new(0),
+                }))
+            });
+        pd.fd.store(fd as u64, Relaxed);
+        pd
+    }
+
+    fn slot(&self, mode: Mode) -> &AtomicUsize {
+        match mode {
+            Mode::Read => &self.rg,
+            Mode::Write => &self.wg,
+        }
+    }
+
+    fn token(&self) -> Token {
+        let addr = self as *const PollDesc as usize;
+        debug_assert_eq!(addr & !ADDR_MASK, 0);
+        Token(addr | ((self.seq.load(Relaxed) as usize & 0xFFFF) << ADDR_BITS))
+    }
+
+    /// Registers the fd with the current runtime's poller if it is not yet.
+    fn ensure_registered(&self, s: &Sched) -> io::Result<()> {
+        let me = s as *const Sched as *mut Sched;
+        // AcqRel: the winner registers; losers see it is (being) registered here. A wait
+        // that starts before the registration completes is still woken: epoll reports
+        // the current readiness when the fd is added.
+        match self
+            .rt
+            .compare_exchange(ptr::null_mut(), me, AcqRel, Acquire)
+        {
+            Ok(_) => {
+                let fd = self.fd.load(Relaxed) as RawFd;
+                let r = s.netpoll.registry.register(
+                    &mut SourceFd(&fd),
+                    self.token(),
+                    Interest::READABLE | Interest::WRITABLE,
+                );
+                if r.is_err() {
+                    self.rt.store(ptr::null_mut(), Release);
+                }
+                r
+            }
+            Err(cur) if cur == me => Ok(()),
+            Err(_) => Err(io::Error::other(
+                "gmp: this socket is registered with another gmp runtime; a socket cannot \
+                 move between runtimes",
+            )),
+        }
+    }
+
+    /// Waits until the socket may be ready for `mode`, the `deadline` (a `nanotime`
+    /// instant) passes, or the desc is closed. `Ok` means: try the syscall again.
+    ///
+    /// Inside a runtime the goroutine parks; elsewhere the thread blocks in `poll(2)`.
+    pub fn wait(&'static self, mode: Mode, deadline: Option<u64>) -> io::Result<()> {
+        let m = m::current();
+        if m.is_null() {
+            return self.wait_thread(mode, deadline);
+        }
+        // SAFETY: an M's runtime outlives it.
+        let s = unsafe { &*(*m).sched };
+        self.ensure_registered(s)?;
+        let slot = self.slot(mode);
+        loop {
+            // Acquire pairs with the Release CAS in `unblock`.
+            if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
+                return Ok(());
+            }
+            if slot.compare_exchange(0, WAIT, Acquire, Relaxed).is_ok() {
+                break;
+            }
+            // Another goroutine waits on this direction (a shared `&TcpStream`): wait
+            // our turn without spinning the P.
+            crate::timer::sleep(Duration::from_micros(100));
+        }
+        if let Err(e) = self.check(mode, deadline, None) {
+            slot.store(0, Release);
+            return Err(e);
+        }
+        let dl = deadline.map(|when| {
+            let (ctr, _) = self.deadline_words(mode);
+            let n = ctr.fetch_add(1, Relaxed) + 1;
+            sched::add_deadline(s, when, self, mode, n);
+            n
+        });
+        s.netpoll.waiters.fetch_add(1, SeqCst);
+        sched::park(|g| {
+            // Release publishes the parked G to `unblock`'s Acquire.
+            slot.compare_exchange(WAIT, g as usize, AcqRel, Acquire)
+                .is_ok()
+        });
+        s.netpoll.waiters.fetch_sub(1, SeqCst);
+        if slot.swap(0, Acquire) == READY {
+            return Ok(());
+        }
+        self.check(mode, deadline, dl)
+    }
+
+    fn deadline_words(&self, mode: Mode) -> (&AtomicU64, &AtomicU64) {
+        match mode {
+            Mode::Read => (&self.rdl, &self.rexpired),
+            Mode::Write => (&self.wdl, &self.wexpired),
+        }
+    }
+
+    fn check(&self, mode: Mode, deadline: Option<u64>, armed: Option<u64>) -> io::Result<()> {
+        if self.closing.load(Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "gmp: the socket was closed",
+            ));
+        }
+        let expired = match armed {
+            Some(n) => self.deadline_words(mode).1.load(Acquire) == n,
+            None => deadline.is_some_and(|d| d <= nanotime()),
+        };
+        if expired {
+            let what = if mode == Mode::Read { "read" } else { "write" };
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("gmp: {what} timed out"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Outside a runtime: block the thread in `poll(2)`.
+    fn wait_thread(&self, mode: Mode, deadline: Option<u64>) -> io::Result<()> {
+        let events = if mode == Mode::Read {
+            libc::POLLIN
+        } else {
+            libc::POLLOUT
+        };
+        let mut pfd = libc::pollfd {
+            fd: self.fd.load(Relaxed) as RawFd,
+            events,
+            revents: 0,
+        };
+        let timeout = match deadline {
+            None => -1,
+            Some(d) => {
+                let now = nanotime();
+                if d <= now {
+                    return self.check(mode, deadline, None);
+                }
+                ((d - now).div_ceil(1_000_000)).min(i32::MAX as u64) as i32
+            }
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return self.check(mode, deadline, None);
+        }
+        Ok(())
+    }
+
+    /// Whether an edge event arrived for `mode` that nobody consumed. A read that came up
+    /// short and finds this false can park at once instead of making a syscall that would
+    /// only return `WouldBlock` (DESIGN.md, netpoll).
+    pub fn is_ready(&self, mode: Mode) -> bool {
+        self.slot(mode).load(Acquire) == READY
+    }
+
+    /// Wakes whoever waits, deregisters, and recycles the desc. Call before closing the fd.
+    pub fn close(&'static self) {
+        self.closing.store(true, Release);
+        for mode in [Mode::Read, Mode::Write] {
+            let g = unblock(self.slot(mode), false);
+            if !g.is_null() {
+                sched::ready(g, false);
+            }
+        }
+        let rt = self.rt.swap(ptr::null_mut(), AcqRel);
+        if !rt.is_null() {
+            let fd = self.fd.load(Relaxed) as RawFd;
+            // SAFETY: a registered desc's runtime is live while its sockets are in use;
+            // a runtime that ended closed its epoll fd, and deregistering from a closed
+            // fd just fails.
+            let _ = unsafe { (*rt).netpoll.registry.deregister(&mut SourceFd(&fd)) };
+        }
+        // New generation: events and deadline timers of the old one are ignored.
+        self.seq.fetch_add(1, AcqRel);
+        self.rg.store(0, Relaxed);
+        self.wg.store(0, Relaxed);
+        self.closing.store(false, Relaxed);
+        FREE.lock().unwrap_or_else(|e| e.into_inner()).push(self);
+    }
+}
+
+/// Marks `slot` ready (`ioready`) or just wakes its waiter (deadline, close). Returns the
+/// G to ready, or null.
+fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
+    let mut old = slot.load(Acquire);
+    loop {
+        if old == READY || (old == 0 && !ioready) {
+            return ptr::null_mut();
+        }
+        let new = if ioready { READY } else { 0 };
+        // AcqRel: Acquire to read the parked G published by the commit; Release so the
+        // woken G sees what happened before (pairs with its Acquire swap).
+        match slot.compare_exchange(old, new, AcqRel, Acquire) {
+            Ok(_) => {
+                return if old == 0 || old == WAIT {
+                    ptr::null_mut()
+                } else {
+                    old as *mut G
+                }
+            }
+            Err(now) => old = now,
+        }
+    }
+}
+
+/// A deadline timer fired: wake the waiter if this deadline is still the current one.
+pub(crate) fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut G {
+    let (ctr, expired) = pd.deadline_words(mode);
+    if ctr.load(Acquire) != n {
+        return ptr::null_mut();
+    }
+    expired.store(n, Release);
+    unblock(pd.slot(mode), false)
+}
+
+/// The runtime's poller.
+pub(crate) struct Netpoll {
+    poll: UnsafeCell<Poll>,
+    events: UnsafeCell<Events>,
+    /// Held by whoever is inside `poll` (one M, or sysmon).
+    busy: AtomicBool,
+    pub registry: Registry,
+    waker: Waker,
+    /// Gs inside `PollDesc::wait`: if any, the idle sleeper must block in the poller, and
+    /// there is no deadlock.
+    pub waiters: AtomicUsize,
+    /// `nanotime` of the last poll's end; 0 while an M is blocked in it.
+    pub last_poll: AtomicU64,
+    /// When the blocked poller will wake by itself (`NEVER`: not blocked or no timeout).
+    pub poll_until: AtomicU64,
+}
+
+// SAFETY: `poll` and `events` are touched only by the holder of `busy`.
+unsafe impl Sync for Netpoll {}
+unsafe impl Send for Netpoll {}
+
+impl Netpoll {
+    pub(crate) fn new() -> io::Result<Netpoll> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        Ok(Netpoll {
+            poll: UnsafeCell::new(poll),
+            events: UnsafeCell::new(Events::with_capacity(256)),
+            busy: AtomicBool::new(false),
+            registry,
+            waker,
+            waiters: AtomicUsize::new(0),
+            last_poll: AtomicU64::new(nanotime()),
+            poll_until: AtomicU64::new(NEVER),
+        })
+    }
+
+    /// Wakes an M blocked in `poll`.
+    pub(crate) fn wake(&self) {
+        if let Err(e) = self.waker.wake() {
+            tracing::error!("gmp: cannot wake the netpoller: {e}");
+        }
+    }
+
+    /// Polls once, blocking up to `timeout` (`None`: until an event or `wake`), and
+    /// returns the Gs that became runnable. `None` if another M is polling.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<*mut G>> {
+        if self.busy.swap(true, Acquire) {
+            return None;
+        }
+        let blocking = timeout != Some(Duration::ZERO);
+        if blocking {
+            self.last_poll.store(0, SeqCst);
+        }
+        // SAFETY: we hold `busy`.
+        let (poll, events) = unsafe { (&mut *self.poll.get(), &mut *self.events.get()) };
+        let r = poll.poll(events, timeout);
+        let mut gs = Vec::new();
+        if let Err(e) = r {
+            if e.kind() != io::ErrorKind::Interrupted {
+                tracing::error!("gmp: netpoll failed: {e}");
+            }
+        } else {
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue;
+                }
+                let t = ev.token().0;
+                // SAFETY: descs are never freed; a stale token is caught by the
+                // generation check below.
+                let pd = unsafe { &*((t & ADDR_MASK) as *const PollDesc) };
+                if (pd.seq.load(Acquire) as usize & 0xFFFF) != t >> ADDR_BITS {
+                    continue;
+                }
+                let err = ev.is_error();
+                if ev.is_readable() || ev.is_read_closed() || err {
+                    let g = unblock(&pd.rg, true);
+                    if !g.is_null() {
+                        gs.push(g);
+                    }
+                }
+                if ev.is_writable() || ev.is_write_closed() || err {
+                    let g = unblock(&pd.wg, true);
+                    if !g.is_null() {
+                        gs.push(g);
+                    }
+                }
+            }
+        }
+        self.last_poll.store(nanotime(), SeqCst);
+        self.busy.store(false, Release);
+        if !gs.is_empty() {
+            tracing::trace!(n = gs.len(), "netpoll woke goroutines");
+        }
+        Some(gs)
+    }
+}

@@ -1,0 +1,175 @@
+//! Unix domain stream sockets: `UnixListener` and `UnixStream`.
+
+use crate::sock::{set_nonblocking_fd, Sock};
+use crate::tcp::{fd_impls, std_conversions};
+use gmp_core::netpoll::Mode;
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::{self, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+/// A Unix socket server.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let dir = std::env::temp_dir().join(format!("gmp-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("sock");
+/// let _ = std::fs::remove_file(&path);
+/// gmp_core::run(move || {
+///     let l = gmp_net::UnixListener::bind(&path).unwrap();
+///     let p = path.clone();
+///     let client = gmp_core::spawn(move || {
+///         let mut c = gmp_net::UnixStream::connect(&p).unwrap();
+///         c.write_all(b"hi").unwrap();
+///     });
+///     let (mut s, _) = l.accept().unwrap();
+///     let mut buf = [0u8; 2];
+///     s.read_exact(&mut buf).unwrap();
+///     assert_eq!(&buf, b"hi");
+///     client.join().unwrap();
+/// });
+/// ```
+pub struct UnixListener {
+    sock: Sock<net::UnixListener>,
+}
+
+impl UnixListener {
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        UnixListener::from_std(net::UnixListener::bind(path)?)
+    }
+    pub fn from_std(l: net::UnixListener) -> io::Result<UnixListener> {
+        l.set_nonblocking(true)?;
+        Ok(UnixListener { sock: Sock::new(l) })
+    }
+    pub fn into_std(self) -> io::Result<net::UnixListener> {
+        let l = self.sock.into_inner();
+        l.set_nonblocking(false)?;
+        Ok(l)
+    }
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (s, a) = self.sock.io(Mode::Read, |l| l.accept())?;
+        Ok((UnixStream::from_std(s)?, a))
+    }
+    pub fn incoming(&self) -> impl Iterator<Item = io::Result<UnixStream>> + '_ {
+        std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
+    }
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.get().local_addr()
+    }
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.get().take_error()
+    }
+    pub fn try_clone(&self) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            sock: Sock::new(self.sock.get().try_clone()?),
+        })
+    }
+}
+
+/// A Unix stream connection.
+pub struct UnixStream {
+    sock: Sock<net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path` (a local connect completes or fails at once).
+    pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        UnixStream::from_std(net::UnixStream::connect(path)?)
+    }
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = net::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+    pub fn from_std(s: net::UnixStream) -> io::Result<UnixStream> {
+        s.set_nonblocking(true)?;
+        Ok(UnixStream { sock: Sock::new(s) })
+    }
+    pub fn into_std(self) -> io::Result<net::UnixStream> {
+        let s = self.sock.into_inner();
+        s.set_nonblocking(false)?;
+        Ok(s)
+    }
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock.get().shutdown(how)
+    }
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.get().peer_addr()
+    }
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.get().local_addr()
+    }
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.get().take_error()
+    }
+    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.sock.set_timeout(Mode::Read, dur)
+    }
+    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.sock.set_timeout(Mode::Write, dur)
+    }
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.sock.timeout(Mode::Read))
+    }
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.sock.timeout(Mode::Write))
+    }
+    pub fn try_clone(&self) -> io::Result<UnixStream> {
+        let s = self.sock.get().try_clone()?;
+        set_nonblocking_fd(s.as_raw_fd())?;
+        Ok(UnixStream { sock: Sock::new(s) })
+    }
+}
+
+impl Read for &UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len();
+        self.sock.read(want, |mut s| s.read(buf))
+    }
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        let want = bufs.iter().map(|b| b.len()).sum();
+        self.sock.read(want, |mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for &UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.io(Mode::Write, |mut s| s.write(buf))
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.sock.io(Mode::Write, |mut s| s.write_vectored(bufs))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Write for UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fd_impls!(UnixListener);
+fd_impls!(UnixStream);
+std_conversions!(UnixListener, net::UnixListener);
+std_conversions!(UnixStream, net::UnixStream);
