@@ -71,6 +71,9 @@ pub struct PollDesc {
     /// Generation, bumped at close: tokens of older registrations are ignored.
     seq: AtomicU64,
     closing: AtomicBool,
+    /// An event said the read side is closed or in error (EOF, RST): sticky, because a
+    /// read that returns the last data does not return the EOF behind it.
+    rclosed: AtomicBool,
     /// Deadline timers: each wait with a deadline takes a fresh number; the timer that
     /// fires stores its number in `*expired` and wakes the G, which compares.
     rdl: AtomicU64,
@@ -97,6 +100,7 @@ impl PollDesc {
                     wg: AtomicUsize::new(0),
                     seq: AtomicU64::new(0),
                     closing: AtomicBool::new(false),
+                    rclosed: AtomicBool::new(false),
                     rdl: AtomicU64::new(0),
                     wdl: AtomicU64::new(0),
                     rexpired: AtomicU64::new(0),
@@ -266,10 +270,19 @@ impl PollDesc {
     }
 
     /// Whether an edge event arrived for `mode` that nobody consumed. A read that came up
-    /// short and finds this false can park at once instead of making a syscall that would
-    /// only return `WouldBlock` (DESIGN.md, netpoll).
+    /// short and finds this false, and [`read_closed`](Self::read_closed) false, can park
+    /// at once instead of making a syscall that would only return `WouldBlock`
+    /// (DESIGN.md, netpoll).
     pub fn is_ready(&self, mode: Mode) -> bool {
         self.slot(mode).load(Acquire) == READY
+    }
+
+    /// Whether the peer closed its side or the socket is in error. Several events fold
+    /// into one `READY`, so an EOF that arrived with the last data is not signalled
+    /// again after a read returns that data: a short read is not "drained" then.
+    pub fn read_closed(&self) -> bool {
+        // Acquire pairs with the Release store in `Netpoll::poll`.
+        self.rclosed.load(Acquire)
     }
 
     /// Wakes whoever waits, deregisters, and recycles the desc. Call before closing the fd.
@@ -293,6 +306,7 @@ impl PollDesc {
         self.seq.fetch_add(1, AcqRel);
         self.rg.store(0, Relaxed);
         self.wg.store(0, Relaxed);
+        self.rclosed.store(false, Relaxed);
         self.closing.store(false, Relaxed);
         FREE.lock().unwrap_or_else(|e| e.into_inner()).push(self);
     }
@@ -408,6 +422,11 @@ impl Netpoll {
                     continue;
                 }
                 let err = ev.is_error();
+                if ev.is_read_closed() || err {
+                    // Release: before the READY that a reader may see (pairs with
+                    // `read_closed`).
+                    pd.rclosed.store(true, Release);
+                }
                 if ev.is_readable() || ev.is_read_closed() || err {
                     let g = unblock(&pd.rg, true);
                     if !g.is_null() {

@@ -101,7 +101,7 @@ impl<T: AsRawFd> Sock<T> {
         if want == 0 {
             return Ok(0);
         }
-        if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) {
+        if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
             let deadline = self.timeout(Mode::Read).map(deadline_after);
             self.pd.wait(Mode::Read, deadline)?;
         }

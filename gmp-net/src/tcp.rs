@@ -35,9 +35,14 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (each resolved address in turn).
+    /// Binds to `addr` (each resolved address in turn) and listens with the kernel's
+    /// largest backlog (`net.core.somaxconn`, as Go does; std uses 128, which a burst of
+    /// a thousand connects overflows).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        each_addr(&addr, |a| TcpListener::from_std(net::TcpListener::bind(a)?))
+        each_addr(&addr, |a| {
+            let l = listen(a)?;
+            Ok(TcpListener { sock: Sock::new(l) })
+        })
     }
 
     /// Takes a listener from std, switching it to nonblocking mode.
@@ -84,6 +89,28 @@ impl TcpListener {
             sock: Sock::new(self.sock.get().try_clone()?),
         })
     }
+}
+
+/// A nonblocking listening socket on `addr` with `SO_REUSEADDR` (as std sets it).
+fn listen(addr: SocketAddr) -> io::Result<net::TcpListener> {
+    let m = mio::net::TcpListener::bind(addr)?;
+    // mio listened with its own backlog; listening again only raises it.
+    // SAFETY: listen(2) on the socket we just made.
+    if unsafe { libc::listen(m.as_raw_fd(), somaxconn()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor moves from mio's listener to std's.
+    Ok(unsafe { net::TcpListener::from_raw_fd(m.into_raw_fd()) })
+}
+
+fn somaxconn() -> libc::c_int {
+    static V: std::sync::OnceLock<libc::c_int> = std::sync::OnceLock::new();
+    *V.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4096)
+    })
 }
 
 /// `accept4` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: one syscall, no `fcntl` after.
