@@ -251,9 +251,19 @@ impl JoinState {
 
     /// Parks the current G until the state is final.
     pub(crate) fn wait_g(&self) {
+        /// If `park` panics (the runtime found every G asleep), take the waiter back out
+        /// of the state before this frame, which holds it, unwinds away.
+        struct Retract<'a>(&'a AtomicUsize, usize);
+        impl Drop for Retract<'_> {
+            fn drop(&mut self) {
+                // Fails harmlessly if `finish` already replaced it.
+                let _ = self.0.compare_exchange(self.1, RUNNING, Ordering::AcqRel, Ordering::Acquire);
+            }
+        }
         while !self.is_final() {
             let mut waiter = Waiter::G(ptr::null_mut());
             let wp = &mut waiter as *mut Waiter;
+            let _retract = Retract(&self.state, wp as usize);
             crate::sched::park(|g| {
                 // SAFETY: runs on g0 while this G is saved; `wp` points into its frame.
                 unsafe { *wp = Waiter::G(g) };
