@@ -257,7 +257,9 @@ impl JoinState {
         impl Drop for Retract<'_> {
             fn drop(&mut self) {
                 // Fails harmlessly if `finish` already replaced it.
-                let _ = self.0.compare_exchange(self.1, RUNNING, Ordering::AcqRel, Ordering::Acquire);
+                let _ =
+                    self.0
+                        .compare_exchange(self.1, RUNNING, Ordering::AcqRel, Ordering::Acquire);
             }
         }
         while !self.is_final() {

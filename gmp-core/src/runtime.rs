@@ -63,8 +63,11 @@ impl RuntimeBuilder {
 
     /// Default stack size of this runtime's goroutines, rounded up to whole pages
     /// (at least 16 KiB). Default 256 KiB; only touched pages use memory.
+    ///
+    /// # Panics
+    /// Above 1 GiB.
     pub fn stack_size(mut self, bytes: usize) -> Self {
-        self.stack_size = stack::round_size(bytes);
+        self.stack_size = stack::round_size(bytes).unwrap_or_else(|e| panic!("gmp: {e}"));
         self
     }
 

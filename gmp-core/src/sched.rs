@@ -576,9 +576,11 @@ pub(crate) fn add_timer(m: &M, t: Timer) {
     }
     // SeqCst store above, SeqCst load here; the sleeper stores `poll_until`, then
     // re-reads `timer0`s: one of us sees the other.
-    if when < s.netpoll.poll_until.load(SeqCst) {
-        s.wake_sleeper();
-    } else if !s.sleeper.load(SeqCst) {
+    if s.sleeper.load(SeqCst) {
+        if when < s.netpoll.poll_until.load(SeqCst) {
+            s.wake_sleeper();
+        }
+    } else {
         // Nobody sleeps until the next timer: start an M that will (Go's wakeNetPoller).
         wakep(s);
     }

@@ -53,7 +53,8 @@ impl Builder {
         self
     }
 
-    /// Stack size in bytes, rounded up to whole pages, at least 16 KiB.
+    /// Stack size in bytes, rounded up to whole pages, at least 16 KiB; `spawn` fails
+    /// above 1 GiB.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
@@ -77,7 +78,10 @@ impl Builder {
         // SAFETY: `m` is this thread's M, running this G, so it holds a P and its runtime
         // is live; nothing below switches, so both stay ours.
         let (s, p): (&Sched, &P) = unsafe { (&*(*m).sched, &*(*m).p) };
-        let size = self.stack_size.map_or(s.stack_size, stack::round_size);
+        let size = match self.stack_size {
+            Some(b) => stack::round_size(b)?,
+            None => s.stack_size,
+        };
         let g = sched::gfget(s, Some(p), size)?;
         let packet = Arc::new(Packet::new());
         let id = sched::next_goid(s, Some(p));

@@ -51,9 +51,19 @@ const CHUNK_BYTES: usize = 1 << 30;
 /// `MADV_GUARD_INSTALL` (Linux 6.13); libc has no constant for it yet.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
-/// Rounds a requested stack size to whole pages, at least [`MIN_STACK_SIZE`].
-pub(crate) fn round_size(bytes: usize) -> usize {
-    bytes.max(MIN_STACK_SIZE).div_ceil(PAGE) * PAGE
+/// Largest stack a G may ask for: 1 GiB, a chunk's worth of address space.
+pub const MAX_STACK_SIZE: usize = CHUNK_BYTES;
+
+/// Rounds a requested stack size to whole pages, at least [`MIN_STACK_SIZE`]; an error
+/// above [`MAX_STACK_SIZE`].
+pub(crate) fn round_size(bytes: usize) -> io::Result<usize> {
+    if bytes > MAX_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("goroutine stack size {bytes} is above the maximum of {MAX_STACK_SIZE} bytes"),
+        ));
+    }
+    Ok(bytes.max(MIN_STACK_SIZE).div_ceil(PAGE) * PAGE)
 }
 
 /// The usable part of one stack slot: `[lo, hi)`, guard page at `[lo - PAGE, lo)`.
@@ -125,8 +135,8 @@ struct FreeG(*mut G);
 unsafe impl Send for FreeG {}
 
 impl StackPool {
+    /// A pool for stacks of `size` bytes (already rounded by `round_size`).
     pub(crate) fn new(size: usize) -> StackPool {
-        let size = round_size(size);
         StackPool {
             size,
             slot: size + PAGE,
@@ -441,7 +451,7 @@ mod tests {
 
     #[test]
     fn carve_rounds_and_guards() {
-        let pool = StackPool::new(20_000);
+        let pool = StackPool::new(round_size(20_000).unwrap());
         assert_eq!(pool.size, 20480);
         let a = pool.carve().unwrap();
         let b = pool.carve().unwrap();

@@ -136,7 +136,9 @@ pub fn sleep(dur: std::time::Duration) {
         return;
     }
     // NEVER means "no timer": the latest real deadline is one before it.
-    let when = nanotime().saturating_add(dur.as_nanos().min(u64::MAX as u128) as u64).min(NEVER - 1);
+    let when = nanotime()
+        .saturating_add(dur.as_nanos().min(u64::MAX as u128) as u64)
+        .min(NEVER - 1);
     crate::sched::park(|g| {
         // SAFETY: the commit runs on g0 of the M that parked this G, which is `m`.
         crate::sched::add_timer(
