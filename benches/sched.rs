@@ -32,7 +32,10 @@ fn main() {
         yield_bench(Some(1));
     }
     if want("spawn+join", false) {
-        spawn_join();
+        spawn_join(None);
+    }
+    if want("spawn+join (procs=1)", false) {
+        spawn_join(Some(1));
     }
     if want("parked-100k", false) {
         parked("parked-100k", 100_000);
@@ -82,9 +85,9 @@ fn yield_bench(procs: Option<usize>) {
 }
 
 /// go-micro's `spawn+join`: start n empty goroutines, then wait for all.
-fn spawn_join() {
+fn spawn_join(procs: Option<usize>) {
     let n = 1_000_000 / scale() as usize;
-    let (elapsed, p) = gmp::run(move || {
+    let (elapsed, p) = builder(procs).run(move || {
         // Warm the stack caches, as Go's and may's heaps are warm by this point too.
         let hs: Vec<_> = (0..10_000).map(|_| gmp::spawn(|| {})).collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
@@ -95,8 +98,13 @@ fn spawn_join() {
         }
         (t.elapsed(), gmp::stats().procs)
     });
+    let name = if procs.is_some() {
+        "spawn+join (procs=1)"
+    } else {
+        "spawn+join"
+    };
     report(
-        "spawn+join",
+        name,
         elapsed.as_nanos() as f64 / n as f64,
         "ns/op",
         &format!("({n} goroutines, {p} procs)"),

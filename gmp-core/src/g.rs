@@ -59,6 +59,8 @@ pub(crate) struct G {
     pub pool: *const StackPool,
     /// Free-list link.
     pub schedlink: *mut G,
+    /// Lowest SP this G was saved at, for trimming its stack when it exits.
+    pub min_sp: usize,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -88,6 +90,7 @@ impl G {
                 rt: ptr::null(),
                 pool,
                 schedlink: ptr::null_mut(),
+                min_sp: stack.hi,
             });
         }
         g

@@ -374,7 +374,8 @@ impl Netpoll {
         let waker = Waker::new(poll.registry(), WAKER)?;
         Ok(Netpoll {
             poll: UnsafeCell::new(poll),
-            events: UnsafeCell::new(Events::with_capacity(256)),
+            // 1024 as tokio: with a thousand busy connections one poll drains them all.
+            events: UnsafeCell::new(Events::with_capacity(1024)),
             busy: AtomicBool::new(false),
             registry,
             waker,

@@ -74,23 +74,17 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
-    /// Releases the pages below the top [`TRIM_KEEP`] bytes if the stack was ever used
-    /// that deep. The test is a probe of eight words spread over the first page past the
-    /// keep zone: frames passing through it leave return addresses and saved registers
-    /// there. (A frame that skips a whole page without writing it can escape the probe;
-    /// then the memory stays committed until the runtime ends.) Reading an untouched page
-    /// maps the shared zero page, which costs no memory.
-    pub(crate) fn trim(&self) {
+    /// Releases the pages below the top [`TRIM_KEEP`] bytes if the stack was used that
+    /// deep. `min_sp` is the lowest SP the G was saved at (every park, yield and exit
+    /// records it): a G that went deep and switched there is trimmed; one whose deep
+    /// calls all returned before its next switch keeps those pages until its stack is
+    /// next trimmed. (Probing the memory instead cost a page fault per new stack.)
+    pub(crate) fn trim(&self, min_sp: usize) {
         let keep_lo = self.hi - TRIM_KEEP;
         if keep_lo <= self.lo {
             return;
         }
-        let probe = keep_lo - PAGE;
-        // SAFETY: `probe..keep_lo` lies inside this stack's usable range, which is mapped
-        // readable; the G that used it has exited, so nothing writes it concurrently.
-        let used =
-            (0..8).any(|i| unsafe { ptr::read_volatile((probe + i * 512) as *const usize) } != 0);
-        if used {
+        if min_sp < keep_lo {
             // SAFETY: the range is part of our private mapping and holds no live data.
             unsafe {
                 libc::madvise(self.lo as *mut _, keep_lo - self.lo, libc::MADV_DONTNEED);
@@ -176,7 +170,16 @@ impl StackPool {
     }
 
     /// Carves a fresh stack with its guard page installed.
+    #[cfg(test)]
     pub(crate) fn carve(&self) -> io::Result<Stack> {
+        Ok(self.carve_batch(1)?[0])
+    }
+
+    /// Carves up to `max` (at least one) fresh stacks, guards installed and top pages
+    /// committed, with two `process_madvise` calls for the whole batch where the kernel
+    /// has it: one `madvise` per stack cost about 1 µs each, which is what a burst of
+    /// spawns paid per new goroutine (see CARVE_BATCH in sched.rs).
+    pub(crate) fn carve_batch(&self, max: usize) -> io::Result<Vec<Stack>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.carve + self.slot > inner.carve_end {
             let slots = (CHUNK_BYTES / self.slot).clamp(16, 4096);
@@ -209,13 +212,29 @@ impl StackPool {
             inner.carve = base as usize;
             inner.carve_end = base as usize + len;
         }
-        let guard = inner.carve;
-        inner.carve += self.slot;
-        install_guard(&mut inner.guard, guard)?;
-        Ok(Stack {
-            lo: guard + PAGE,
-            hi: guard + self.slot,
-        })
+        let room = (inner.carve_end - inner.carve) / self.slot;
+        let n = max.clamp(1, room);
+        let guards: Vec<usize> = (0..n).map(|i| inner.carve + i * self.slot).collect();
+        if inner.guard == GuardMode::Madvise && madvise_batch(&guards, MADV_GUARD_INSTALL).is_ok() {
+            // Installed in one call.
+        } else {
+            for &g in &guards {
+                install_guard(&mut inner.guard, g)?;
+            }
+        }
+        inner.carve += n * self.slot;
+        drop(inner);
+        // Commit the top pages now, in one call, rather than in n page faults. Best
+        // effort: the pages fault in on first touch anyway.
+        let tops: Vec<usize> = guards.iter().map(|g| g + self.slot - PAGE).collect();
+        let _ = madvise_batch(&tops, libc::MADV_POPULATE_WRITE);
+        Ok(guards
+            .into_iter()
+            .map(|g| Stack {
+                lo: g + PAGE,
+                hi: g + self.slot,
+            })
+            .collect())
     }
 
     /// Every stack carved so far, for the shutdown sweep.
@@ -258,6 +277,60 @@ impl Drop for StackPool {
             unsafe { libc::munmap(c.base as *mut _, c.len) };
         }
     }
+}
+
+/// `process_madvise(2)` on this process: one `advice` over many single pages.
+fn madvise_batch(pages: &[usize], advice: libc::c_int) -> io::Result<()> {
+    let fd = self_pidfd()?;
+    for batch in pages.chunks(512) {
+        let iov: Vec<libc::iovec> = batch
+            .iter()
+            .map(|&p| libc::iovec {
+                iov_base: p as *mut libc::c_void,
+                iov_len: PAGE,
+            })
+            .collect();
+        // SAFETY: the iovecs name pages of our own mappings; the kernel only reads them.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                fd,
+                iov.as_ptr(),
+                iov.len(),
+                advice,
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if r as usize != batch.len() * PAGE {
+            return Err(io::Error::other(
+                "process_madvise advised only part of the batch",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A pidfd for this process, reopened after a fork (the cached one would name the parent).
+fn self_pidfd() -> io::Result<libc::c_int> {
+    static CACHE: Mutex<Option<(libc::pid_t, libc::c_int)>> = Mutex::new(None);
+    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    if let Some((p, fd)) = *c {
+        if p == pid {
+            return Ok(fd);
+        }
+    }
+    // SAFETY: pidfd_open on our own pid; the descriptor is kept for the process's life.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *c = Some((pid, fd));
+    Ok(fd)
 }
 
 fn install_guard(mode: &mut GuardMode, page: usize) -> io::Result<()> {
@@ -492,7 +565,7 @@ mod tests {
         let s = pool.carve().unwrap();
         // SAFETY: inside the usable range.
         unsafe { ptr::write_volatile((s.hi - 64) as *mut usize, 7) };
-        s.trim();
+        s.trim(s.hi - 1024);
         // SAFETY: as above.
         assert_eq!(
             unsafe { ptr::read_volatile((s.hi - 64) as *const usize) },
@@ -504,17 +577,15 @@ mod tests {
     fn trim_releases_deep_pages() {
         let pool = StackPool::new(256 << 10);
         let s = pool.carve().unwrap();
-        // A deep call chain leaves words behind in every page it passed through.
+        // A G that parked with its SP deep in the stack.
         let deep = s.lo + PAGE;
-        let probe = s.hi - TRIM_KEEP - PAGE;
         let kept = s.hi - 64;
         // SAFETY: inside the usable range.
         unsafe {
             ptr::write_volatile(deep as *mut usize, 42);
-            ptr::write_volatile((probe + 1024) as *mut usize, 42);
             ptr::write_volatile(kept as *mut usize, 7);
         }
-        s.trim();
+        s.trim(deep);
         // SAFETY: as above; the top TRIM_KEEP bytes are kept.
         assert_eq!(unsafe { ptr::read_volatile(kept as *const usize) }, 7);
         // SAFETY: as above; after MADV_DONTNEED the page reads back as zero.
