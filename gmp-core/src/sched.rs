@@ -382,13 +382,6 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
     }
 }
 
-/// Extra steal rounds a spinning M makes before it parks, with `SPIN_PAUSES` pause
-/// instructions between rounds (a few microseconds in all). Measured with the
-/// spawn+join bench (2 Ps): futex calls per 1,000,000 spawns went from about 10,000 to
-/// about 500; a parked M costs the next `wakep` a futex wake-up on its critical path.
-const SPIN_ROUNDS: u32 = 8;
-const SPIN_PAUSES: u32 = 16;
-
 /// Finds a runnable G, sleeping if there is none. Returns with `m.p` held.
 #[inline(never)]
 fn find_runnable(m: &mut M) -> *mut G {
@@ -428,18 +421,6 @@ fn find_runnable(m: &mut M) -> *mut G {
             }
             if let Some(g) = steal_work(s, m) {
                 return g;
-            }
-            // Keep looking for a few microseconds before giving the P back: a producer
-            // that is about to ready more work would otherwise pay a futex wake-up
-            // (several microseconds here) to restart this M. See SPIN_ROUNDS.
-            let rounds = if s.procs > 1 { SPIN_ROUNDS } else { 0 };
-            for _ in 0..rounds {
-                for _ in 0..SPIN_PAUSES {
-                    std::hint::spin_loop();
-                }
-                if let Some(g) = steal_global(s, p).or_else(|| steal_work(s, m)) {
-                    return g;
-                }
             }
         }
 
