@@ -13,6 +13,8 @@
 //! Conversions: `from_std`/`into_std` and `TryFrom` both ways for every type.
 
 mod addr;
+#[macro_use]
+mod macros;
 mod sock;
 mod tcp;
 mod udp;

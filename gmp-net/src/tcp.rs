@@ -4,7 +4,7 @@ use crate::addr::{each_addr, ToSocketAddrs};
 use crate::sock::{set_nonblocking_fd, Sock};
 use gmp_core::netpoll::{deadline_after, Mode};
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 use std::time::Duration;
@@ -268,20 +268,7 @@ impl TcpStream {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.get().take_error()
     }
-    /// A read that waits longer than `dur` fails with `TimedOut`; `None` waits forever.
-    /// A zero duration is an error, as in std.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Mode::Read, dur)
-    }
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Mode::Write, dur)
-    }
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Mode::Read))
-    }
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Mode::Write))
-    }
+    timeout_methods!();
     /// A second handle to the same connection (a duplicated descriptor). Timeouts are
     /// per handle.
     pub fn try_clone(&self) -> io::Result<TcpStream> {
@@ -291,91 +278,10 @@ impl TcpStream {
     }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len();
-        self.sock.read(want, |mut s| s.read(buf))
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        let want = bufs.iter().map(|b| b.len()).sum();
-        self.sock.read(want, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sock.io(Mode::Write, |mut s| s.write(buf))
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.sock.io(Mode::Write, |mut s| s.write_vectored(bufs))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-macro_rules! fd_impls {
-    ($t:ty) => {
-        impl AsRawFd for $t {
-            fn as_raw_fd(&self) -> RawFd {
-                self.sock.get().as_raw_fd()
-            }
-        }
-        impl AsFd for $t {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.sock.get().as_fd()
-            }
-        }
-        impl fmt::Debug for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(self.sock.get(), f)
-            }
-        }
-    };
-}
-pub(crate) use fd_impls;
+stream_io!(TcpStream);
 
 fd_impls!(TcpListener);
 fd_impls!(TcpStream);
-
-macro_rules! std_conversions {
-    ($ours:ty, $std:ty) => {
-        impl TryFrom<$std> for $ours {
-            type Error = io::Error;
-            fn try_from(s: $std) -> io::Result<$ours> {
-                <$ours>::from_std(s)
-            }
-        }
-        impl TryFrom<$ours> for $std {
-            type Error = io::Error;
-            fn try_from(s: $ours) -> io::Result<$std> {
-                s.into_std()
-            }
-        }
-    };
-}
-pub(crate) use std_conversions;
 
 std_conversions!(TcpListener, net::TcpListener);
 std_conversions!(TcpStream, net::TcpStream);

@@ -2,13 +2,11 @@
 
 use crate::addr::{each_addr, ToSocketAddrs};
 use crate::sock::{set_nonblocking_fd, Sock};
-use crate::tcp::{fd_impls, std_conversions};
 use gmp_core::netpoll::Mode;
 use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::time::Duration;
 
 /// A UDP socket. Receives park the calling goroutine until a datagram arrives.
 ///
@@ -74,18 +72,7 @@ impl UdpSocket {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock.get().peer_addr()
     }
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Mode::Read, dur)
-    }
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(Mode::Write, dur)
-    }
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Mode::Read))
-    }
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.sock.timeout(Mode::Write))
-    }
+    timeout_methods!();
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.sock.get().set_broadcast(on)
     }
