@@ -43,8 +43,13 @@ pub(crate) const G_DEAD: u32 = 4;
 #[repr(C, align(64))]
 pub(crate) struct G {
     pub sched: Gobuf,
+    /// `G_*`. Written with Relaxed everywhere: it orders nothing by itself. Who may run
+    /// or wake a G is decided by the queues, the park/ready words and the scheduler lock,
+    /// which carry the happens-before; `checkdead` and the shutdown sweep read it only
+    /// when those have already quiesced every M.
     pub status: AtomicU32,
     /// Set before readying the main G when every G is asleep; `park` then panics.
+    /// Relaxed: the ready that follows (queue push, note wake-up) publishes it.
     pub deadlocked: AtomicBool,
     pub id: u64,
     pub stack: Stack,

@@ -82,6 +82,8 @@ pub struct PollDesc {
     wexpired: AtomicU64,
     /// The runtime this desc's fd is registered with (null: not registered).
     rt: AtomicPtr<Sched>,
+    /// The socket's descriptor. Relaxed: written in `alloc` before the desc reaches any
+    /// other thread (moving the socket there synchronises), and read-only afterwards.
     fd: AtomicU64,
 }
 
@@ -187,6 +189,8 @@ impl PollDesc {
         }
         let dl = deadline.map(|when| {
             let (ctr, _) = self.deadline_words(mode);
+            // Relaxed: only this direction's single waiter counts; the timer reads it
+            // with Acquire after the heap lock has published the entry.
             let n = ctr.fetch_add(1, Relaxed) + 1;
             sched::add_deadline(s, when, self, mode, n);
             n
@@ -304,6 +308,7 @@ impl PollDesc {
         }
         // New generation: events and deadline timers of the old one are ignored.
         self.seq.fetch_add(1, AcqRel);
+        // Relaxed: the FREE lock below publishes these resets to the next `alloc`.
         self.rg.store(0, Relaxed);
         self.wg.store(0, Relaxed);
         self.rclosed.store(false, Relaxed);

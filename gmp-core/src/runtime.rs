@@ -210,6 +210,7 @@ impl Sched {
 
 /// Starts a new M thread that will run `p`.
 pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
+    // Relaxed: a unique number for the thread name, nothing else hangs on it.
     let id = s.next_mid.fetch_add(1, Relaxed) + 1;
     let sp = s as *const Sched as usize;
     let pp = p as usize;
@@ -350,6 +351,7 @@ pub fn stats() -> Stats {
     assert!(!m.is_null(), "gmp::stats called outside a gmp runtime");
     // SAFETY: a live M's runtime is live.
     let s = unsafe { &*(*m).sched };
+    // Relaxed throughout: a snapshot of independent counters, not a consistent cut.
     let sum = |f: fn(&P) -> &AtomicU64| s.ps.iter().map(|p| f(p).load(Relaxed)).sum::<u64>();
     let spawned = sum(|p| &p.spawned);
     let exited = sum(|p| &p.exited);
@@ -370,6 +372,7 @@ pub fn stats() -> Stats {
 
 /// The schedtrace line (Go's format) for `s`.
 pub(crate) fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
+    // Relaxed loads below: a diagnostic snapshot, like Go's schedtrace.
     let queues: Vec<String> = s.stealers.iter().map(|st| st.len().to_string()).collect();
     format!(
         "SCHED {since_start_ms}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \

@@ -290,6 +290,8 @@ fn schedule(m: &mut M) -> ! {
     // The common case inline: local work, no timer pending, not the 61st tick.
     // SAFETY: an M in `schedule` holds its P.
     let p = unsafe { &*m.p };
+    // Relaxed: hints only. A timer or shutdown missed here is seen by `find_runnable`
+    // (SeqCst loads) the next time this P runs out of local work or hits tick 61.
     if p.timer0.load(Relaxed) == NEVER
         && p.schedtick.get() % 61 != 0
         && !sched(m).shutdown.load(Relaxed)
@@ -590,11 +592,11 @@ pub(crate) fn add_timer(m: &M, t: Timer) {
 
 /// Adds a socket deadline timer on the current M's P (called from a G).
 pub(crate) fn add_deadline(s: &Sched, when: u64, pd: &'static PollDesc, mode: Mode, n: u64) {
-    let m = current_m();
-    debug_assert!(ptr::eq(sched(unsafe { &*m }), s));
-    // SAFETY: called from a G, so `m` is this thread's M and holds a P.
+    // SAFETY: called from a G, so this thread's M is live and holds a P.
+    let m = unsafe { &*current_m() };
+    debug_assert!(ptr::eq(sched(m), s));
     add_timer(
-        unsafe { &*m },
+        m,
         Timer {
             when,
             kind: TimerKind::Deadline { pd, mode, n },
@@ -820,6 +822,7 @@ pub(crate) fn next_goid(s: &Sched, p: Option<&P>) -> u64 {
     match p {
         Some(p) => {
             if p.goid_next.get() == p.goid_end.get() {
+                // Relaxed: only uniqueness matters.
                 let start = s.next_goid.fetch_add(BATCH, Relaxed);
                 p.goid_next.set(start);
                 p.goid_end.set(start + BATCH);

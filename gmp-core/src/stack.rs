@@ -372,6 +372,7 @@ fn install_guard(mode: &mut GuardMode, page: usize) -> io::Result<()> {
 // ---- overflow reporting -------------------------------------------------------------
 
 static INSTALL: Once = Once::new();
+// SAFETY: all-zero is a valid `sigaction` (SIG_DFL, empty mask, no flags).
 static mut PREV_SEGV: libc::sigaction = unsafe { std::mem::zeroed() };
 
 /// Installs the SIGSEGV handler once per process, keeping the previous one to chain to.
