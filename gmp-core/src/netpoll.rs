@@ -172,7 +172,8 @@ impl PollDesc {
         self.ensure_registered(s)?;
         let slot = self.slot(mode);
         loop {
-            // Acquire pairs with the Release CAS in `unblock`.
+            // Acquire pairs with the Release CAS in `unblock`; failure (Relaxed) reads
+            // nothing we rely on.
             if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
                 return Ok(());
             }

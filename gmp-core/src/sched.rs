@@ -259,6 +259,7 @@ unsafe extern "C" fn goexit0(m: usize) -> ! {
         // The main G's header is about to be recycled: `checkdead` must not see it.
         let _ = s
             .main_g
+            // Failure ordering Relaxed: on failure nothing is read or published.
             .compare_exchange(g, ptr::null_mut(), SeqCst, Relaxed);
         gfput(s, p, g);
         schedule(m)

@@ -101,6 +101,8 @@ impl<T: AsRawFd> Sock<T> {
         if want == 0 {
             return Ok(0);
         }
+        // Relaxed: `drained` is this socket's own hint between reads on it; the readiness
+        // words it is combined with carry the ordering (Acquire).
         if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
             let deadline = self.timeout(Mode::Read).map(deadline_after);
             self.pd.wait(Mode::Read, deadline)?;
