@@ -17,7 +17,7 @@ use std::path::Path;
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("sock");
 /// let _ = std::fs::remove_file(&path);
-/// gmp_core::run(move || {
+/// gmp_core::run(|| {
 ///     let l = gmp_net::UnixListener::bind(&path).unwrap();
 ///     let p = path.clone();
 ///     let client = gmp_core::spawn(move || {
@@ -30,6 +30,7 @@ use std::path::Path;
 ///     assert_eq!(&buf, b"hi");
 ///     client.join().unwrap();
 /// });
+/// std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub struct UnixListener {
     sock: Sock<net::UnixListener>,
