@@ -1,15 +1,12 @@
 //! Deadlock detection: when every goroutine is parked with no timer pending, `run` panics
 //! with Go's message; goroutines asleep on timers are not a deadlock.
 //!
-//! Joins are the only way a goroutine parks without a timer, and every goroutine has a
-//! single handle, so the goroutines of one runtime cannot form a wait cycle that includes
-//! the main goroutine (main would need a handle nobody else holds at the end of the
-//! chain). What a runtime cannot see is a goroutine of *another* runtime: a join on such a
-//! goroutine that never finishes parks forever. The tests build their deadlocks from that:
-//! a second runtime (on its own thread, never shut down) owns goroutines that sleep for an
-//! hour, and their handles are joined from the runtime under test. Most cases run in a
-//! child process (see `deadlock_case`), so a crash is reported per test and the leftover
-//! runtime dies with the child.
+//! Joins are the only way a goroutine of one runtime parks without a timer, and every
+//! goroutine has a single handle, so they cannot form a wait cycle that includes the main
+//! goroutine; a join on another runtime's goroutine blocks the thread (that runtime can
+//! still wake it, so it is not a deadlock here). The tests build their deadlocks from
+//! `gmp::park_forever()`, a goroutine that nothing can wake. Most cases run in a child
+//! process (see `deadlock_case`), so a crash is reported per test.
 
 mod common;
 
@@ -21,25 +18,11 @@ use std::time::{Duration, Instant};
 
 const DEADLOCK: &str = "all goroutines are asleep - deadlock!";
 
-/// Handles of goroutines that never finish while this process runs: they sleep for an
-/// hour in a runtime that is never shut down (its thread is left blocked in `run`).
-fn foreign_forever_handles(n: usize) -> Vec<gmp::JoinHandle<u32>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        gmp::Runtime::builder().procs(1).run(move || {
-            let hs: Vec<_> = (0..n)
-                .map(|_| {
-                    gmp::spawn(|| {
-                        gmp::sleep(Duration::from_secs(3600));
-                        7u32
-                    })
-                })
-                .collect();
-            tx.send(hs).unwrap();
-            gmp::sleep(Duration::from_secs(3600));
-        });
-    });
-    rx.recv().unwrap()
+/// Handles of `n` goroutines of the current runtime that park forever.
+fn forever_handles(n: usize) -> Vec<gmp::JoinHandle<u32>> {
+    (0..n)
+        .map(|_| gmp::spawn(|| -> u32 { gmp::park_forever() }))
+        .collect()
 }
 
 /// Runs `body` (given `foreign` never-finishing handles) as the main goroutine of a runtime
@@ -55,8 +38,9 @@ where
     F: FnOnce(Vec<gmp::JoinHandle<u32>>) -> T + Send,
 {
     if child_mode().as_deref() == Some(test_name) {
-        let hs = foreign_forever_handles(foreign);
-        let r = catch_unwind(AssertUnwindSafe(move || builder.run(move || body(hs))));
+        let r = catch_unwind(AssertUnwindSafe(move || {
+            builder.run(move || body(forever_handles(foreign)))
+        }));
         match r {
             Ok(v) => println!("run returned {v:?} instead of reporting the deadlock"),
             Err(e) => match panic_message(&*e) {
@@ -104,12 +88,11 @@ fn main_joining_a_goroutine_that_never_finishes_is_a_deadlock() {
 
 #[test]
 fn main_joining_a_goroutine_that_never_finishes_is_a_deadlock_in_process() {
-    // The same, with `catch_unwind` around `run` in this process. The foreign runtime is
-    // left running (its goroutine sleeps for an hour) until the test process exits.
-    let mut hs = foreign_forever_handles(1);
-    let h = hs.pop().unwrap();
+    // The same, with `catch_unwind` around `run` in this process.
     let r = catch_unwind(AssertUnwindSafe(move || {
-        gmp::Runtime::builder().procs(2).run(move || h.join())
+        gmp::Runtime::builder()
+            .procs(2)
+            .run(move || forever_handles(1).pop().unwrap().join())
     }));
     match r {
         Ok(v) => panic!("run returned {v:?} instead of reporting the deadlock"),
@@ -295,41 +278,25 @@ fn sleep_of_duration_max_is_a_pending_timer_not_a_deadlock() {
 
 #[test]
 fn deadlocked_join_does_not_leave_a_dangling_waiter() {
-    // main joins a goroutine of another runtime; this runtime deadlocks and ends. When the
-    // other goroutine later finishes, its join packet must not wake (or touch) the main
-    // goroutine of the runtime that is gone. Run in a child: the failure mode is a crash.
+    // main joins a goroutine that parks forever; the runtime deadlocks and ends, sweeping
+    // that goroutine (which cancels its packet, whose waiter was main). The waiter must
+    // have been taken back when main unwound, or the sweep wakes freed memory. Run in a
+    // child: the failure mode is a crash.
     if child_mode().as_deref() == Some("dangling-waiter") {
-        let release = Arc::new(AtomicBool::new(false));
-        let rel = release.clone();
-        let (tx, rx) = mpsc::channel();
-        let other = std::thread::spawn(move || {
-            gmp::Runtime::builder().procs(1).run(move || {
-                let h = gmp::spawn(move || {
-                    while !rel.load(SeqCst) {
-                        gmp::sleep(Duration::from_millis(1));
-                    }
-                    11u32
-                });
-                tx.send(h).unwrap();
-                // Return only after the goroutine has finished.
-                gmp::sleep(Duration::from_millis(300));
-            })
-        });
-        let h = rx.recv().unwrap();
-        let r = catch_unwind(AssertUnwindSafe(move || {
-            gmp::Runtime::builder().procs(1).run(move || h.join())
-        }));
-        let msg = r.err().and_then(|e| panic_message(&*e));
-        println!("first runtime ended: {msg:?}");
-        // Reuse the memory the first runtime had, then let the other goroutine finish.
         for _ in 0..3 {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                gmp::Runtime::builder()
+                    .procs(1)
+                    .run(|| forever_handles(1).pop().unwrap().join())
+            }));
+            let msg = r.err().and_then(|e| panic_message(&*e));
+            assert_eq!(msg.as_deref(), Some(DEADLOCK));
+            // Reuse the memory the runtime had.
             gmp::run(|| {
                 let hs: Vec<_> = (0..1000).map(|i| gmp::spawn(move || i)).collect();
                 hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
             });
         }
-        release.store(true, SeqCst);
-        other.join().unwrap();
         println!("CHILD OK");
         std::process::exit(0);
     }
@@ -341,4 +308,37 @@ fn deadlocked_join_does_not_leave_a_dangling_waiter() {
     );
     assert!(out.status.success(), "{}", out.describe());
     assert!(out.stdout.contains("CHILD OK"), "{}", out.describe());
+}
+
+#[test]
+fn joining_a_goroutine_of_another_runtime_is_not_a_deadlock() {
+    // The other runtime's goroutine finishes after a while: the join must wait for it
+    // (blocking this goroutine's thread), not report a deadlock, and the other runtime
+    // may end first without harm.
+    let release = Arc::new(AtomicBool::new(false));
+    let rel = release.clone();
+    let (tx, rx) = mpsc::channel();
+    let other = std::thread::spawn(move || {
+        gmp::Runtime::builder().procs(1).run(move || {
+            let h = gmp::spawn(move || {
+                while !rel.load(SeqCst) {
+                    gmp::sleep(Duration::from_millis(1));
+                }
+                11u32
+            });
+            tx.send(h).unwrap();
+            gmp::sleep(Duration::from_millis(300));
+        })
+    });
+    let h = rx.recv().unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        release.store(true, SeqCst);
+    });
+    let v = gmp::Runtime::builder()
+        .procs(1)
+        .run(move || h.join().unwrap());
+    assert_eq!(v, 11);
+    releaser.join().unwrap();
+    other.join().unwrap();
 }

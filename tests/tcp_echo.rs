@@ -422,3 +422,83 @@ fn accept_out_of_descriptors_returns_the_error() {
         out.describe()
     );
 }
+
+#[test]
+fn many_acceptors_share_one_listener() {
+    // Several goroutines waiting on one socket direction: one edge can announce more
+    // connections than its waiter consumes, and the others must still get theirs.
+    gmp::Runtime::builder().procs(4).run(|| {
+        for round in 0..30 {
+            let l = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+            let addr = l.local_addr().unwrap();
+            let acceptors: Vec<_> = (0..16)
+                .map(|_| {
+                    let l = l.clone();
+                    gmp::spawn(move || {
+                        let (mut c, _) = l.accept().unwrap();
+                        let mut b = [0u8; 1];
+                        c.read_exact(&mut b).unwrap();
+                        b[0]
+                    })
+                })
+                .collect();
+            let clients: Vec<_> = (0..16u8)
+                .map(|i| {
+                    gmp::spawn(move || {
+                        let mut c = TcpStream::connect(addr).unwrap();
+                        c.write_all(&[i]).unwrap();
+                        c
+                    })
+                })
+                .collect();
+            let t = Instant::now();
+            let mut got: Vec<u8> = acceptors.into_iter().map(|h| h.join().unwrap()).collect();
+            got.sort();
+            assert_eq!(got, (0..16).collect::<Vec<u8>>(), "round {round}");
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "round {round} took {:?}",
+                t.elapsed()
+            );
+            drop(clients);
+        }
+    });
+}
+
+#[test]
+fn a_socket_outlives_its_runtime_and_works_in_the_next() {
+    // The listener is registered with runtime 1 (a goroutine parked in its accept), then
+    // runtime 1 ends and runtime 2 (which may reuse runtime 1's memory) accepts on it.
+    let l = gmp::run(|| {
+        let l = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = l.local_addr().unwrap();
+        let waiter = {
+            let l = l.clone();
+            gmp::spawn(move || l.accept().map(|_| ()))
+        };
+        gmp::sleep(Duration::from_millis(20));
+        let _c = TcpStream::connect(addr).unwrap();
+        waiter.join().unwrap().unwrap();
+        Arc::try_unwrap(l).unwrap()
+    });
+    let addr = l.local_addr().unwrap();
+    for _ in 0..3 {
+        let l = &l;
+        let got = std::thread::scope(|sc| {
+            sc.spawn(|| {
+                gmp::run(|| {
+                    let client = std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(20));
+                        std::net::TcpStream::connect(addr).unwrap()
+                    });
+                    let (_, peer) = l.accept().unwrap();
+                    let c = client.join().unwrap();
+                    peer == c.local_addr().unwrap()
+                })
+            })
+            .join()
+            .unwrap()
+        });
+        assert!(got);
+    }
+}

@@ -309,6 +309,10 @@ pub(crate) trait Joinable: Send + Sync {
 
 pub(crate) struct Packet<T> {
     pub join: JoinState,
+    /// Id of the runtime whose goroutine fills it: only a goroutine of that runtime may
+    /// park in `join` (another runtime could end while it waits, leaving its waiter
+    /// on an unmapped stack, and could not see the waker when it checks for deadlock).
+    pub rt: u64,
     pub result: UnsafeCell<Option<thread::Result<T>>>,
 }
 
@@ -323,8 +327,9 @@ impl<T: Send> Joinable for Packet<T> {
 }
 
 impl<T> Packet<T> {
-    pub(crate) fn new() -> Packet<T> {
+    pub(crate) fn new(rt: u64) -> Packet<T> {
         Packet {
+            rt,
             join: JoinState {
                 state: AtomicUsize::new(RUNNING),
             },

@@ -41,7 +41,7 @@ mod sysmon;
 mod timer;
 
 pub use runtime::{run, stats, Runtime, RuntimeBuilder, Stats};
-pub use sched::yield_now;
+pub use sched::{park_forever, yield_now};
 pub use spawn::{off_p, spawn, Builder, JoinHandle};
 pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
 pub use timer::sleep;

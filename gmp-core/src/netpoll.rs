@@ -26,7 +26,12 @@
 //!
 //! `PollDesc`s are never freed, only recycled (as Go's `pollCache`): an event or a timer
 //! can still name a desc after its socket closed. Each carries a generation in the token
-//! (top 16 bits) and in deadline timers, and stale ones are dropped.
+//! (top 16 bits) so stale events are dropped; deadline timers carry a per-direction
+//! deadline number that only the current wait matches.
+//!
+//! One word holds one waiter per direction. A second goroutine waiting on the same
+//! direction (several acceptors on one listener) naps 1 ms and retries its syscall;
+//! a proper queue of waiters (Go's fdMutex) needs issue 4's goroutine-aware locks.
 
 use crate::g::G;
 use crate::m;
@@ -38,8 +43,8 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const READY: usize = 1;
@@ -49,6 +54,10 @@ const WAIT: usize = 2;
 pub fn deadline_after(d: Duration) -> u64 {
     nanotime().saturating_add(d.as_nanos().min(u64::MAX as u128 / 2) as u64)
 }
+
+/// How long a second goroutine waiting on the same socket direction naps before it
+/// retries its syscall (see `PollDesc::wait`).
+const SHARED_WAIT_NAP: Duration = Duration::from_millis(1);
 
 /// The waker's token. Desc tokens are addresses, never 0.
 const WAKER: Token = Token(0);
@@ -80,8 +89,12 @@ pub struct PollDesc {
     wdl: AtomicU64,
     rexpired: AtomicU64,
     wexpired: AtomicU64,
-    /// The runtime this desc's fd is registered with (null: not registered).
-    rt: AtomicPtr<Sched>,
+    /// Id of the runtime this desc's fd is registered with (0: none). Ids are never
+    /// reused, so a desc that outlives its runtime cannot mistake a new one for it.
+    rt: AtomicU64,
+    /// That runtime's registry, for deregistering (kept alive by the Arc even after the
+    /// runtime ended). Locked only to register and deregister.
+    registry: Mutex<Option<Arc<Registry>>>,
     /// The socket's descriptor. Relaxed: written in `alloc` before the desc reaches any
     /// other thread (moving the socket there synchronises), and read-only afterwards.
     fd: AtomicU64,
@@ -107,7 +120,8 @@ impl PollDesc {
                     wdl: AtomicU64::new(0),
                     rexpired: AtomicU64::new(0),
                     wexpired: AtomicU64::new(0),
-                    rt: AtomicPtr::new(ptr::null_mut()),
+                    rt: AtomicU64::new(0),
+                    registry: Mutex::new(None),
                     fd: AtomicU64::new(0),
                 }))
             });
@@ -130,32 +144,41 @@ impl PollDesc {
 
     /// Registers the fd with the current runtime's poller if it is not yet.
     fn ensure_registered(&self, s: &Sched) -> io::Result<()> {
-        let me = s as *const Sched as *mut Sched;
-        // AcqRel: the winner registers; losers see it is (being) registered here. A wait
-        // that starts before the registration completes is still woken: epoll reports
-        // the current readiness when the fd is added.
-        match self
-            .rt
-            .compare_exchange(ptr::null_mut(), me, AcqRel, Acquire)
-        {
-            Ok(_) => {
-                let fd = self.fd.load(Relaxed) as RawFd;
-                let r = s.netpoll.registry.register(
-                    &mut SourceFd(&fd),
-                    self.token(),
-                    Interest::READABLE | Interest::WRITABLE,
-                );
-                if r.is_err() {
-                    self.rt.store(ptr::null_mut(), Release);
-                }
-                r
-            }
-            Err(cur) if cur == me => Ok(()),
-            Err(_) => Err(io::Error::other(
-                "gmp: this socket is registered with another gmp runtime; a socket cannot \
-                 move between runtimes",
-            )),
+        // Acquire pairs with the Release store below: registered means registered.
+        if self.rt.load(Acquire) == s.id {
+            return Ok(());
         }
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let cur = self.rt.load(Acquire);
+        if cur == s.id {
+            return Ok(());
+        }
+        let fd = self.fd.load(Relaxed) as RawFd;
+        if cur != 0 {
+            if crate::runtime::is_live(cur) {
+                return Err(io::Error::other(
+                    "gmp: this socket is registered with another gmp runtime that is still \
+                     running; a socket cannot be used from two runtimes",
+                ));
+            }
+            // Its runtime ended: move the socket to this one. Words left by goroutines
+            // that were dropped with that runtime go too.
+            if let Some(old) = reg.take() {
+                let _ = old.deregister(&mut SourceFd(&fd));
+            }
+            self.rg.store(0, Relaxed);
+            self.wg.store(0, Relaxed);
+        }
+        s.netpoll.registry.register(
+            &mut SourceFd(&fd),
+            self.token(),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        *reg = Some(s.netpoll.registry.clone());
+        // Release: after the registration, so a waiter that sees this id parks on an fd
+        // that really is in the poller.
+        self.rt.store(s.id, Release);
+        Ok(())
     }
 
     /// Waits until the socket may be ready for `mode`, the `deadline` (a `nanotime`
@@ -171,21 +194,25 @@ impl PollDesc {
         let s = unsafe { &*(*m).sched };
         self.ensure_registered(s)?;
         let slot = self.slot(mode);
-        loop {
-            // Acquire pairs with the Release CAS in `unblock`; failure (Relaxed) reads
-            // nothing we rely on.
-            if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
-                return Ok(());
-            }
-            if slot.compare_exchange(0, WAIT, Acquire, Relaxed).is_ok() {
-                break;
-            }
-            // Another goroutine waits on this direction (a shared `&TcpStream`): wait
-            // our turn without spinning the P.
-            crate::timer::sleep(Duration::from_micros(100));
+        // Acquire pairs with the Release CAS in `unblock`; failure (Relaxed) reads
+        // nothing we rely on.
+        if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
+            return Ok(());
+        }
+        if slot.compare_exchange(0, WAIT, Acquire, Relaxed).is_err() {
+            // Another goroutine waits on this direction (several acceptors on one
+            // listener, a shared `&UdpSocket`). One word holds one waiter, so this one
+            // naps and then retries the syscall: the edge that woke the other may have
+            // announced more than it consumed, and no new edge will come for that.
+            // (A per-direction queue of waiters, as Go's fdMutex, needs issue 4's
+            // goroutine-aware locks.)
+            self.check(mode, deadline, None)?;
+            crate::timer::sleep(SHARED_WAIT_NAP);
+            return self.check(mode, deadline, None);
         }
         if let Err(e) = self.check(mode, deadline, None) {
-            slot.store(0, Release);
+            // Only our own WAIT goes back to 0: a READY that raced in stays.
+            let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
             return Err(e);
         }
         let dl = deadline.map(|when| {
@@ -203,7 +230,9 @@ impl PollDesc {
                 .is_ok()
         });
         s.netpoll.waiters.fetch_sub(1, SeqCst);
-        if slot.swap(0, Acquire) == READY {
+        // Consume a READY if it is still there. Not a plain swap: once our waker moved
+        // the word on, another goroutine may already have put its WAIT or itself there.
+        if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
             return Ok(());
         }
         self.check(mode, deadline, dl)
@@ -299,13 +328,16 @@ impl PollDesc {
                 sched::ready(g, false);
             }
         }
-        let rt = self.rt.swap(ptr::null_mut(), AcqRel);
-        if !rt.is_null() {
+        if self.rt.swap(0, AcqRel) != 0 {
             let fd = self.fd.load(Relaxed) as RawFd;
-            // SAFETY: a registered desc's runtime is live while its sockets are in use;
-            // a runtime that ended closed its epoll fd, and deregistering from a closed
-            // fd just fails.
-            let _ = unsafe { (*rt).netpoll.registry.deregister(&mut SourceFd(&fd)) };
+            if let Some(r) = self
+                .registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
+                let _ = r.deregister(&mut SourceFd(&fd));
+            }
         }
         // New generation: events and deadline timers of the old one are ignored.
         self.seq.fetch_add(1, AcqRel);
@@ -358,7 +390,7 @@ pub(crate) struct Netpoll {
     events: UnsafeCell<Events>,
     /// Held by whoever is inside `poll` (one M, or sysmon).
     busy: AtomicBool,
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
     waker: Waker,
     /// Gs inside `PollDesc::wait`: if any, the idle sleeper must block in the poller, and
     /// there is no deadlock.
@@ -376,7 +408,7 @@ unsafe impl Send for Netpoll {}
 impl Netpoll {
     pub(crate) fn new() -> io::Result<Netpoll> {
         let poll = Poll::new()?;
-        let registry = poll.registry().try_clone()?;
+        let registry = Arc::new(poll.registry().try_clone()?);
         let waker = Waker::new(poll.registry(), WAKER)?;
         Ok(Netpoll {
             poll: UnsafeCell::new(poll),

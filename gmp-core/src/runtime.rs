@@ -94,6 +94,7 @@ impl RuntimeBuilder {
         stack::install_overflow_handler();
         let s = Box::new(Sched::new(procs, self.stack_size));
         let s: &Sched = &s;
+        LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(s.id);
 
         let mut out: Option<T> = None;
         let out_ptr = &mut out as *mut Option<T> as usize;
@@ -107,7 +108,7 @@ impl RuntimeBuilder {
         // before `run` returns: `run` blocks on its packet, which only the G completes
         // (the shutdown sweep that cancels packets runs after that).
         let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
-        let packet = Arc::new(Packet::<()>::new());
+        let packet = Arc::new(Packet::<()>::new(s.id));
         let g = sched::gfget(s, None, s.stack_size)
             .unwrap_or_else(|e| panic!("gmp::run: cannot allocate the main goroutine: {e}"));
         let id = sched::next_goid(s, None);
@@ -173,6 +174,7 @@ impl Sched {
             .map(|(i, w)| P::new(i, w))
             .collect();
         let s = Sched {
+            id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
             procs,
             ps,
             stealers,
@@ -206,6 +208,17 @@ impl Sched {
         }
         s
     }
+}
+
+/// Runtime ids: never reused (Relaxed: only uniqueness matters).
+static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Ids of the runtimes running now.
+static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// Whether runtime `id` is still running.
+pub(crate) fn is_live(id: u64) -> bool {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
 }
 
 /// Starts a new M thread that will run `p`.
@@ -286,6 +299,9 @@ fn shutdown(s: &Sched) {
         thread::sleep(std::time::Duration::from_millis(1));
     }
     sweep(s);
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&id| id != s.id);
     tracing::debug!("gmp runtime stopped");
 }
 

@@ -49,6 +49,8 @@ use std::time::Duration;
 
 /// One runtime's scheduler state, shared by its Ms.
 pub(crate) struct Sched {
+    /// Unique for the life of the process (sockets and join packets remember it).
+    pub id: u64,
     pub procs: usize,
     pub ps: Box<[P]>,
     pub stealers: Box<[Stealer<GRef>]>,
@@ -161,6 +163,21 @@ pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
     // SAFETY: `g` is this G; its header is live while it runs.
     if unsafe { (*g).deadlocked.swap(false, Relaxed) } {
         panic!("all goroutines are asleep - deadlock!");
+    }
+}
+
+/// Parks the calling goroutine with nothing that can ever wake it: it stays parked until
+/// the runtime ends (and is dropped then). If every goroutine ends up asleep this way, or
+/// in joins on such goroutines, the runtime reports the deadlock: in the main goroutine
+/// this panics with `all goroutines are asleep - deadlock!`.
+///
+/// Until channels arrive this is the one way to build a deadlock inside one runtime (a
+/// join on another runtime's goroutine blocks the thread instead, since that runtime can
+/// still wake it), so the deadlock tests use it. Outside a runtime it panics.
+#[doc(hidden)]
+pub fn park_forever() -> ! {
+    loop {
+        park(|_| true);
     }
 }
 

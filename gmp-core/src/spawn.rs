@@ -83,7 +83,7 @@ impl Builder {
             None => s.stack_size,
         };
         let g = sched::gfget(s, Some(p), size)?;
-        let packet = Arc::new(Packet::new());
+        let packet = Arc::new(Packet::new(s.id));
         let id = sched::next_goid(s, Some(p));
         let name = self.name.map(Arc::from);
         // SAFETY: `g` is a free G we own.
@@ -105,13 +105,16 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish: parks the calling goroutine, or blocks the
-    /// calling thread outside a runtime. `Err` carries the goroutine's panic payload, or
-    /// a message if the runtime shut down before the goroutine finished.
+    /// calling thread outside a runtime (and, for a goroutine of another runtime, blocks
+    /// its thread too). `Err` carries the goroutine's panic payload, or a message if the
+    /// runtime shut down before the goroutine finished.
     pub fn join(self) -> thread::Result<T> {
-        if m::current().is_null() {
-            self.packet.join.wait_thread();
-        } else {
+        let m = m::current();
+        // SAFETY: a live M's runtime is live.
+        if !m.is_null() && unsafe { (*(*m).sched).id } == self.packet.rt {
             self.packet.join.wait_g();
+        } else {
+            self.packet.join.wait_thread();
         }
         self.packet.take()
     }
@@ -153,7 +156,7 @@ where
     // SAFETY: this G's M and its runtime are live; `s` is only used before we park and
     // by the thread, which the runtime outlives (see `Sched::external`).
     let s: &'static Sched = unsafe { &*(*m).sched };
-    let packet = Arc::new(Packet::new());
+    let packet = Arc::new(Packet::new(s.id));
     let theirs = packet.clone();
     s.external.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let spawned = thread::Builder::new()

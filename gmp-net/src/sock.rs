@@ -75,12 +75,17 @@ impl<T: AsRawFd> Sock<T> {
     }
 
     /// Runs `f` until it does not return `WouldBlock`, waiting for readiness in between.
-    pub(crate) fn io<R>(
+    pub(crate) fn io<R>(&self, mode: Mode, f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.io_until(mode, self.timeout(mode).map(deadline_after), f)
+    }
+
+    /// `io` with the deadline already computed.
+    fn io_until<R>(
         &self,
         mode: Mode,
+        deadline: Option<u64>,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        let deadline = self.timeout(mode).map(deadline_after);
         loop {
             match f(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.pd.wait(mode, deadline)?,
@@ -103,11 +108,12 @@ impl<T: AsRawFd> Sock<T> {
         }
         // Relaxed: `drained` is this socket's own hint between reads on it; the readiness
         // words it is combined with carry the ordering (Acquire).
+        // One deadline for the whole read, however many waits it takes.
+        let deadline = self.timeout(Mode::Read).map(deadline_after);
         if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
-            let deadline = self.timeout(Mode::Read).map(deadline_after);
             self.pd.wait(Mode::Read, deadline)?;
         }
-        let n = self.io(Mode::Read, f)?;
+        let n = self.io_until(Mode::Read, deadline, f)?;
         self.drained.store(n > 0 && n < want, Relaxed);
         Ok(n)
     }
