@@ -7,11 +7,14 @@
 //! returns, so g0 never accumulates frames.
 //!
 //! # Finding work (`find_runnable`)
-//! Every 61st tick the global queue first (so a busy P cannot starve it), then `runnext`,
-//! the local queue, the global queue, expired timers, and stealing half of another P's
-//! queue (four passes over the Ps in random order). Failing that the M gives its P back,
-//! re-checks every source, and sleeps: as the *timer sleeper* (one M at a time, until the
-//! earliest timer of any P) or on its own futex note until `startm` hands it a P.
+//! Expired timers of every P first; every 61st tick the global queue (so a busy P cannot
+//! starve it); then `runnext`, the local queue, the global queue, a non-blocking netpoll,
+//! and stealing half of another P's queue (four passes over the Ps in random order).
+//! Failing that the M gives its P back, re-checks every source, and sleeps: as the *idle
+//! sleeper*, blocked in the netpoller until the earliest timer of any P (one M at a
+//! time, and only if a timer or a socket wait is pending), or on its own futex note
+//! until `startm` hands it a P. `schedule` handles the common case (local work, no timer
+//! on this P) inline, before calling `find_runnable`.
 //!
 //! # Spinning
 //! An M looking for work to steal is *spinning*. `wakep` starts a new M only if a P is idle
@@ -26,9 +29,9 @@
 //! queue needs no wake-up: that P's M will run it.
 //!
 //! # Deadlock
-//! When the last M goes idle with no timer pending and the main G parked, nothing can
-//! wake any G: the main G is readied with a flag and panics
-//! `all goroutines are asleep - deadlock!` from its `park`.
+//! When the last M goes idle with no timer pending, no goroutine waiting on a socket, no
+//! `off_p` thread running and the main G parked, nothing can wake any G: the main G is
+//! readied with a flag and panics `all goroutines are asleep - deadlock!` from its `park`.
 
 use crate::arch;
 use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
