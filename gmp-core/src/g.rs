@@ -29,7 +29,7 @@ use std::cell::UnsafeCell;
 use std::mem::{align_of, size_of};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -66,6 +66,13 @@ pub(crate) struct G {
     pub schedlink: *mut G,
     /// Lowest SP this G was saved at, for trimming its stack when it exits.
     pub min_sp: usize,
+    /// The claim word of this G's current wait on a channel or sync primitive
+    /// (generation and state bits, see `wait.rs`). Never reset: generations keep counting
+    /// across reuse, so a stale timer or waker can never match a later wait.
+    pub wait: AtomicU64,
+    /// While parked in such a wait: takes this G's entries out of the wait queues. The
+    /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
+    pub wait_cleanup: Option<(unsafe fn(*const ()), *const ())>,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -96,6 +103,8 @@ impl G {
                 pool,
                 schedlink: ptr::null_mut(),
                 min_sp: stack.hi,
+                wait: AtomicU64::new(0),
+                wait_cleanup: None,
             });
         }
         g

@@ -28,6 +28,7 @@
 //! must not change rounding modes or exception masks.
 
 mod arch;
+pub mod chan;
 mod g;
 mod m;
 #[doc(hidden)]
@@ -39,6 +40,7 @@ mod spawn;
 mod stack;
 mod sysmon;
 mod timer;
+mod wait;
 
 pub use runtime::{run, stats, Runtime, RuntimeBuilder, Stats};
 pub use sched::{park_forever, yield_now};

@@ -384,6 +384,13 @@ pub(crate) fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut 
     unblock(pd.slot(mode), false)
 }
 
+/// Whether a deadline timer is for a wait that is over (a later wait re-armed it).
+pub(crate) fn deadline_stale(pd: &'static PollDesc, mode: Mode, n: u64) -> bool {
+    let (ctr, _) = pd.deadline_words(mode);
+    // Relaxed: a pruning hint; a timer kept by mistake just fires and finds nothing.
+    ctr.load(Relaxed) != n
+}
+
 /// The runtime's poller.
 pub(crate) struct Netpoll {
     poll: UnsafeCell<Poll>,

@@ -321,6 +321,13 @@ fn sweep(s: &Sched) {
             unsafe {
                 let gr = &mut *g;
                 let status = gr.status.load(Relaxed);
+                let cleanup = gr.wait_cleanup.take();
+                if let (Some((f, arg)), G_RUNNABLE | G_WAITING) = (cleanup, status) {
+                    // A G parked on a channel or sync primitive (or readied from one and
+                    // not yet run): unlink its queue entries, which live on this stack, so
+                    // the object's other users never see them.
+                    f(arg);
+                }
                 if matches!(status, G_RUNNABLE | G_RUNNING | G_WAITING) {
                     if let Some(start) = gr.start.take() {
                         start(g, false);

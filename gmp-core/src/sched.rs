@@ -184,6 +184,41 @@ pub fn park_forever() -> ! {
     }
 }
 
+/// Blocks the calling goroutine (as [`park_forever`]) or thread forever.
+pub(crate) fn park_or_block_forever() -> ! {
+    if current_m().is_null() {
+        loop {
+            std::thread::park();
+        }
+    }
+    park_forever()
+}
+
+thread_local! {
+    static THREAD_RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A cheap random number (xorshift), per M, or per thread outside a runtime.
+#[inline(never)]
+pub(crate) fn fastrand() -> u32 {
+    let m = current_m();
+    if !m.is_null() {
+        // SAFETY: the M is this thread's; only this thread touches its `rand`.
+        return unsafe { (*m).fastrand() };
+    }
+    THREAD_RAND.with(|c| {
+        let mut x = c.get();
+        if x == 0 {
+            x = nanotime() | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.set(x);
+        (x >> 32) as u32
+    })
+}
+
 /// Puts the running G at the tail of its P's queue and runs another.
 pub fn yield_now() {
     let m = current_m();
@@ -561,6 +596,7 @@ fn run_timers(heap_p: &P, now: u64) {
                 let g = match t.kind {
                     TimerKind::Wake(g) => g,
                     TimerKind::Deadline { pd, mode, n } => netpoll::deadline_fired(pd, mode, n),
+                    TimerKind::WaitTimeout { g, gen } => crate::wait::timeout_fired(g, gen),
                 };
                 if !g.is_null() {
                     due[n] = g;
@@ -609,6 +645,13 @@ pub(crate) fn add_timer(m: &M, t: Timer) {
         // Nobody sleeps until the next timer: start an M that will (Go's wakeNetPoller).
         wakep(s);
     }
+}
+
+/// Adds a timer on the current M's P, from a G (not from a park commit).
+pub(crate) fn add_timer_from_g(t: Timer) {
+    // SAFETY: called from a G, so this thread's M is live and holds a P.
+    let m = unsafe { &*current_m() };
+    add_timer(m, t);
 }
 
 /// Adds a socket deadline timer on the current M's P (called from a G).

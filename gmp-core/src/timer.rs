@@ -42,12 +42,33 @@ pub(crate) enum TimerKind {
         mode: Mode,
         n: u64,
     },
+    /// The deadline of a channel or sync wait (`wait.rs`): generation `gen` of `g`'s wait.
+    WaitTimeout { g: *mut G, gen: u64 },
+}
+
+impl Timer {
+    /// Whether firing this timer can no longer do anything (the wait or socket deadline
+    /// it was for is over). Such timers are pruned instead of waiting to expire.
+    fn is_stale(&self) -> bool {
+        match self.kind {
+            TimerKind::Wake(_) => false,
+            TimerKind::Deadline { pd, mode, n } => crate::netpoll::deadline_stale(pd, mode, n),
+            TimerKind::WaitTimeout { g, gen } => crate::wait::timeout_stale(g, gen),
+        }
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct TimerHeap {
     heap: Vec<Timer>,
+    /// Length at which `push` next prunes stale timers. Timers are not deleted when the
+    /// operation they guard finishes first (a read with a timeout that got its data);
+    /// pruning whenever the heap doubles keeps a loop of timed operations from growing
+    /// it without bound, at O(1) amortized per push.
+    prune_at: usize,
 }
+
+const PRUNE_MIN: usize = 64;
 
 // SAFETY: the G pointers are only readied by whoever pops them, under the P's lock.
 unsafe impl Send for TimerHeap {}
@@ -59,17 +80,10 @@ impl TimerHeap {
     }
 
     pub(crate) fn push(&mut self, t: Timer) {
-        self.heap.push(t);
-        let mut i = self.heap.len() - 1;
-        while i > 0 {
-            let parent = (i - 1) / 4;
-            if self.heap[parent].when <= t.when {
-                break;
-            }
-            self.heap[i] = self.heap[parent];
-            i = parent;
+        if self.heap.len() >= self.prune_at.max(PRUNE_MIN) {
+            self.prune();
         }
-        self.heap[i] = t;
+        self.push_no_prune(t);
     }
 
     /// Pops the earliest entry if it is due at `now`.
@@ -83,6 +97,31 @@ impl TimerHeap {
             self.sift_down(last);
         }
         Some(top)
+    }
+
+    /// Drops stale timers and rebuilds the heap.
+    fn prune(&mut self) {
+        let mut live = std::mem::take(&mut self.heap);
+        live.retain(|t| !t.is_stale());
+        self.prune_at = (2 * live.len()).max(PRUNE_MIN);
+        self.heap.reserve(live.len());
+        for t in live {
+            self.push_no_prune(t);
+        }
+    }
+
+    fn push_no_prune(&mut self, t: Timer) {
+        self.heap.push(t);
+        let mut i = self.heap.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.heap[parent].when <= t.when {
+                break;
+            }
+            self.heap[i] = self.heap[parent];
+            i = parent;
+        }
+        self.heap[i] = t;
     }
 
     fn sift_down(&mut self, t: Timer) {

@@ -1,0 +1,1200 @@
+//! Channels: Go's `chan`, multi-producer multi-consumer, for goroutines and threads.
+//!
+//! ```
+//! gmp::run(|| {
+//!     let (tx, rx) = gmp::chan::bounded(0); // a rendezvous, like Go's `make(chan T)`
+//!     let h = gmp::spawn(move || {
+//!         for i in 0..3 {
+//!             tx.send(i).unwrap();
+//!         }
+//!     });
+//!     let got: Vec<i32> = rx.iter().collect(); // ends when every sender is gone
+//!     assert_eq!(got, [0, 1, 2]);
+//!     h.join().unwrap();
+//! });
+//! ```
+//!
+//! A goroutine that must wait parks (its thread runs other goroutines); a plain thread
+//! blocks. A receiver waiting when a value is sent gets it handed over directly and runs
+//! next on the sender's processor, as in Go. Values sent by one sender arrive in the
+//! order sent. When every [`Sender`] is gone, receivers get what is buffered, then
+//! [`RecvError`]; when every [`Receiver`] is gone, `send` returns the value in its error
+//! and buffered values are dropped.
+//!
+//! The channel is one lock over a buffer and two wait queues; waiting follows the claim
+//! protocol of `wait.rs`, which is also what lets [`select!`](crate::select!) wait on
+//! many channels at once.
+
+use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup, NONE};
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A channel holding at most `cap` values; `bounded(0)` is a rendezvous: each `send`
+/// waits for a receiver to take the value.
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    new_chan(cap)
+}
+
+/// A channel without a bound: `send` never waits.
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    new_chan(usize::MAX)
+}
+
+fn new_chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let c = Arc::new(Chan {
+        inner: Mutex::new(Inner {
+            buf: VecDeque::with_capacity(if cap == usize::MAX { 0 } else { cap.min(1024) }),
+            recvq: WaitQueue::default(),
+            sendq: WaitQueue::default(),
+            tx_gone: false,
+            rx_gone: false,
+        }),
+        cap,
+        senders: AtomicUsize::new(1),
+        receivers: AtomicUsize::new(1),
+    });
+    (Sender { c: c.clone() }, Receiver { c })
+}
+
+struct Chan<T> {
+    inner: Mutex<Inner<T>>,
+    /// `usize::MAX` for unbounded.
+    cap: usize,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+}
+
+struct Inner<T> {
+    buf: VecDeque<T>,
+    /// Receivers waiting for a value; entries' slots are `Option<T>` to fill.
+    recvq: WaitQueue,
+    /// Senders waiting for room or a receiver; entries' slots are `Option<T>` holding
+    /// the value.
+    sendq: WaitQueue,
+    tx_gone: bool,
+    rx_gone: bool,
+}
+
+// SAFETY: the raw entry pointers inside are only used under `inner`'s lock, and values
+// of `T` move between threads only as `T: Send` allows.
+unsafe impl<T: Send> Send for Chan<T> {}
+unsafe impl<T: Send> Sync for Chan<T> {}
+
+impl<T> Chan<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // A panic while holding the lock can only come from an allocation failure inside
+        // a queue operation; the state is still consistent, so keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<T> Inner<T> {
+    /// Sends `v` now if a receiver waits (other than `me`) or the buffer has room.
+    /// Returns who to wake, or gives `v` back.
+    ///
+    /// # Safety
+    /// Called under the channel's lock (which `&mut self` is).
+    unsafe fn try_send(&mut self, v: T, cap: usize, me: Option<&Wait>) -> Result<Wakeup, T> {
+        // SAFETY: we hold the lock.
+        if let Some(e) = unsafe { claim_other(&mut self.recvq, me) } {
+            // SAFETY: a claimed receive entry's slot is its waiter's `Option<T>`, which
+            // stays put until we mark the wait done.
+            unsafe {
+                *(e.slot as *mut Option<T>) = Some(v);
+                return Ok(e.wait().done(e.case));
+            }
+        }
+        if self.buf.len() < cap {
+            self.buf.push_back(v);
+            return Ok(Wakeup::None);
+        }
+        Err(v)
+    }
+
+    /// Receives now from the buffer or a waiting sender (other than `me`).
+    ///
+    /// # Safety
+    /// As `try_send`.
+    unsafe fn try_recv(&mut self, me: Option<&Wait>) -> Option<(T, Wakeup)> {
+        if let Some(v) = self.buf.pop_front() {
+            // Room now: move the first waiting sender's value into the buffer.
+            // SAFETY: we hold the lock.
+            let wake = match unsafe { claim_other(&mut self.sendq, me) } {
+                // SAFETY: a claimed send entry's slot is its waiter's `Some(value)`.
+                Some(e) => unsafe {
+                    let sv = (*(e.slot as *mut Option<T>)).take();
+                    self.buf.push_back(sv.expect("a waiting sender holds its value"));
+                    e.wait().done(e.case)
+                },
+                None => Wakeup::None,
+            };
+            return Some((v, wake));
+        }
+        // SAFETY: as above.
+        let e = unsafe { claim_other(&mut self.sendq, me) }?;
+        // SAFETY: as above.
+        unsafe {
+            let v = (*(e.slot as *mut Option<T>)).take();
+            Some((
+                v.expect("a waiting sender holds its value"),
+                e.wait().done(e.case),
+            ))
+        }
+    }
+
+    /// Whether a send or receive could complete now without waiting for `me`'s own
+    /// entries (used by `select!` while registering).
+    ///
+    /// # Safety
+    /// As `try_send`.
+    unsafe fn send_ready(&self, cap: usize, me: &Wait) -> bool {
+        // SAFETY: we hold the lock.
+        self.rx_gone || self.buf.len() < cap || unsafe { self.recvq.has_waiter(Some(me)) }
+    }
+
+    /// # Safety
+    /// As `try_send`.
+    unsafe fn recv_ready(&self, me: &Wait) -> bool {
+        // SAFETY: we hold the lock.
+        !self.buf.is_empty() || self.tx_gone || unsafe { self.sendq.has_waiter(Some(me)) }
+    }
+}
+
+/// # Safety
+/// The caller holds the lock of the channel that owns `q`.
+unsafe fn claim_other<'q>(q: &'q mut WaitQueue, me: Option<&Wait>) -> Option<&'q Entry> {
+    // SAFETY: per the contract.
+    unsafe {
+        match me {
+            None => q.claim_first(),
+            Some(me) => q.claim_first_other(me),
+        }
+    }
+}
+
+/// Wakes every waiter of `q` with the "disconnected" flag (the channel's other side is
+/// gone). Returns who to wake once the lock is released.
+///
+/// # Safety
+/// The caller holds the lock of the channel that owns `q`.
+unsafe fn disconnect_all(q: &mut WaitQueue) -> Vec<Wakeup> {
+    let mut wakes = Vec::new();
+    // SAFETY: per the contract.
+    while let Some(e) = unsafe { q.claim_first() } {
+        e.flag.set(true);
+        // SAFETY: claimed under the lock, so its waiter is still waiting.
+        wakes.push(unsafe { e.wait().done(e.case) });
+    }
+    wakes
+}
+
+// ---- errors ------------------------------------------------------------------------
+
+/// `send` failed because every receiver is gone; holds the value back.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub struct SendError<T>(pub T);
+
+/// Why `try_send` failed; holds the value back.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub enum TrySendError<T> {
+    /// The channel is full (or, for `bounded(0)`, no receiver is waiting).
+    Full(T),
+    /// Every receiver is gone.
+    Disconnected(T),
+}
+
+/// Why `send_timeout` failed; holds the value back.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub enum SendTimeoutError<T> {
+    Timeout(T),
+    Disconnected(T),
+}
+
+/// `recv` failed: every sender is gone and the channel is empty.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct RecvError;
+
+/// Why `try_recv` failed.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum TryRecvError {
+    Empty,
+    Disconnected,
+}
+
+/// Why `recv_timeout` failed.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum RecvTimeoutError {
+    Timeout,
+    Disconnected,
+}
+
+impl<T> SendError<T> {
+    /// The value that was not sent.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> TrySendError<T> {
+    /// The value that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(v) | TrySendError::Disconnected(v) => v,
+        }
+    }
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TrySendError::Disconnected(_))
+    }
+}
+
+impl<T> SendTimeoutError<T> {
+    /// The value that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => v,
+        }
+    }
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, SendTimeoutError::Timeout(_))
+    }
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, SendTimeoutError::Disconnected(_))
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError { .. }")
+    }
+}
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Disconnected(_) => f.write_str("Disconnected(..)"),
+        }
+    }
+}
+impl<T> fmt::Debug for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            SendTimeoutError::Disconnected(_) => f.write_str("Disconnected(..)"),
+        }
+    }
+}
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sending on a channel whose receivers are all gone")
+    }
+}
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("sending on a full channel"),
+            TrySendError::Disconnected(_) => SendError(()).fmt(f),
+        }
+    }
+}
+impl<T> fmt::Display for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendTimeoutError::Timeout(_) => f.write_str("timed out sending on a channel"),
+            SendTimeoutError::Disconnected(_) => SendError(()).fmt(f),
+        }
+    }
+}
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("receiving on an empty channel whose senders are all gone")
+    }
+}
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("receiving on an empty channel"),
+            TryRecvError::Disconnected => RecvError.fmt(f),
+        }
+    }
+}
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvTimeoutError::Timeout => f.write_str("timed out receiving on a channel"),
+            RecvTimeoutError::Disconnected => RecvError.fmt(f),
+        }
+    }
+}
+impl<T> std::error::Error for SendError<T> {}
+impl<T> std::error::Error for TrySendError<T> {}
+impl<T> std::error::Error for SendTimeoutError<T> {}
+impl std::error::Error for RecvError {}
+impl std::error::Error for TryRecvError {}
+impl std::error::Error for RecvTimeoutError {}
+
+impl<T> From<SendError<T>> for TrySendError<T> {
+    fn from(e: SendError<T>) -> Self {
+        TrySendError::Disconnected(e.0)
+    }
+}
+impl<T> From<SendError<T>> for SendTimeoutError<T> {
+    fn from(e: SendError<T>) -> Self {
+        SendTimeoutError::Disconnected(e.0)
+    }
+}
+impl From<RecvError> for TryRecvError {
+    fn from(_: RecvError) -> Self {
+        TryRecvError::Disconnected
+    }
+}
+impl From<RecvError> for RecvTimeoutError {
+    fn from(_: RecvError) -> Self {
+        RecvTimeoutError::Disconnected
+    }
+}
+
+// ---- waiting -----------------------------------------------------------------------
+
+/// How long a blocking operation may wait.
+#[derive(Clone, Copy)]
+enum Until {
+    Now,
+    Forever,
+    Deadline(Instant),
+}
+
+enum Failed<T> {
+    Full(T),
+    Disconnected(T),
+    Timeout(T),
+}
+
+/// Unlinks one entry from its queue on the way out of a wait that ended without a
+/// claimer popping it (timeout), or that unwound (the deadlock panic), and at runtime
+/// shutdown through the G's `wait_cleanup`.
+struct Unlink<'a, T> {
+    c: &'a Chan<T>,
+    e: *const Entry,
+    send: bool,
+}
+
+impl<T> Unlink<'_, T> {
+    fn unlink(&self) {
+        let mut g = self.c.lock();
+        let q = if self.send { &mut g.sendq } else { &mut g.recvq };
+        // SAFETY: `e` is this frame's entry.
+        q.remove(unsafe { &*self.e });
+    }
+
+    /// For `G::wait_cleanup`.
+    unsafe fn erased(p: *const ()) {
+        // SAFETY: `p` is the `Unlink` registered by `wait_on`, whose frame is intact
+        // (its G is parked and is being swept).
+        unsafe { (*(p as *const Self)).unlink() }
+    }
+}
+
+impl<T> Drop for Unlink<'_, T> {
+    fn drop(&mut self) {
+        self.unlink();
+    }
+}
+
+impl<T> Chan<T> {
+    fn send(&self, v: T, until: Until) -> Result<(), Failed<T>> {
+        let mut g = self.lock();
+        if g.rx_gone {
+            return Err(Failed::Disconnected(v));
+        }
+        // SAFETY: `g` is the lock.
+        let v = match unsafe { g.try_send(v, self.cap, None) } {
+            Ok(w) => {
+                drop(g);
+                w.wake();
+                return Ok(());
+            }
+            Err(v) => v,
+        };
+        let deadline = match until {
+            Until::Now => return Err(Failed::Full(v)),
+            Until::Deadline(d) if d <= Instant::now() => return Err(Failed::Timeout(v)),
+            Until::Deadline(d) => Some(d),
+            Until::Forever => None,
+        };
+        let mut slot = Some(v);
+        let wait = Wait::new();
+        let e = Entry::new(&wait, &mut slot as *mut Option<T> as *mut u8, 0);
+        g.sendq.push(&e);
+        drop(g);
+        match self.wait_on(&wait, &e, true, deadline) {
+            // Taken by a receiver, or handed back because every receiver left.
+            Outcome::Fired(_) => match slot.take() {
+                None => Ok(()),
+                Some(v) => Err(Failed::Disconnected(v)),
+            },
+            Outcome::TimedOut => Err(Failed::Timeout(slot.take().expect("not taken"))),
+        }
+    }
+
+    fn recv(&self, until: Until) -> Result<T, Failed<()>> {
+        let mut g = self.lock();
+        // SAFETY: `g` is the lock.
+        if let Some((v, w)) = unsafe { g.try_recv(None) } {
+            drop(g);
+            w.wake();
+            return Ok(v);
+        }
+        if g.tx_gone {
+            return Err(Failed::Disconnected(()));
+        }
+        let deadline = match until {
+            Until::Now => return Err(Failed::Full(())),
+            Until::Deadline(d) if d <= Instant::now() => return Err(Failed::Timeout(())),
+            Until::Deadline(d) => Some(d),
+            Until::Forever => None,
+        };
+        let mut slot: Option<T> = None;
+        let wait = Wait::new();
+        let e = Entry::new(&wait, &mut slot as *mut Option<T> as *mut u8, 0);
+        g.recvq.push(&e);
+        drop(g);
+        match self.wait_on(&wait, &e, false, deadline) {
+            Outcome::Fired(_) => slot.ok_or(Failed::Disconnected(())),
+            Outcome::TimedOut => Err(Failed::Timeout(())),
+        }
+    }
+
+    /// Blocks on `wait`, whose one entry `e` is queued. On a timeout the entry is
+    /// unlinked here; on a fire the claimer already popped it.
+    fn wait_on(&self, wait: &Wait, e: &Entry, send: bool, deadline: Option<Instant>) -> Outcome {
+        let unlink = Unlink { c: self, e, send };
+        let cleanup = (
+            Unlink::<T>::erased as unsafe fn(*const ()),
+            &unlink as *const Unlink<'_, T> as *const (),
+        );
+        let out = wait.block(deadline, Some(cleanup));
+        if let Outcome::Fired(_) = out {
+            std::mem::forget(unlink);
+        }
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.lock().buf.len()
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        (self.cap != usize::MAX).then_some(self.cap)
+    }
+}
+
+// ---- Sender / Receiver -------------------------------------------------------------
+
+/// The sending half of a channel. Clone it for more producers; the channel disconnects
+/// for receivers when the last clone is dropped.
+pub struct Sender<T> {
+    c: Arc<Chan<T>>,
+}
+
+/// The receiving half of a channel. Clone it for more consumers; the channel disconnects
+/// for senders when the last clone is dropped.
+pub struct Receiver<T> {
+    c: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `v`, waiting for room (or, for `bounded(0)`, for a receiver to take it).
+    /// Fails, giving `v` back, if every receiver is gone.
+    pub fn send(&self, v: T) -> Result<(), SendError<T>> {
+        match self.c.send(v, Until::Forever) {
+            Ok(()) => Ok(()),
+            Err(Failed::Disconnected(v) | Failed::Full(v) | Failed::Timeout(v)) => {
+                Err(SendError(v))
+            }
+        }
+    }
+
+    /// Sends `v` if that needs no waiting.
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        match self.c.send(v, Until::Now) {
+            Ok(()) => Ok(()),
+            Err(Failed::Disconnected(v)) => Err(TrySendError::Disconnected(v)),
+            Err(Failed::Full(v) | Failed::Timeout(v)) => Err(TrySendError::Full(v)),
+        }
+    }
+
+    /// Sends `v`, waiting at most `timeout`.
+    pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_deadline(v, Instant::now().checked_add(timeout))
+    }
+
+    /// Sends `v`, waiting until `deadline` at most (`None`: forever).
+    pub fn send_deadline(
+        &self,
+        v: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let until = deadline.map_or(Until::Forever, Until::Deadline);
+        match self.c.send(v, until) {
+            Ok(()) => Ok(()),
+            Err(Failed::Disconnected(v)) => Err(SendTimeoutError::Disconnected(v)),
+            Err(Failed::Full(v) | Failed::Timeout(v)) => Err(SendTimeoutError::Timeout(v)),
+        }
+    }
+
+    /// Values buffered now.
+    pub fn len(&self) -> usize {
+        self.c.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bound given to [`bounded`]; `None` for [`unbounded`].
+    pub fn capacity(&self) -> Option<usize> {
+        self.c.capacity()
+    }
+
+    /// Whether both halves belong to the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.c, &other.c)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives a value, waiting for one. Fails once every sender is gone and nothing is
+    /// buffered.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.c.recv(Until::Forever).map_err(|_| RecvError)
+    }
+
+    /// Receives a value if one is there.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.c.recv(Until::Now).map_err(|e| match e {
+            Failed::Disconnected(()) => TryRecvError::Disconnected,
+            _ => TryRecvError::Empty,
+        })
+    }
+
+    /// Receives a value, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_deadline(Instant::now().checked_add(timeout))
+    }
+
+    /// Receives a value, waiting until `deadline` at most (`None`: forever).
+    pub fn recv_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let until = deadline.map_or(Until::Forever, Until::Deadline);
+        self.c.recv(until).map_err(|e| match e {
+            Failed::Disconnected(()) => RecvTimeoutError::Disconnected,
+            _ => RecvTimeoutError::Timeout,
+        })
+    }
+
+    /// Values until every sender is gone (each `next` waits).
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// The values there now, without waiting.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Values buffered now.
+    pub fn len(&self) -> usize {
+        self.c.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bound given to [`bounded`]; `None` for [`unbounded`].
+    pub fn capacity(&self) -> Option<usize> {
+        self.c.capacity()
+    }
+
+    /// Whether both halves belong to the same channel.
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.c, &other.c)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        // Relaxed: a new handle is made from a live one, so the count cannot be zero;
+        // the drop side's AcqRel decrement orders the last drop (as in `Arc`).
+        self.c.senders.fetch_add(1, Relaxed);
+        Sender { c: self.c.clone() }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        // Relaxed: as in `Sender::clone`.
+        self.c.receivers.fetch_add(1, Relaxed);
+        Receiver { c: self.c.clone() }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        // AcqRel: the last dropper sees every other handle's operations.
+        if self.c.senders.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        let mut g = self.c.lock();
+        g.tx_gone = true;
+        // SAFETY: `g` is the lock.
+        let wakes = unsafe { disconnect_all(&mut g.recvq) };
+        drop(g);
+        wakes.into_iter().for_each(Wakeup::wake);
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // AcqRel: as in `Sender::drop`.
+        if self.c.receivers.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        let mut g = self.c.lock();
+        g.rx_gone = true;
+        // SAFETY: `g` is the lock.
+        let wakes = unsafe { disconnect_all(&mut g.sendq) };
+        // Dropped after unlocking: a value's destructor may use the channel.
+        let buffered = std::mem::take(&mut g.buf);
+        drop(g);
+        wakes.into_iter().for_each(Wakeup::wake);
+        drop(buffered);
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sender { .. }")
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Receiver { .. }")
+    }
+}
+
+/// Blocking iterator over a [`Receiver`]: see [`Receiver::iter`].
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+/// Non-blocking iterator over a [`Receiver`]: see [`Receiver::try_iter`].
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Owning blocking iterator over a [`Receiver`].
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+// ---- select ------------------------------------------------------------------------
+
+/// Machinery behind [`select!`](crate::select!); not a stable API.
+#[doc(hidden)]
+pub mod __select {
+    use super::*;
+
+    /// A `select!` wait, opaque outside the crate.
+    pub struct Ctx {
+        pub(super) wait: Wait,
+    }
+
+    /// What registering a case found.
+    pub enum Reg {
+        /// The entry is queued.
+        Queued,
+        /// The case completed at once (the select claimed its own wait).
+        Fired,
+        /// Another case of this select was already completed by a peer.
+        Lost,
+        /// The case looked ready, the select claimed itself, and then the peer it was
+        /// counting on was taken by someone else: start over.
+        Retry,
+    }
+
+    /// One arm of a `select!` over a channel operation.
+    pub trait Case {
+        /// Completes now if that needs no waiting (also when the channel is
+        /// disconnected: the arm then gets the error).
+        fn try_now(&mut self) -> bool;
+        /// Under the channel's lock: completes at once if possible (claiming `ctx`'s
+        /// wait), else queues an entry for the wait.
+        fn register(&mut self, ctx: &Ctx, case: usize) -> Reg;
+        /// Unlinks the entry if it is still queued.
+        fn unregister(&mut self);
+    }
+
+    /// `recv(r) -> v` arm.
+    pub struct RecvCase<'a, T> {
+        rx: &'a Receiver<T>,
+        slot: Option<T>,
+        entry: Option<Entry>,
+        result: Option<Result<T, RecvError>>,
+    }
+
+    impl<'a, T> RecvCase<'a, T> {
+        pub fn new(rx: &'a Receiver<T>) -> Self {
+            RecvCase {
+                rx,
+                slot: None,
+                entry: None,
+                result: None,
+            }
+        }
+
+        /// The arm's value, once it fired.
+        pub fn into_result(self) -> Result<T, RecvError> {
+            match self.result {
+                Some(r) => r,
+                None => match self.slot {
+                    Some(v) => Ok(v),
+                    None => Err(RecvError),
+                },
+            }
+        }
+    }
+
+    impl<T> Case for RecvCase<'_, T> {
+        fn try_now(&mut self) -> bool {
+            match self.rx.c.recv(Until::Now) {
+                Ok(v) => self.result = Some(Ok(v)),
+                Err(Failed::Disconnected(())) => self.result = Some(Err(RecvError)),
+                Err(_) => return false,
+            }
+            true
+        }
+
+        fn register(&mut self, ctx: &Ctx, case: usize) -> Reg {
+            let c = &*self.rx.c;
+            let mut g = c.lock();
+            // SAFETY: `g` is the lock.
+            if unsafe { g.recv_ready(&ctx.wait) } {
+                if !ctx.wait.try_claim() {
+                    return Reg::Lost;
+                }
+                // SAFETY: as above.
+                match unsafe { g.try_recv(Some(&ctx.wait)) } {
+                    Some((v, w)) => {
+                        drop(g);
+                        w.wake();
+                        self.result = Some(Ok(v));
+                        return Reg::Fired;
+                    }
+                    None if g.tx_gone => {
+                        self.result = Some(Err(RecvError));
+                        return Reg::Fired;
+                    }
+                    None => return Reg::Retry,
+                }
+            }
+            let slot = &mut self.slot as *mut Option<T> as *mut u8;
+            let e = self.entry.insert(Entry::new(&ctx.wait, slot, case));
+            g.recvq.push(e);
+            Reg::Queued
+        }
+
+        fn unregister(&mut self) {
+            if let Some(e) = &self.entry {
+                self.rx.c.lock().recvq.remove(e);
+            }
+        }
+    }
+
+    /// `send(s, x) -> res` arm.
+    pub struct SendCase<'a, T> {
+        tx: &'a Sender<T>,
+        slot: Option<T>,
+        entry: Option<Entry>,
+        result: Option<Result<(), SendError<T>>>,
+    }
+
+    impl<'a, T> SendCase<'a, T> {
+        pub fn new(tx: &'a Sender<T>, v: T) -> Self {
+            SendCase {
+                tx,
+                slot: Some(v),
+                entry: None,
+                result: None,
+            }
+        }
+
+        /// The arm's result, once it fired.
+        pub fn into_result(self) -> Result<(), SendError<T>> {
+            match self.result {
+                Some(r) => r,
+                // Fired through a queued entry: a receiver took the value, or it is
+                // still here because every receiver left.
+                None => match self.slot {
+                    None => Ok(()),
+                    Some(v) => Err(SendError(v)),
+                },
+            }
+        }
+    }
+
+    impl<T> Case for SendCase<'_, T> {
+        fn try_now(&mut self) -> bool {
+            let v = self.slot.take().expect("a send arm holds its value");
+            match self.tx.c.send(v, Until::Now) {
+                Ok(()) => self.result = Some(Ok(())),
+                Err(Failed::Disconnected(v)) => self.result = Some(Err(SendError(v))),
+                Err(Failed::Full(v) | Failed::Timeout(v)) => {
+                    self.slot = Some(v);
+                    return false;
+                }
+            }
+            true
+        }
+
+        fn register(&mut self, ctx: &Ctx, case: usize) -> Reg {
+            let c = &*self.tx.c;
+            let mut g = c.lock();
+            // SAFETY: `g` is the lock.
+            if unsafe { g.send_ready(c.cap, &ctx.wait) } {
+                if !ctx.wait.try_claim() {
+                    return Reg::Lost;
+                }
+                let v = self.slot.take().expect("a send arm holds its value");
+                if g.rx_gone {
+                    self.result = Some(Err(SendError(v)));
+                    return Reg::Fired;
+                }
+                // SAFETY: as above.
+                match unsafe { g.try_send(v, c.cap, Some(&ctx.wait)) } {
+                    Ok(w) => {
+                        drop(g);
+                        w.wake();
+                        self.result = Some(Ok(()));
+                        return Reg::Fired;
+                    }
+                    Err(v) => {
+                        self.slot = Some(v);
+                        return Reg::Retry;
+                    }
+                }
+            }
+            let slot = &mut self.slot as *mut Option<T> as *mut u8;
+            let e = self.entry.insert(Entry::new(&ctx.wait, slot, case));
+            g.sendq.push(e);
+            Reg::Queued
+        }
+
+        fn unregister(&mut self) {
+            if let Some(e) = &self.entry {
+                self.tx.c.lock().sendq.remove(e);
+            }
+        }
+    }
+
+    /// How a `select!` without a ready arm behaves.
+    pub enum Mode {
+        Block,
+        Default,
+        Timeout(Duration),
+    }
+
+    /// Returned for the `default` arm.
+    pub const DEFAULT: usize = NONE;
+
+    struct Cases<'c, 'd> {
+        cases: &'c mut [&'d mut dyn Case],
+        queued: usize,
+        order: &'c [usize],
+    }
+
+    impl Cases<'_, '_> {
+        fn unregister(&mut self) {
+            for &i in &self.order[..self.queued] {
+                self.cases[i].unregister();
+            }
+            self.queued = 0;
+        }
+
+        unsafe fn erased(p: *const ()) {
+            // SAFETY: `p` is the `Cases` of a select whose goroutine is parked and
+            // being swept; its frame is intact.
+            unsafe { (*(p as *mut Self)).unregister() }
+        }
+    }
+
+    impl Drop for Cases<'_, '_> {
+        fn drop(&mut self) {
+            self.unregister();
+        }
+    }
+
+    /// Runs a select: returns the index of the arm that fired, or [`DEFAULT`].
+    pub fn select(cases: &mut [&mut dyn Case], mode: Mode) -> usize {
+        let n = cases.len();
+        let deadline = match mode {
+            Mode::Timeout(d) => Some(Instant::now().checked_add(d)),
+            _ => None,
+        };
+        let mut order: Vec<usize> = (0..n).collect();
+        loop {
+            shuffle(&mut order);
+            for &i in &order {
+                if cases[i].try_now() {
+                    return i;
+                }
+            }
+            match (&mode, deadline) {
+                (Mode::Default, _) => return DEFAULT,
+                (_, Some(Some(d))) if d <= Instant::now() => return DEFAULT,
+                _ => {}
+            }
+            if n == 0 && matches!(mode, Mode::Block) {
+                // Go: `select {}` blocks forever.
+                crate::sched::park_or_block_forever();
+            }
+            let ctx = Ctx { wait: Wait::new() };
+            let mut reg = Cases {
+                cases: &mut *cases,
+                queued: 0,
+                order: &order,
+            };
+            let mut fired = None;
+            let mut retry = false;
+            for &i in &order {
+                match reg.cases[i].register(&ctx, i) {
+                    Reg::Queued => reg.queued += 1,
+                    Reg::Fired => {
+                        fired = Some(i);
+                        break;
+                    }
+                    Reg::Lost => break,
+                    Reg::Retry => {
+                        retry = true;
+                        break;
+                    }
+                }
+            }
+            if let Some(i) = fired {
+                return i; // `reg` unregisters the queued entries on drop
+            }
+            if retry {
+                continue;
+            }
+            let cleanup = (
+                Cases::erased as unsafe fn(*const ()),
+                &mut reg as *mut Cases<'_, '_> as *const (),
+            );
+            let out = ctx.wait.block(deadline.flatten(), Some(cleanup));
+            drop(reg);
+            match out {
+                Outcome::Fired(i) => return i,
+                Outcome::TimedOut => return DEFAULT,
+            }
+        }
+    }
+
+    fn shuffle(v: &mut [usize]) {
+        for i in (1..v.len()).rev() {
+            let j = (crate::sched::fastrand() as usize) % (i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Waits on several channel operations at once and runs the arm of the one that
+/// completes, like Go's `select`.
+///
+/// ```
+/// use std::time::Duration;
+/// gmp::run(|| {
+///     let (tx, rx) = gmp::chan::bounded::<i32>(1);
+///     let (_tx2, rx2) = gmp::chan::bounded::<&str>(1);
+///     tx.send(7).unwrap();
+///     let got = gmp::select! {
+///         recv(rx) -> v => v.unwrap(),
+///         recv(rx2) -> _ => unreachable!(),
+///         default(Duration::from_secs(1)) => -1,
+///     };
+///     assert_eq!(got, 7);
+/// });
+/// ```
+///
+/// Arms:
+/// - `recv(r) -> v => expr`: `v` is `Result<T, RecvError>` (`Err` once every sender is
+///   gone and the channel is empty);
+/// - `send(s, x) -> res => expr`: `res` is `Result<(), SendError<T>>` (`x` is evaluated
+///   once, before waiting; if another arm fires, it is dropped);
+/// - `default => expr`: runs if no arm is ready now;
+/// - `default(timeout) => expr`: runs if no arm became ready within `timeout`.
+///
+/// When several arms are ready one is chosen at random. Exactly one arm runs; values of
+/// the others are neither taken nor lost. A `select!` with no arms blocks forever.
+#[macro_export]
+macro_rules! select {
+    ($($t:tt)*) => {
+        $crate::__select_parse!(@arms [] @default [] @idx [] $($t)*)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_parse {
+    // Done.
+    (@arms [$($arms:tt)*] @default [$($def:tt)*] @idx [$($idx:tt)*]) => {
+        $crate::__select_emit!(@arms [$($arms)*] @default [$($def)*])
+    };
+    // Separating commas.
+    (@arms [$($arms:tt)*] @default [$($def:tt)*] @idx [$($idx:tt)*] , $($rest:tt)*) => {
+        $crate::__select_parse!(@arms [$($arms)*] @default [$($def)*] @idx [$($idx)*] $($rest)*)
+    };
+    // recv
+    (@arms [$($arms:tt)*] @default [$($def:tt)*] @idx [$($idx:tt)*]
+        recv($r:expr) -> $v:pat => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@arms [$($arms)* (recv case (0 $($idx)*) ($r) ($v) $body)]
+            @default [$($def)*] @idx [$($idx)* + 1] $($rest)*)
+    };
+    (@arms [$($arms:tt)*] @default [$($def:tt)*] @idx [$($idx:tt)*]
+        recv($r:expr) -> $v:pat => $body:expr $(, $($rest:tt)*)?) => {
+        $crate::__select_parse!(@arms [$($arms)* (recv case (0 $($idx)*) ($r) ($v) $body)]
+            @default [$($def)*] @idx [$($idx)* + 1] $($($rest)*)?)
+    };
+    // send
+    (@arms [$($arms:tt)*] @default [$($def:tt)*] @idx [$($idx:tt)*]
+        send($s:expr, $x:expr) -> $res:pat => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@arms [$($arms)* (send case (0 $($idx)*) ($s, $x) ($res) $body)]
+            @default [$($def)*] @idx [$($idx)* + 1] $($rest)*)
+    };
+    (@arms [$($arms:tt)*] @default [$($def:tt)*] @idx [$($idx:tt)*]
+        send($s:expr, $x:expr) -> $res:pat => $body:expr $(, $($rest:tt)*)?) => {
+        $crate::__select_parse!(@arms [$($arms)* (send case (0 $($idx)*) ($s, $x) ($res) $body)]
+            @default [$($def)*] @idx [$($idx)* + 1] $($($rest)*)?)
+    };
+    // default(timeout)
+    (@arms [$($arms:tt)*] @default [] @idx [$($idx:tt)*]
+        default($d:expr) => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@arms [$($arms)*]
+            @default [($crate::chan::__select::Mode::Timeout($d)) $body] @idx [$($idx)*] $($rest)*)
+    };
+    (@arms [$($arms:tt)*] @default [] @idx [$($idx:tt)*]
+        default($d:expr) => $body:expr $(, $($rest:tt)*)?) => {
+        $crate::__select_parse!(@arms [$($arms)*]
+            @default [($crate::chan::__select::Mode::Timeout($d)) $body] @idx [$($idx)*] $($($rest)*)?)
+    };
+    // default
+    (@arms [$($arms:tt)*] @default [] @idx [$($idx:tt)*]
+        default => $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@arms [$($arms)*]
+            @default [($crate::chan::__select::Mode::Default) $body] @idx [$($idx)*] $($rest)*)
+    };
+    (@arms [$($arms:tt)*] @default [] @idx [$($idx:tt)*]
+        default => $body:expr $(, $($rest:tt)*)?) => {
+        $crate::__select_parse!(@arms [$($arms)*]
+            @default [($crate::chan::__select::Mode::Default) $body] @idx [$($idx)*] $($($rest)*)?)
+    };
+    (@arms [$($arms:tt)*] @default [$($def:tt)+] @idx [$($idx:tt)*] default $($rest:tt)*) => {
+        ::core::compile_error!("gmp::select!: more than one `default` arm")
+    };
+    (@arms [$($arms:tt)*] @default [$($def:tt)*] @idx [$($idx:tt)*] $($rest:tt)+) => {
+        ::core::compile_error!(::core::concat!(
+            "gmp::select!: expected `recv(r) -> v => ..`, `send(s, x) -> res => ..`, ",
+            "`default => ..` or `default(timeout) => ..`, found: ",
+            ::core::stringify!($($rest)+)
+        ))
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_emit {
+    (@arms [$(($kind:ident $case:ident ($($i:tt)*) ($($args:tt)*) ($p:pat) $body:expr))*]
+     @default [$(($mode:expr) $dbody:expr)?]) => {{
+        $( let mut $case = $crate::__select_case!($kind $($args)*); )*
+        #[allow(unused_mut)]
+        let mut __mode = $crate::chan::__select::Mode::Block;
+        $( __mode = $mode; )?
+        let __i = $crate::chan::__select::select(
+            &mut [$( &mut $case as &mut dyn $crate::chan::__select::Case ),*],
+            __mode,
+        );
+        $crate::__select_dispatch!(__i [$(($case ($($i)*) ($p) $body))*] [$($dbody)?])
+    }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_case {
+    (recv $r:expr) => {
+        $crate::chan::__select::RecvCase::new(&$r)
+    };
+    (send $s:expr, $x:expr) => {
+        $crate::chan::__select::SendCase::new(&$s, $x)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_dispatch {
+    ($i:ident [($case:ident ($($n:tt)*) ($p:pat) $body:expr) $($rest:tt)*] [$($dbody:expr)?]) => {
+        if $i == ($($n)*) {
+            let $p = $case.into_result();
+            $body
+        } else {
+            $crate::__select_dispatch!($i [$($rest)*] [$($dbody)?])
+        }
+    };
+    ($i:ident [] [$dbody:expr]) => {
+        $dbody
+    };
+    ($i:ident [] []) => {
+        ::core::unreachable!("gmp::select!: no arm fired")
+    };
+}

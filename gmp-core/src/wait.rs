@@ -1,0 +1,399 @@
+//! Waiting for a peer: the claim protocol under channels, `select!` and `gmp::sync`.
+//!
+//! A goroutine or thread that must wait creates a [`Wait`] on its stack, puts one or more
+//! [`Entry`]s that point at it into wait queues (each queue under its owner's lock), and
+//! blocks. A peer that finds an entry must first *claim* the wait; only the one claimer
+//! hands over a value, and then marks the wait *done*, which wakes the waiter. A wait
+//! with a deadline has a timer that competes for the same claim, and a `select!` wait has
+//! entries in several queues that all compete for it: whoever loses the claim skips the
+//! entry, so exactly one case fires and no value is lost.
+//!
+//! # The claim word
+//! `gen << GEN_SHIFT | TIMEOUT | PARKED | DONE | CLAIMED`. A goroutine's word lives in its
+//! G header (it outlives the waiting frame, so a late timer can still look at it); a
+//! thread's lives in its `Wait`. Each wait takes a new generation, so a stale timer or
+//! entry (an old generation) can never claim a later wait.
+//!
+//! - claim: CAS `gen|0 → gen|CLAIMED` (peers do it under the queue lock);
+//! - done: the claimer writes its result, then `fetch_or(DONE)`; if `PARKED` was set the
+//!   goroutine is asleep and the claimer readies it;
+//! - park: the waiting goroutine's park commit (on g0, the G saved) does
+//!   `fetch_or(PARKED)`; if `DONE` was already set it does not sleep.
+//!
+//! Exactly one side sees the other's bit, so the goroutine is readied exactly once, and
+//! never before it is saved. A claimed-but-not-done wait keeps the waiter asleep until
+//! the claimer has finished writing into its frame.
+
+use crate::g::G;
+use crate::m;
+use crate::sched;
+use crate::timer::{nanotime, Timer, TimerKind};
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::thread::{self, Thread};
+use std::time::Instant;
+
+const CLAIMED: u64 = 1;
+const DONE: u64 = 2;
+const PARKED: u64 = 4;
+const TIMEOUT: u64 = 8;
+const GEN_SHIFT: u32 = 4;
+
+/// `Wait::fired` when nothing fired yet.
+pub(crate) const NONE: usize = usize::MAX;
+
+enum Who {
+    G(*mut G),
+    Thread(Thread),
+}
+
+/// One wait of one goroutine or thread. Lives on the waiter's stack and must not move
+/// while entries point at it.
+pub(crate) struct Wait {
+    who: Who,
+    gen: u64,
+    /// A thread's claim word (a goroutine uses its G header's).
+    thread_word: AtomicU64,
+    /// Which entry (`Entry::case`) the claimer completed. Written before `DONE`.
+    fired: AtomicUsize,
+}
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A peer (or the waiter itself) completed the entry with this `case`.
+    Fired(usize),
+    TimedOut,
+}
+
+/// What the claimer must wake once it has released its locks.
+#[must_use]
+pub(crate) enum Wakeup {
+    None,
+    G(*mut G),
+    Thread(Thread),
+}
+
+impl Wakeup {
+    /// Readies the goroutine (next on this P, as Go's channel hand-off does) or unparks
+    /// the thread.
+    pub(crate) fn wake(self) {
+        match self {
+            Wakeup::None => {}
+            Wakeup::G(g) => sched::ready(g, true),
+            Wakeup::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+impl Wait {
+    /// Starts a new wait for the calling goroutine or thread.
+    pub(crate) fn new() -> Wait {
+        let m = m::current();
+        if m.is_null() {
+            return Wait {
+                who: Who::Thread(thread::current()),
+                gen: 0,
+                thread_word: AtomicU64::new(0),
+                fired: AtomicUsize::new(NONE),
+            };
+        }
+        // SAFETY: a thread with an M calling into the runtime from user code runs a G,
+        // whose header is live while it runs; only this G writes its own word between
+        // waits (peers and timers of older generations only CAS, and fail).
+        let g = unsafe { (*m).curg };
+        let word = unsafe { &(*g).wait };
+        let gen = (word.load(Relaxed) >> GEN_SHIFT).wrapping_add(1) & (u64::MAX >> GEN_SHIFT);
+        // Relaxed: peers learn of this wait only through a queue lock taken after this.
+        word.store(gen << GEN_SHIFT, Relaxed);
+        Wait {
+            who: Who::G(g),
+            gen,
+            thread_word: AtomicU64::new(0),
+            fired: AtomicUsize::new(NONE),
+        }
+    }
+
+    fn word(&self) -> &AtomicU64 {
+        match self.who {
+            // SAFETY: G headers stay mapped while their runtime lives, and a waiting G's
+            // runtime lives while the G waits.
+            Who::G(g) => unsafe { &(*g).wait },
+            Who::Thread(_) => &self.thread_word,
+        }
+    }
+
+    /// Claims the wait. Peers call this under the lock of the queue that holds the entry;
+    /// the waiter may claim its own wait (a case it found ready, or its own timeout).
+    pub(crate) fn try_claim(&self) -> bool {
+        claim(self.word(), self.gen, 0)
+    }
+
+    /// Completes a wait the caller claimed: records `case`, then marks it done. The
+    /// returned wake-up must be run (after releasing locks). The wait must not be
+    /// touched after this: its owner may return at once.
+    pub(crate) fn done(&self, case: usize) -> Wakeup {
+        self.fired.store(case, Relaxed);
+        let wake = match &self.who {
+            Who::G(g) => Wakeup::G(*g),
+            Who::Thread(t) => Wakeup::Thread(t.clone()),
+        };
+        // Release publishes `fired` and whatever the claimer wrote into the waiter's
+        // frame; Acquire pairs with the park commit's `fetch_or(PARKED)`.
+        let old = self.word().fetch_or(DONE, AcqRel);
+        match wake {
+            Wakeup::G(_) if old & PARKED == 0 => Wakeup::None,
+            w => w,
+        }
+    }
+
+    /// Blocks until the wait is done, or until `deadline` (an `Instant`) passes with
+    /// nobody having claimed it. `cleanup`, for goroutines, is what the shutdown sweep
+    /// calls to unlink this wait's entries if the runtime ends while it sleeps.
+    pub(crate) fn block(
+        &self,
+        deadline: Option<Instant>,
+        cleanup: Option<(unsafe fn(*const ()), *const ())>,
+    ) -> Outcome {
+        match self.who {
+            Who::G(g) => self.block_g(g, deadline, cleanup),
+            Who::Thread(_) => self.block_thread(deadline),
+        }
+        // Acquire pairs with `done`'s Release.
+        let w = self.word().load(Acquire);
+        debug_assert!(w & DONE != 0);
+        if w & TIMEOUT != 0 {
+            Outcome::TimedOut
+        } else {
+            Outcome::Fired(self.fired.load(Relaxed))
+        }
+    }
+
+    fn block_g(
+        &self,
+        g: *mut G,
+        deadline: Option<Instant>,
+        cleanup: Option<(unsafe fn(*const ()), *const ())>,
+    ) {
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            let when = nanotime()
+                .saturating_add(left.as_nanos().min(u64::MAX as u128 / 2) as u64)
+                .min(crate::timer::NEVER - 1);
+            sched::add_timer_from_g(Timer {
+                when,
+                kind: TimerKind::WaitTimeout { g, gen: self.gen },
+            });
+        }
+        /// Clears the cleanup hook however this frame is left (`park` panics when the
+        /// runtime finds every goroutine asleep).
+        struct Reset(*mut G);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                // SAFETY: this G owns its header while it runs.
+                unsafe { (*self.0).wait_cleanup = None };
+            }
+        }
+        // SAFETY: as above.
+        unsafe { (*g).wait_cleanup = cleanup };
+        let _reset = Reset(g);
+        let word = self.word();
+        while word.load(Acquire) & DONE == 0 {
+            sched::park(|_| {
+                // On g0, the G saved: from here a claimer that sees PARKED readies it.
+                word.fetch_or(PARKED, AcqRel) & DONE == 0
+            });
+        }
+    }
+
+    fn block_thread(&self, deadline: Option<Instant>) {
+        let word = &self.thread_word;
+        let mut deadline = deadline;
+        while word.load(Acquire) & DONE == 0 {
+            match deadline {
+                None => thread::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now < d {
+                        thread::park_timeout(d - now);
+                    } else if claim(word, self.gen, DONE | TIMEOUT) {
+                        return;
+                    } else {
+                        // A peer claimed it first: it finishes shortly and unparks us.
+                        deadline = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// CAS `gen|0 → gen|CLAIMED|extra`; returns the word before on success.
+fn claim(word: &AtomicU64, gen: u64, extra: u64) -> bool {
+    claim_word(word, gen, extra).is_some()
+}
+
+fn claim_word(word: &AtomicU64, gen: u64, extra: u64) -> Option<u64> {
+    // Relaxed first load: only a hint for the CAS, which carries the ordering.
+    let mut cur = word.load(Relaxed);
+    loop {
+        if cur >> GEN_SHIFT != gen || cur & CLAIMED != 0 {
+            return None;
+        }
+        // AcqRel: Acquire the waiter's setup of this generation (published to us by the
+        // queue lock or the timer heap lock anyway), Release our claim.
+        match word.compare_exchange_weak(cur, cur | CLAIMED | extra, AcqRel, Relaxed) {
+            Ok(old) => return Some(old),
+            Err(now) => cur = now,
+        }
+    }
+}
+
+/// A wait timer fired: claims the wait for the timeout. Returns the G to ready if it is
+/// already asleep (else its park commit sees `DONE` and it does not sleep).
+pub(crate) fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
+    // SAFETY: G headers stay mapped while their runtime lives, and timers are dropped
+    // before it ends.
+    let word = unsafe { &(*g).wait };
+    match claim_word(word, gen, DONE | TIMEOUT) {
+        Some(old) if old & PARKED != 0 => g,
+        _ => ptr::null_mut(),
+    }
+}
+
+/// Whether a wait timer can no longer claim its wait (for pruning timer heaps).
+pub(crate) fn timeout_stale(g: *mut G, gen: u64) -> bool {
+    // SAFETY: as in `timeout_fired`.
+    let w = unsafe { (*g).wait.load(Relaxed) };
+    w >> GEN_SHIFT != gen || w & CLAIMED != 0
+}
+
+/// A queue entry: one wait in one queue. `slot` points at the waiter's value (to send,
+/// or where to receive); `case` tells the waiter which of its entries fired.
+pub(crate) struct Entry {
+    pub wait: *const Wait,
+    pub slot: *mut u8,
+    pub case: usize,
+    /// Set by the claimer for a receive that found the channel disconnected, and for
+    /// sync primitives that need one more bit of result.
+    pub flag: Cell<bool>,
+}
+
+impl Entry {
+    pub(crate) fn new(wait: &Wait, slot: *mut u8, case: usize) -> Entry {
+        Entry {
+            wait,
+            slot,
+            case,
+            flag: Cell::new(false),
+        }
+    }
+
+    /// The entry's wait.
+    ///
+    /// # Safety
+    /// The entry must still be in a queue whose lock the caller holds (its waiter cannot
+    /// have returned), or belong to the caller.
+    pub(crate) unsafe fn wait(&self) -> &Wait {
+        // SAFETY: per the contract.
+        unsafe { &*self.wait }
+    }
+}
+
+/// A FIFO of entries, kept under its owner's lock. Entries are raw pointers into the
+/// waiters' frames: each waiter unlinks its entries (or a claimer pops them) before
+/// its frame returns.
+#[derive(Default)]
+pub(crate) struct WaitQueue {
+    q: std::collections::VecDeque<*const Entry>,
+}
+
+// SAFETY: the entries are only dereferenced under the owning lock (see above).
+unsafe impl Send for WaitQueue {}
+
+impl WaitQueue {
+    pub(crate) fn push(&mut self, e: &Entry) {
+        self.q.push_back(e);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    /// Removes `e` if it is still queued.
+    pub(crate) fn remove(&mut self, e: &Entry) -> bool {
+        let p = e as *const Entry;
+        if let Some(i) = self.q.iter().position(|&x| ptr::eq(x, p)) {
+            self.q.remove(i);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Pops entries until one whose wait this call claims; entries whose wait was claimed
+    /// elsewhere (a timeout, another select case) are dropped from the queue on the way.
+    ///
+    /// # Safety
+    /// The caller holds the queue's lock.
+    pub(crate) unsafe fn claim_first(&mut self) -> Option<&Entry> {
+        while let Some(e) = self.q.pop_front() {
+            // SAFETY: queued entries are live while the lock is held.
+            let e = unsafe { &*e };
+            // SAFETY: as above.
+            if unsafe { e.wait() }.try_claim() {
+                return Some(e);
+            }
+        }
+        None
+    }
+
+    /// Whether some queued entry is not claimed yet (a peer is really waiting). Entries
+    /// of the caller's own `me` wait do not count.
+    ///
+    /// # Safety
+    /// The caller holds the queue's lock.
+    pub(crate) unsafe fn has_waiter(&self, me: Option<&Wait>) -> bool {
+        self.q.iter().any(|&e| {
+            // SAFETY: as in `claim_first`.
+            let w = unsafe { (*e).wait() };
+            !me.is_some_and(|me| ptr::eq(me, w)) && w.claimable()
+        })
+    }
+
+    /// Like `claim_first`, skipping entries of the caller's own wait `me`.
+    ///
+    /// # Safety
+    /// The caller holds the queue's lock.
+    pub(crate) unsafe fn claim_first_other(&mut self, me: &Wait) -> Option<&Entry> {
+        let mut i = 0;
+        while i < self.q.len() {
+            // SAFETY: as in `claim_first`.
+            let e = unsafe { &*self.q[i] };
+            // SAFETY: as above.
+            let w = unsafe { e.wait() };
+            if ptr::eq(w, me) {
+                i += 1;
+                continue;
+            }
+            self.q.remove(i);
+            if w.try_claim() {
+                return Some(e);
+            }
+        }
+        None
+    }
+}
+
+impl Wait {
+    /// Whether nobody has claimed this wait yet.
+    fn claimable(&self) -> bool {
+        let w = self.word().load(Acquire);
+        w >> GEN_SHIFT == self.gen && w & CLAIMED == 0
+    }
+}
