@@ -73,6 +73,8 @@ pub(crate) struct G {
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
     pub wait_cleanup: Option<(unsafe fn(*const ()), *const ())>,
+    /// Counted in its P's `chan_waits` (set and cleared on g0).
+    pub chan_counted: bool,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -105,6 +107,7 @@ impl G {
                 min_sp: stack.hi,
                 wait: AtomicU64::new(0),
                 wait_cleanup: None,
+                chan_counted: false,
             });
         }
         g

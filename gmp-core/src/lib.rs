@@ -30,6 +30,7 @@
 mod arch;
 pub mod chan;
 mod g;
+mod handoff;
 mod m;
 #[doc(hidden)]
 pub mod netpoll;
@@ -42,6 +43,7 @@ mod sysmon;
 mod timer;
 mod wait;
 
+pub use handoff::blocking;
 pub use runtime::{run, stats, Runtime, RuntimeBuilder, Stats};
 pub use sched::{park_forever, yield_now};
 pub use spawn::{off_p, spawn, Builder, JoinHandle};

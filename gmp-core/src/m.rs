@@ -42,6 +42,10 @@ pub(crate) struct M {
     pub exit_buf: Gobuf,
     /// xorshift state for random steal order.
     pub rand: u64,
+    /// P sections this thread is inside (`handoff.rs`): at least 1 while on g0, 0 while
+    /// a goroutine runs its own code. Written only by this thread (Relaxed load + store);
+    /// sysmon reads it after a `membarrier` (see `handoff.rs`).
+    pub locks: AtomicU32,
 }
 
 thread_local! {
@@ -95,6 +99,7 @@ impl M {
             park_commit: None,
             exit_buf: Gobuf::default(),
             rand: 0x9E37_79B9_7F4A_7C15 ^ (id as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            locks: AtomicU32::new(1),
         }
     }
 

@@ -6,8 +6,10 @@
 //!
 //! Ownership: fields in `Cell`/`UnsafeCell` are touched only by the M currently holding
 //! this P (handed over under the scheduler lock, which orders one owner's writes before
-//! the next owner's reads). Other Ms reach a P only through its stealer, its timer mutex
-//! and its atomics.
+//! the next owner's reads), and only inside a P section (`proc.rs`): sysmon may take
+//! the P from an M whose goroutine has been away from the scheduler too long, and the
+//! section is what tells that M it lost the P. Other Ms reach a P only through its
+//! stealer, its timer mutex and its atomics.
 //!
 //! `runnext` is owner-only here (Go lets thieves take it after a short delay). A G
 //! readied by the running G sits there and inherits the time slice; if the running G
@@ -19,7 +21,7 @@ use crate::timer::{TimerHeap, NEVER};
 use crossbeam_deque::Worker;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// A G pointer that may cross threads inside the run queues.
@@ -40,8 +42,18 @@ pub(crate) const GFREE_MAX: usize = 64;
 pub(crate) struct P {
     pub id: usize,
     runq: UnsafeCell<Worker<GRef>>,
-    runnext: Cell<*mut G>,
-    pub schedtick: Cell<u32>,
+    /// Owner-only like a `Cell`; atomic (Relaxed, plain moves) so sysmon may peek.
+    runnext: AtomicPtr<G>,
+    /// Gs run on this P. Written by the owner only (Relaxed load + store); sysmon reads it
+    /// to see whether the P is stuck.
+    pub schedtick: AtomicU32,
+    /// The M holding this P (its address), `| RETAKING` while sysmon tries to take it, or
+    /// 0 when idle. See `proc.rs`.
+    pub owner: AtomicUsize,
+    /// Goroutines parked in channel or sync waits, counted by the parking P and uncounted
+    /// by whichever P runs them after (a wrapping count; only the sum over Ps means
+    /// anything). Owner-only writes. Deadlock detection reads the sum.
+    pub chan_waits: AtomicU64,
     pub gfree: UnsafeCell<Vec<*mut G>>,
     /// Goroutine ids handed out in batches so spawn does not contend on one counter.
     pub goid_next: Cell<u64>,
@@ -65,8 +77,10 @@ impl P {
         P {
             id,
             runq: UnsafeCell::new(runq),
-            runnext: Cell::new(ptr::null_mut()),
-            schedtick: Cell::new(0),
+            runnext: AtomicPtr::new(ptr::null_mut()),
+            schedtick: AtomicU32::new(0),
+            owner: AtomicUsize::new(0),
+            chan_waits: AtomicU64::new(0),
             gfree: UnsafeCell::new(Vec::new()),
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),
@@ -86,10 +100,38 @@ impl P {
         unsafe { &*self.runq.get() }
     }
 
+    /// Whether the P has Gs queued (a racy peek for sysmon and hand-offs).
+    pub(crate) fn has_work(&self, stealer: &crossbeam_deque::Stealer<GRef>) -> bool {
+        // Relaxed: a hint; the caller re-checks under the scheduler's protocol.
+        !self.runnext.load(Ordering::Relaxed).is_null() || !stealer.is_empty()
+    }
+
+    /// Decrements an owner-written counter (wrapping).
+    #[inline]
+    pub(crate) fn unbump(c: &AtomicU64) {
+        c.store(c.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
+    }
+
+    /// Bumps `schedtick` (owner only).
+    #[inline]
+    pub(crate) fn tick(&self) -> u32 {
+        // Relaxed load + store: owner-only; sysmon only compares snapshots.
+        let t = self.schedtick.load(Ordering::Relaxed).wrapping_add(1);
+        self.schedtick.store(t, Ordering::Relaxed);
+        t
+    }
+
     /// Queues `g`: in `runnext` (kicking the old one to the tail) or at the tail.
     /// Owner only.
     pub(crate) fn runqput(&self, g: *mut G, next: bool) {
-        let g = if next { self.runnext.replace(g) } else { g };
+        // Relaxed load + store: owner-only (see the field).
+        let g = if next {
+            let old = self.runnext.load(Ordering::Relaxed);
+            self.runnext.store(g, Ordering::Relaxed);
+            old
+        } else {
+            g
+        };
         if let Some(g) = NonNull::new(g) {
             self.runq().push(GRef(g));
         }
@@ -97,7 +139,11 @@ impl P {
 
     /// `runnext` first, then the local queue. Owner only.
     pub(crate) fn runqget(&self) -> *mut G {
-        let g = self.runnext.replace(ptr::null_mut());
+        // Relaxed: owner-only (see the field).
+        let g = self.runnext.load(Ordering::Relaxed);
+        if !g.is_null() {
+            self.runnext.store(ptr::null_mut(), Ordering::Relaxed);
+        }
         if !g.is_null() {
             return g;
         }
@@ -120,7 +166,7 @@ impl P {
 
     /// Drains every queued G, for the shutdown sweep (after all Ms have exited).
     pub(crate) fn drain(&self) {
-        self.runnext.set(ptr::null_mut());
+        self.runnext.store(ptr::null_mut(), Ordering::Relaxed);
         while self.runq().pop().is_some() {}
     }
 }

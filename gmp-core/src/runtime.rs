@@ -42,6 +42,7 @@ impl Runtime {
         RuntimeBuilder {
             procs: None,
             stack_size: stack::DEFAULT_STACK_SIZE,
+            max_threads: DEFAULT_MAX_THREADS,
         }
     }
 }
@@ -51,7 +52,11 @@ impl Runtime {
 pub struct RuntimeBuilder {
     procs: Option<usize>,
     stack_size: usize,
+    max_threads: usize,
 }
+
+/// Default for [`RuntimeBuilder::max_threads`] (Go's `debug.SetMaxThreads` default).
+pub const DEFAULT_MAX_THREADS: usize = 10_000;
 
 impl RuntimeBuilder {
     /// Number of Ps: how many goroutines run in parallel. Default: available parallelism.
@@ -68,6 +73,19 @@ impl RuntimeBuilder {
     /// Above 1 GiB.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = stack::round_size(bytes).unwrap_or_else(|e| panic!("gmp: {e}"));
+        self
+    }
+
+    /// The most runtime threads (Ms) this runtime may run at once; default 10,000.
+    /// Threads beyond the Ps come from goroutines blocked in [`blocking`](crate::blocking)
+    /// calls (and in blocking calls sysmon rescued). Past the limit, `blocking` panics
+    /// with a message that says so, instead of the process running out of threads.
+    ///
+    /// # Panics
+    /// If `n` is zero; `run` panics if it is not larger than the number of Ps.
+    pub fn max_threads(mut self, n: usize) -> Self {
+        assert!(n > 0, "gmp: max_threads must be at least 1");
+        self.max_threads = n;
         self
     }
 
@@ -91,8 +109,15 @@ impl RuntimeBuilder {
             self.procs
                 .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         });
+        assert!(
+            self.max_threads > procs,
+            "gmp: max_threads ({}) must be larger than procs ({procs})",
+            self.max_threads
+        );
         stack::install_overflow_handler();
+        crate::handoff::init_barrier();
         let s = Box::new(Sched::new(procs, self.stack_size));
+        s.max_threads.store(self.max_threads, SeqCst);
         let s: &Sched = &s;
         LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(s.id);
 
@@ -199,6 +224,9 @@ impl Sched {
             external: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             sysmon_key: AtomicU32::new(0),
+            max_threads: AtomicUsize::new(DEFAULT_MAX_THREADS),
+            retakes: AtomicU64::new(0),
+            spawned_unowned: AtomicU64::new(0),
         };
         {
             let mut l = s.lock();
@@ -223,6 +251,13 @@ pub(crate) fn is_live(id: u64) -> bool {
 
 /// Starts a new M thread that will run `p`.
 pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
+    // `startm` counted this M already.
+    let max = s.max_threads.load(Relaxed);
+    if s.mcount.load(SeqCst) > max {
+        return Err(io::Error::other(format!(
+            "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
+        )));
+    }
     // Relaxed: a unique number for the thread name, nothing else hangs on it.
     let id = s.next_mid.fetch_add(1, Relaxed) + 1;
     let sp = s as *const Sched as usize;
@@ -244,7 +279,7 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
     // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
     // `mcount` to reach zero, which is the last thing this thread does with it).
     unsafe {
-        (*m).p = p;
+        crate::handoff::acquirep(&mut *m, p);
         (*m).spinning = spinning;
         m::set_current(m);
         arch::mstart(
@@ -363,6 +398,10 @@ pub struct Stats {
     pub steals: u64,
     /// Goroutines spawned (the main one not included).
     pub spawned: u64,
+    /// Times sysmon took a P from a goroutine that stayed away from the scheduler for
+    /// 10 ms (a blocking call outside `gmp::blocking`, or a long computation) and handed
+    /// it to another thread.
+    pub retakes: u64,
 }
 
 /// Counters of the runtime the calling goroutine runs on.
@@ -376,7 +415,7 @@ pub fn stats() -> Stats {
     let s = unsafe { &*(*m).sched };
     // Relaxed throughout: a snapshot of independent counters, not a consistent cut.
     let sum = |f: fn(&P) -> &AtomicU64| s.ps.iter().map(|p| f(p).load(Relaxed)).sum::<u64>();
-    let spawned = sum(|p| &p.spawned);
+    let spawned = sum(|p| &p.spawned) + s.spawned_unowned.load(Relaxed);
     let exited = sum(|p| &p.exited);
     Stats {
         goroutines: (1 + spawned).saturating_sub(exited) as usize,
@@ -390,6 +429,7 @@ pub fn stats() -> Stats {
         switches: sum(|p| &p.switches),
         steals: sum(|p| &p.steals),
         spawned,
+        retakes: s.retakes.load(Relaxed),
     }
 }
 

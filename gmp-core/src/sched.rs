@@ -35,6 +35,7 @@
 
 use crate::arch;
 use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
+use crate::handoff;
 use crate::m::{self, M};
 use crate::netpoll::{self, Mode, Netpoll, PollDesc};
 use crate::p::{GRef, GFREE_MAX, P};
@@ -87,6 +88,12 @@ pub(crate) struct Sched {
     pub threads: Mutex<Vec<JoinHandle<()>>>,
     /// Woken at shutdown, so sysmon exits promptly.
     pub sysmon_key: AtomicU32,
+    /// Ms allowed at once (`RuntimeBuilder::max_threads`).
+    pub max_threads: AtomicUsize,
+    /// Ps sysmon took from goroutines that stayed away from the scheduler (`stats`).
+    pub retakes: AtomicU64,
+    /// Goroutines spawned by goroutines whose P had been taken (no P counter to bump).
+    pub spawned_unowned: AtomicU64,
 }
 
 pub(crate) struct Locked {
@@ -105,14 +112,14 @@ impl Sched {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
+    pub(crate) fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
         let p = l.pidle.pop()?;
         // SeqCst: pairs with the loads in `wakep` (see the module doc).
         self.npidle.fetch_sub(1, SeqCst);
         Some(p)
     }
 
-    fn pidleput(&self, l: &mut Locked, p: *const P) {
+    pub(crate) fn pidleput(&self, l: &mut Locked, p: *const P) {
         l.pidle.push(p);
         // SeqCst: a full barrier between publishing the idle P and the re-checks that
         // follow in `find_runnable`; pairs with producers' fence + `npidle` load.
@@ -149,8 +156,11 @@ pub(crate) fn current_m() -> *mut M {
 /// Panics with Go's deadlock message if the runtime found every G asleep while this
 /// was the main G.
 pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
-    let m = current_m();
-    assert!(!m.is_null(), "gmp: park called outside a goroutine");
+    assert!(
+        !current_m().is_null(),
+        "gmp: park called outside a goroutine"
+    );
+    let m = handoff::p_enter_for_mcall();
     let c: &mut dyn FnMut(*mut G) -> bool = &mut commit;
     // SAFETY: `c` lives in this frame, which stays intact while the G is parked; g0 calls
     // it only before the G can be resumed (see `park_m`), so the erased lifetime never
@@ -221,13 +231,13 @@ pub(crate) fn fastrand() -> u32 {
 
 /// Puts the running G at the tail of its P's queue and runs another.
 pub fn yield_now() {
-    let m = current_m();
-    if m.is_null() {
+    if current_m().is_null() {
         std::thread::yield_now();
         return;
     }
+    let m = handoff::p_enter_for_mcall();
     // SAFETY: `m` is this thread's M, running a G (a thread with an M runs only Gs and g0,
-    // and g0 code never calls this).
+    // and g0 code never calls this), holding its P in a section that g0 continues.
     unsafe {
         let g = (*m).curg;
         arch::mcall(&mut (*g).sched, (*m).g0_sp, gosched_m, m as usize);
@@ -236,7 +246,7 @@ pub fn yield_now() {
 
 /// Ends the running G. Called by `g_entry` after the closure returned or panicked.
 pub(crate) fn goexit() -> ! {
-    let m = current_m();
+    let m = handoff::p_enter_for_mcall();
     // SAFETY: as in `yield_now`. The saved context is never resumed.
     unsafe {
         let g = (*m).curg;
@@ -255,8 +265,10 @@ pub(crate) fn ready(g: *mut G, next: bool) {
         (*g).status.store(G_RUNNABLE, Relaxed);
         tracing::trace!(goid = (*g).id, "ready");
         let m = current_m();
-        if !m.is_null() && ptr::eq((*m).sched, s) && !(*m).p.is_null() {
+        let mine = !m.is_null() && ptr::eq((*m).sched, s);
+        if let Some(m) = mine.then(handoff::p_try_enter).flatten() {
             (*(*m).p).runqput(g, next);
+            handoff::p_exit(m);
         } else {
             s.injector.push(GRef(NonNull::new_unchecked(g)));
             // Pairs with the SeqCst RMW in `pidleput`: either the idle M re-checks and
@@ -282,6 +294,8 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
         if !(*commit)(g) {
             (*g).status.store(G_RUNNING, Relaxed);
             m.curg = g;
+            // Back in the goroutine's own code: out of the P section.
+            m.locks.store(0, Relaxed);
             arch::gogo(&(*g).sched);
         }
         schedule(m)
@@ -327,6 +341,27 @@ pub(crate) unsafe extern "C" fn mstart_entry(m: usize) -> ! {
     unsafe { schedule(&mut *(m as *mut M)) }
 }
 
+/// `schedule` for g0 functions outside this module.
+pub(crate) fn schedule_m(m: &mut M) -> ! {
+    schedule(m)
+}
+
+/// Counts a goroutine that parked in a channel or sync wait (`wait.rs`, from its park
+/// commit on g0); `execute` uncounts it when it runs again.
+pub(crate) fn count_chan_wait(g: *mut G) {
+    let m = current_m();
+    // SAFETY: on g0 of an M holding its P; `g` is the G it just saved.
+    unsafe {
+        (*g).chan_counted = true;
+        P::bump(&(*(*m).p).chan_waits);
+    }
+}
+
+pub(crate) fn count_retake(s: &Sched) {
+    // Relaxed: a statistic.
+    s.retakes.fetch_add(1, Relaxed);
+}
+
 #[inline]
 fn sched(m: &M) -> &'static Sched {
     // SAFETY: an M never outlives its runtime: `run` joins every M before dropping it.
@@ -349,7 +384,7 @@ fn schedule(m: &mut M) -> ! {
     // Relaxed: hints only. A timer or shutdown missed here is seen by `find_runnable`
     // (SeqCst loads) the next time this P runs out of local work or hits tick 61.
     if p.timer0.load(Relaxed) == NEVER
-        && p.schedtick.get() % 61 != 0
+        && p.schedtick.load(Relaxed) % 61 != 0
         && !sched(m).shutdown.load(Relaxed)
     {
         g = p.runqget();
@@ -368,10 +403,17 @@ fn execute(m: &mut M, g: *mut G) -> ! {
     // SAFETY: `g` was taken from a queue, so this M alone owns running it; the M holds P.
     unsafe {
         let p = &*m.p;
-        p.schedtick.set(p.schedtick.get().wrapping_add(1));
+        p.tick();
         P::bump(&p.switches);
+        if (*g).chan_counted {
+            (*g).chan_counted = false;
+            P::unbump(&p.chan_waits);
+        }
         m.curg = g;
         (*g).status.store(G_RUNNING, Relaxed);
+        // Leaving g0 for the goroutine's own code: out of the P section (Relaxed: see
+        // `M::locks`; sysmon reads it only after a membarrier).
+        m.locks.store(0, Relaxed);
         arch::gogo(&(*g).sched)
     }
 }
@@ -456,7 +498,7 @@ fn find_runnable(m: &mut M) -> *mut G {
         if t0 != NEVER && t0 <= nanotime() {
             run_all_timers(s);
         }
-        if p.schedtick.get() % 61 == 0 {
+        if p.schedtick.load(Relaxed) % 61 == 0 {
             if let Some(g) = steal_global(s, p) {
                 return g;
             }
@@ -488,8 +530,8 @@ fn find_runnable(m: &mut M) -> *mut G {
             drop(l);
             continue;
         }
-        s.pidleput(&mut l, m.p);
-        m.p = ptr::null();
+        let p = handoff::releasep(m);
+        s.pidleput(&mut l, p);
         drop(l);
         let was_spinning = m.spinning;
         if was_spinning {
@@ -498,7 +540,7 @@ fn find_runnable(m: &mut M) -> *mut G {
             s.nmspinning.fetch_sub(1, SeqCst);
         }
         if let Some(p) = check_again(s, was_spinning) {
-            m.p = p;
+            handoff::acquirep(m, p);
             if was_spinning {
                 m.spinning = true;
                 s.nmspinning.fetch_add(1, SeqCst);
@@ -514,7 +556,7 @@ fn find_runnable(m: &mut M) -> *mut G {
             let mut l = s.lock();
             if let Some(p) = s.pidleget(&mut l) {
                 drop(l);
-                m.p = p;
+                handoff::acquirep(m, p);
                 for &g in &gs {
                     ready(g, false);
                 }
@@ -626,9 +668,12 @@ fn run_all_timers(s: &Sched) {
 /// Adds a timer for `g` on the current M's P, waking the sleeper if it now sleeps too
 /// long. Called on g0 from a park commit.
 pub(crate) fn add_timer(m: &M, t: Timer) {
-    let s = sched(m);
-    // SAFETY: called on an M holding a P (from a G, or a park commit on its g0).
-    let p = unsafe { &*m.p };
+    // SAFETY: called on an M holding a P (a park commit on its g0).
+    add_timer_on(sched(m), unsafe { &*m.p }, t);
+}
+
+/// Adds a timer to `p`'s heap (any P: the heap has its own lock).
+fn add_timer_on(s: &Sched, p: &P, t: Timer) {
     let when = t.when;
     {
         let mut h = p.timers.lock().unwrap_or_else(|e| e.into_inner());
@@ -649,23 +694,27 @@ pub(crate) fn add_timer(m: &M, t: Timer) {
 
 /// Adds a timer on the current M's P, from a G (not from a park commit).
 pub(crate) fn add_timer_from_g(t: Timer) {
-    // SAFETY: called from a G, so this thread's M is live and holds a P.
-    let m = unsafe { &*current_m() };
-    add_timer(m, t);
+    let m = current_m();
+    // SAFETY: called from a G, so this thread's M and its runtime are live.
+    let s = unsafe { sched(&*m) };
+    match handoff::p_try_enter() {
+        Some(m) => {
+            // SAFETY: the section holds the P.
+            add_timer_on(s, unsafe { &*(*m).p }, t);
+            handoff::p_exit(m);
+        }
+        // This goroutine's P was taken: any heap will do.
+        None => add_timer_on(s, &s.ps[0], t),
+    }
 }
 
 /// Adds a socket deadline timer on the current M's P (called from a G).
 pub(crate) fn add_deadline(s: &Sched, when: u64, pd: &'static PollDesc, mode: Mode, n: u64) {
-    // SAFETY: called from a G, so this thread's M is live and holds a P.
-    let m = unsafe { &*current_m() };
-    debug_assert!(ptr::eq(sched(m), s));
-    add_timer(
-        m,
-        Timer {
-            when,
-            kind: TimerKind::Deadline { pd, mode, n },
-        },
-    );
+    debug_assert!(ptr::eq(unsafe { (*current_m()).sched }, s));
+    add_timer_from_g(Timer {
+        when,
+        kind: TimerKind::Deadline { pd, mode, n },
+    });
 }
 
 /// The idle sleeper's wait: blocks in the netpoller until the earliest timer `when`
@@ -730,7 +779,7 @@ pub(crate) fn inject(s: &Sched, gs: &[*mut G]) {
 }
 
 /// Parks the M until `startm` hands it a P (or shutdown).
-fn stopm(m: &mut M) {
+pub(crate) fn stopm(m: &mut M) {
     let s = sched(m);
     let mut l = s.lock();
     if s.shutdown.load(SeqCst) {
@@ -743,10 +792,14 @@ fn stopm(m: &mut M) {
     checkdead(s, &mut l);
     drop(l);
     m.park.sleep();
-    m.p = std::mem::replace(&mut m.next_p, ptr::null());
-    if m.p.is_null() && !s.shutdown.load(SeqCst) {
-        unreachable!("an M was woken without a P outside shutdown");
+    let p = std::mem::replace(&mut m.next_p, ptr::null());
+    if p.is_null() {
+        if !s.shutdown.load(SeqCst) {
+            unreachable!("an M was woken without a P outside shutdown");
+        }
+        mexit(m);
     }
+    handoff::acquirep(m, p);
 }
 
 /// Called with the lock held by an M about to sleep: if every M is now idle, no timer is
@@ -769,6 +822,13 @@ fn checkdead(s: &Sched, l: &mut Locked) {
     if main.is_null() || unsafe { (*main).status.load(Relaxed) } != G_WAITING {
         return;
     }
+    // Goroutines in channel or sync waits could be woken by a plain thread.
+    let chan_waits =
+        s.ps.iter()
+            .fold(0u64, |a, p| a.wrapping_add(p.chan_waits.load(Relaxed)));
+    if chan_waits != 0 && foreign_threads(s) {
+        return;
+    }
     let Some(p) = s.pidleget(l) else { return };
     let me = l.midle.pop().expect("this M is idle");
     s.nmidle.fetch_sub(1, SeqCst);
@@ -784,13 +844,37 @@ fn checkdead(s: &Sched, l: &mut Locked) {
     }
 }
 
+/// Whether the process has threads besides this runtime's Ms, its sysmon and the
+/// thread blocked in `run`. Such a thread may hold a channel or sync handle and wake a
+/// goroutine later (the runtime cannot see where handles went), so with one around,
+/// every goroutine being asleep is not proof of a deadlock. Go needs no such rule: all of
+/// its code runs on goroutines. This errs on the side of never reporting a false
+/// deadlock: a process with any extra thread (a test harness, a logging thread, another
+/// runtime) gets no deadlock panic, only a hang. Read only on the rare path where every
+/// M is idle and the main G is parked.
+fn foreign_threads(s: &Sched) -> bool {
+    let ours = s.mcount.load(SeqCst) + 2;
+    match process_threads() {
+        Some(n) => n > ours,
+        None => true,
+    }
+}
+
+/// The number of threads in this process (`/proc/self/stat`, field 20).
+fn process_threads() -> Option<usize> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(17)?.parse().ok()
+}
+
 /// Leaves the scheduling loop for good: back to `m_main` on the thread's own stack.
 fn mexit(m: &mut M) -> ! {
     let s = sched(m);
     if !m.p.is_null() {
+        let p = handoff::releasep(m);
         let mut l = s.lock();
-        s.pidleput(&mut l, m.p);
-        m.p = ptr::null();
+        s.pidleput(&mut l, p);
     }
     if m.spinning {
         m.spinning = false;

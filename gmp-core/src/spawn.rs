@@ -7,6 +7,7 @@ use crate::sched::{self, Sched};
 use crate::stack;
 use std::fmt;
 use std::io;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread;
 
@@ -75,24 +76,46 @@ impl Builder {
             "gmp::spawn called outside a gmp runtime: start one with gmp::run(|| ...) and \
              spawn goroutines from inside it"
         );
-        // SAFETY: `m` is this thread's M, running this G, so it holds a P and its runtime
-        // is live; nothing below switches, so both stay ours.
-        let (s, p): (&Sched, &P) = unsafe { (&*(*m).sched, &*(*m).p) };
-        let size = match self.stack_size {
-            Some(b) => stack::round_size(b)?,
-            None => s.stack_size,
-        };
-        let g = sched::gfget(s, Some(p), size)?;
-        let packet = Arc::new(Packet::new(s.id));
-        let id = sched::next_goid(s, Some(p));
-        let name = self.name.map(Arc::from);
-        // SAFETY: `g` is a free G we own.
-        unsafe { G::prepare(g, id, s, name, f, packet.clone()) };
-        P::bump(&p.spawned);
-        tracing::trace!(goid = id, "spawn");
-        sched::ready(g, true);
-        Ok(JoinHandle { packet, id })
+        // SAFETY: `m` is this thread's M, running this G, so its runtime is live.
+        let s: &Sched = unsafe { &*(*m).sched };
+        // The P's caches and goroutine ids, if this goroutine still holds its P (nothing
+        // below switches, so the section keeps it).
+        let section = crate::handoff::p_try_enter();
+        // SAFETY: inside the section the M holds its P.
+        let p: Option<&P> = section.map(|m| unsafe { &*(*m).p });
+        let r = spawn_on(s, p, self, f);
+        if let Some(m) = section {
+            crate::handoff::p_exit(m);
+        }
+        r
     }
+}
+
+fn spawn_on<F, T>(s: &Sched, p: Option<&P>, b: Builder, f: F) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let size = match b.stack_size {
+        Some(n) => stack::round_size(n)?,
+        None => s.stack_size,
+    };
+    let g = sched::gfget(s, p, size)?;
+    let packet = Arc::new(Packet::new(s.id));
+    let id = sched::next_goid(s, p);
+    let name = b.name.map(Arc::from);
+    // SAFETY: `g` is a free G we own.
+    unsafe { G::prepare(g, id, s, name, f, packet.clone()) };
+    match p {
+        Some(p) => P::bump(&p.spawned),
+        // Relaxed: a statistic.
+        None => {
+            s.spawned_unowned.fetch_add(1, Relaxed);
+        }
+    }
+    tracing::trace!(goid = id, "spawn");
+    sched::ready(g, true);
+    Ok(JoinHandle { packet, id })
 }
 
 /// An owned permission to wait for a goroutine and take its result.

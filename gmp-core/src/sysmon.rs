@@ -32,6 +32,7 @@ pub(crate) fn start(s: &Sched) {
             let s = unsafe { &*(sp as *const Sched) };
             let start = Instant::now();
             let mut next_trace = trace.map(|p| start + p);
+            let mut samples = vec![crate::handoff::Sample::default(); s.procs];
             loop {
                 let key = s.sysmon_key.load(Acquire);
                 if s.shutdown.load(SeqCst) {
@@ -44,6 +45,7 @@ pub(crate) fn start(s: &Sched) {
                 if s.shutdown.load(SeqCst) {
                     return;
                 }
+                crate::handoff::retake(s, &mut samples, nanotime());
                 let last = s.netpoll.last_poll.load(SeqCst);
                 if last != 0
                     && s.netpoll.waiters.load(SeqCst) > 0

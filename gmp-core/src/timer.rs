@@ -179,9 +179,10 @@ pub fn sleep(dur: std::time::Duration) {
         .saturating_add(dur.as_nanos().min(u64::MAX as u128) as u64)
         .min(NEVER - 1);
     crate::sched::park(|g| {
-        // SAFETY: the commit runs on g0 of the M that parked this G, which is `m`.
+        // SAFETY: the commit runs on g0 of the M that parked this G (not necessarily
+        // `m`: a G that lost its P moves before parking), holding its P.
         crate::sched::add_timer(
-            unsafe { &*m },
+            unsafe { &*crate::m::current() },
             Timer {
                 when,
                 kind: TimerKind::Wake(g),

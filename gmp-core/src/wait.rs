@@ -200,9 +200,13 @@ impl Wait {
         let _reset = Reset(g);
         let word = self.word();
         while word.load(Acquire) & DONE == 0 {
-            sched::park(|_| {
+            sched::park(|g| {
                 // On g0, the G saved: from here a claimer that sees PARKED readies it.
-                word.fetch_or(PARKED, AcqRel) & DONE == 0
+                let parked = word.fetch_or(PARKED, AcqRel) & DONE == 0;
+                if parked {
+                    sched::count_chan_wait(g);
+                }
+                parked
             });
         }
     }

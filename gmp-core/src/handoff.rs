@@ -1,0 +1,435 @@
+//! Who holds a P, and giving it up: P sections, `gmp::blocking`, sysmon's retake, and
+//! the thread limit.
+//!
+//! # Why a P can be taken from a running M
+//! A goroutine that blocks its thread without telling the runtime (`std::thread::sleep`,
+//! `std::fs::read`, a lock of another library) or computes for a long time never comes
+//! back to the scheduler, so the other goroutines queued on its P would wait with it.
+//! Go preempts such a goroutine; gmp cannot interrupt a thread in a syscall, so sysmon
+//! takes the *P* away from the M instead and hands it to another M (Go's `retake` and
+//! `handoffp`). The stuck goroutine keeps its thread and finds out when it next needs
+//! the P.
+//!
+//! # P sections
+//! Everything that touches a P's owner-only state from a goroutine's stack (`ready`
+//! into the local queue, `spawn`, entering g0 through `mcall`) runs inside a *P
+//! section*: `M::locks` goes up, then the goroutine checks that `P::owner` is still its
+//! M. While on g0 an M is always inside a section. sysmon takes a P only from an M that
+//! is outside any section:
+//!
+//! ```text
+//!   goroutine (its M)                      sysmon
+//!   locks = 1          (plain store)       CAS owner: M → M|RETAKING
+//!   compiler fence                         membarrier()  ← a full fence on every CPU
+//!   owner == M ?       (plain load)        locks == 0 ?  → owner = 0, hand the P off
+//!                                                    else → owner = M (give it back)
+//! ```
+//!
+//! This is Dekker's handshake with the goroutine's fence moved into sysmon's
+//! `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`: either sysmon sees the section, or
+//! the goroutine sees the retake. The goroutine side thus costs a plain store and load
+//! instead of a locked instruction on every switch; the rare retake pays for an IPI. If
+//! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
+//! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
+
+use crate::m::{self, M};
+use crate::p::P;
+use crate::sched::{self, Sched};
+use crate::timer::NEVER;
+use std::ptr;
+use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering::*};
+use std::sync::Once;
+
+/// Low bit of `P::owner` while sysmon decides whether to take the P (M addresses are
+/// aligned, so the bit is free).
+pub(crate) const RETAKING: usize = 1;
+
+/// How long a P's goroutine may stay away from the scheduler before sysmon hands the P
+/// to another M (Go's `forcePreemptNS`).
+pub(crate) const RETAKE_NS: u64 = 10_000_000;
+
+const BARRIER_UNKNOWN: u8 = 0;
+const BARRIER_MEMBARRIER: u8 = 1;
+const BARRIER_FENCE: u8 = 2;
+static BARRIER: AtomicU8 = AtomicU8::new(BARRIER_UNKNOWN);
+static BARRIER_INIT: Once = Once::new();
+
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+/// Registers the process for expedited private `membarrier` (once, before any runtime
+/// starts its Ms), or falls back to fences on the goroutine side.
+pub(crate) fn init_barrier() {
+    BARRIER_INIT.call_once(|| {
+        // SAFETY: a plain syscall with integer arguments.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                0,
+                0,
+            )
+        };
+        let mode = if r == 0 {
+            BARRIER_MEMBARRIER
+        } else {
+            tracing::debug!(
+                "membarrier unavailable ({}): P sections use fences",
+                std::io::Error::last_os_error()
+            );
+            BARRIER_FENCE
+        };
+        // Relaxed: `Once` publishes it to every thread that starts after this.
+        BARRIER.store(mode, Relaxed);
+    });
+}
+
+/// The goroutine side's half of the handshake (see the module doc).
+#[inline(always)]
+fn section_fence() {
+    // Relaxed: set once before the first runtime starts (ordered by `Once`).
+    if BARRIER.load(Relaxed) == BARRIER_MEMBARRIER {
+        compiler_fence(SeqCst);
+    } else {
+        fence(SeqCst);
+    }
+}
+
+/// sysmon's half: a full fence on every CPU running this process's threads.
+fn heavy_barrier() {
+    // Relaxed: as in `section_fence`.
+    if BARRIER.load(Relaxed) == BARRIER_MEMBARRIER {
+        // SAFETY: a plain syscall; the process registered for this command.
+        unsafe {
+            libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+        }
+    }
+    // In fence mode the goroutine side fences, and sysmon's SeqCst CAS is a fence here.
+}
+
+#[inline(always)]
+fn locks_add(m: &M, d: u32) {
+    // Relaxed load + store: only this thread writes `locks` (see `M::locks`).
+    m.locks
+        .store(m.locks.load(Relaxed).wrapping_add(d), Relaxed);
+}
+
+// ---- owning a P --------------------------------------------------------------------
+
+/// Binds `p` to `m`. Called by `m`'s own thread, holding `p` by the scheduler's rules
+/// (taken from the idle list or handed over by `startm`).
+pub(crate) fn acquirep(m: &mut M, p: *const P) {
+    m.p = p;
+    // SAFETY: `p` points into the live runtime's `ps`.
+    let p = unsafe { &*p };
+    // A new tick, so sysmon's "unchanged since" sample restarts with this owner.
+    p.tick();
+    // SeqCst: pairs with sysmon's CAS on `owner`.
+    p.owner.store(m as *mut M as usize, SeqCst);
+}
+
+/// Unbinds the M's P and returns it. Called on g0 or inside a P section, so a retake in
+/// progress is always given back; wait for that.
+pub(crate) fn releasep(m: &mut M) -> *const P {
+    let p = std::mem::replace(&mut m.p, ptr::null());
+    let me = m as *mut M as usize;
+    // SAFETY: `p` points into the live runtime's `ps`.
+    let owner = unsafe { &(*p).owner };
+    loop {
+        // SeqCst: pairs with sysmon's CAS.
+        match owner.compare_exchange(me, 0, SeqCst, SeqCst) {
+            Ok(_) => return p,
+            Err(o) if o == me | RETAKING => std::hint::spin_loop(),
+            Err(o) => unreachable!("releasing a P owned by another M ({o:#x})"),
+        }
+    }
+}
+
+/// Enters a P section from a goroutine (or nests one on g0): returns this thread's M if
+/// it still holds its P, which then stays its own until `p_exit`. Returns `None` outside
+/// a runtime, or if the P was taken (then `M::p` is cleared; see `p_enter_for_mcall`).
+#[inline]
+pub(crate) fn p_try_enter() -> Option<*mut M> {
+    let m = m::current();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: `m` is this thread's M; only this thread writes its fields.
+    let mr = unsafe { &mut *m };
+    locks_add(mr, 1);
+    section_fence();
+    let p = mr.p;
+    if !p.is_null() {
+        // SAFETY: `p` points into the live runtime's `ps`.
+        let owner = unsafe { &(*p).owner };
+        loop {
+            // Relaxed: the fence above (with sysmon's membarrier) orders this load after
+            // the `locks` store; see the module doc.
+            let o = owner.load(Relaxed);
+            if o == m as usize {
+                return Some(m);
+            }
+            if o != m as usize | RETAKING {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        // sysmon took it while the goroutine ran.
+        mr.p = ptr::null();
+    }
+    locks_add(mr, u32::MAX);
+    None
+}
+
+/// Leaves a P section entered by `p_try_enter`.
+#[inline]
+pub(crate) fn p_exit(m: *mut M) {
+    // SAFETY: `m` is this thread's M.
+    locks_add(unsafe { &*m }, u32::MAX);
+}
+
+/// Enters a P section that continues into g0 through `mcall` (which `execute` ends).
+/// If the P was taken, gets one first: an idle one, or by queueing this goroutine on the
+/// global queue, in which case it resumes on whatever M runs it next. Returns the
+/// (possibly new) M. Must be called from a goroutine.
+pub(crate) fn p_enter_for_mcall() -> *mut M {
+    loop {
+        if let Some(m) = p_try_enter() {
+            return m;
+        }
+        let m = m::current();
+        assert!(!m.is_null(), "gmp: a goroutine operation outside a runtime");
+        // SAFETY: this thread's M, running a goroutine that lost its P.
+        unsafe { reacquire(&mut *m) };
+    }
+}
+
+/// A goroutine whose M has no P: takes an idle P, or queues itself on the global queue
+/// and lets this M sleep (Go's `exitsyscall` slow path).
+///
+/// # Safety
+/// `m` is this thread's M, running a goroutine, outside any section, without a P.
+unsafe fn reacquire(m: &mut M) {
+    // SAFETY: an M's runtime outlives it.
+    let s = unsafe { &*m.sched };
+    let mut l = s.lock();
+    if let Some(p) = s.pidleget(&mut l) {
+        acquirep(m, p);
+        return;
+    }
+    drop(l);
+    tracing::trace!("goroutine lost its P and found no idle one: requeued");
+    locks_add(m, 1);
+    // SAFETY: this G is running on `m`; `requeue_m` saves it and never returns to this
+    // frame directly (the G resumes here when an M runs it again).
+    unsafe {
+        let g = m.curg;
+        crate::arch::mcall(&mut (*g).sched, m.g0_sp, requeue_m, m as *mut M as usize);
+    }
+}
+
+/// On g0, for an M without a P: the saved goroutine goes to the global queue, the M
+/// sleeps until it is handed a P, then schedules.
+unsafe extern "C" fn requeue_m(m: usize) -> ! {
+    // SAFETY: called by `mcall` on this M's g0; the G is saved.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        let s = &*m.sched;
+        sched::inject(s, &[g]);
+        sched::stopm(m);
+        sched::schedule_m(m)
+    }
+}
+
+// ---- gmp::blocking -------------------------------------------------------------------
+
+/// Runs `f`, a call that may block its thread (file I/O, a C library, a lock of another
+/// runtime), without holding up other goroutines: the goroutine's P is released while
+/// `f` runs, so the runtime's other goroutines keep running on other threads, and taken
+/// back afterwards (its own if still free; else any idle P; else the goroutine queues
+/// for one). Go does this around every syscall (`entersyscall`/`exitsyscall`).
+///
+/// Outside a runtime it just calls `f`.
+///
+/// ```
+/// gmp::run(|| {
+///     let ticker = gmp::spawn(|| {
+///         for _ in 0..5 {
+///             gmp::sleep(std::time::Duration::from_millis(1));
+///         }
+///     });
+///     // Blocks this goroutine's thread, not the runtime.
+///     let data = gmp::blocking(|| std::fs::read("/proc/self/stat")).unwrap();
+///     assert!(!data.is_empty());
+///     ticker.join().unwrap();
+/// });
+/// ```
+///
+/// A goroutine that blocks without `blocking` is still rescued, only later: after
+/// ~10 ms sysmon hands its P to another thread.
+///
+/// # Panics
+/// If releasing the P needs a new thread and the runtime already runs its limit of
+/// threads (`RuntimeBuilder::max_threads`, default 10,000): too many goroutines are
+/// blocked at once.
+pub fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
+    let Some(m) = p_try_enter() else {
+        if m::current().is_null() {
+            return f();
+        }
+        // The P was taken while this goroutine ran: it is already off any P.
+        return run_released(f);
+    };
+    // SAFETY: `m` is this thread's M, holding its P inside a section.
+    unsafe { entersyscall(&mut *m) };
+    run_released(f)
+}
+
+/// Runs `f` with the M's P released, then takes one back.
+fn run_released<F: FnOnce() -> R, R>(f: F) -> R {
+    /// Takes a P back however `f` ends (a panic included, so the unwinding goroutine
+    /// and whatever catches it run with a P as usual).
+    struct Exit;
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            exitsyscall();
+        }
+    }
+    let _exit = Exit;
+    f()
+}
+
+/// Releases the P of `m` (inside a section) and leaves the section.
+///
+/// # Safety
+/// `m` is this thread's M, running a goroutine, holding its P inside one section.
+unsafe fn entersyscall(m: &mut M) {
+    // SAFETY: an M's runtime outlives it.
+    let s = unsafe { &*m.sched };
+    // SAFETY: `m` holds its P.
+    let pr = unsafe { &*m.p };
+    let work = needs_m(s, pr);
+    if work && s.nmidle.load(SeqCst) == 0 && s.mcount.load(SeqCst) >= s.max_threads.load(Relaxed) {
+        locks_add(m, u32::MAX);
+        panic!(
+            "gmp::blocking: the runtime already runs {} threads, its limit \
+             (RuntimeBuilder::max_threads); too many goroutines are blocked at once",
+            s.mcount.load(SeqCst)
+        );
+    }
+    let p = releasep(m);
+    locks_add(m, u32::MAX);
+    handoffp(s, p, work);
+}
+
+/// Takes a P back after `blocking`: the one it had if still idle, else any idle P, else
+/// queues the goroutine (the M then sleeps until it is needed).
+fn exitsyscall() {
+    let m = m::current();
+    debug_assert!(!m.is_null());
+    // SAFETY: this thread's M, running a goroutine outside any section, without a P.
+    unsafe {
+        let m = &mut *m;
+        let s = &*m.sched;
+        let mut l = s.lock();
+        if let Some(p) = s.pidleget(&mut l) {
+            acquirep(m, p);
+            return;
+        }
+        drop(l);
+        reacquire(m);
+    }
+}
+
+/// Whether a P given up by its M has anything that needs an M: queued Gs, global work,
+/// timers (someone must run them), or sockets to poll with nobody polling.
+fn needs_m(s: &Sched, p: &P) -> bool {
+    p.has_work(&s.stealers[p.id])
+        || !s.injector.is_empty()
+        // SeqCst: pairs with `add_timer`'s store, as in `find_runnable`.
+        || p.timer0.load(SeqCst) != NEVER
+        || (s.netpoll.waiters.load(SeqCst) > 0 && !s.sleeper.load(SeqCst))
+}
+
+/// A P whose M let go of it: to a new or idle M if it has work, else to the idle list
+/// (Go's `handoffp`).
+fn handoffp(s: &Sched, p: *const P, work: bool) {
+    if work {
+        sched::startm(s, Some(p), false);
+        return;
+    }
+    {
+        let mut l = s.lock();
+        s.pidleput(&mut l, p);
+    }
+    // Work may have arrived between the check and the P becoming idle: a producer that
+    // saw no idle P did not wake anyone. Re-check now that the P is visible as idle.
+    // SAFETY: `p` points into the live runtime's `ps`.
+    if needs_m(s, unsafe { &*p }) {
+        sched::wakep(s);
+    }
+}
+
+// ---- sysmon's retake -------------------------------------------------------------------
+
+/// What sysmon last saw of one P.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Sample {
+    owner: usize,
+    tick: u32,
+    since: u64,
+}
+
+/// Hands off every P whose goroutine has not come back to the scheduler for
+/// `RETAKE_NS` while other work needs the P. Called by sysmon every tick.
+pub(crate) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
+    for (i, p) in s.ps.iter().enumerate() {
+        // SeqCst: pairs with `acquirep`/`releasep`.
+        let owner = p.owner.load(SeqCst);
+        // Relaxed: compared with an earlier snapshot only; a stale value delays a retake
+        // by one tick at most.
+        let tick = p.schedtick.load(Relaxed);
+        let seen = &mut samples[i];
+        if owner == 0 || owner & RETAKING != 0 {
+            seen.owner = 0;
+            continue;
+        }
+        if seen.owner != owner || seen.tick != tick {
+            *seen = Sample {
+                owner,
+                tick,
+                since: now,
+            };
+            continue;
+        }
+        if now.saturating_sub(seen.since) < RETAKE_NS || !needs_m(s, p) {
+            continue;
+        }
+        if p.owner
+            .compare_exchange(owner, owner | RETAKING, SeqCst, SeqCst)
+            .is_err()
+        {
+            continue;
+        }
+        heavy_barrier();
+        let m = owner as *const M;
+        // SAFETY: `m` owned the P a moment ago and cannot release it (or exit) while
+        // the RETAKING bit is set: `releasep` waits for us.
+        // Relaxed: ordered by the barrier, see the module doc.
+        if unsafe { (*m).locks.load(Relaxed) } != 0 {
+            p.owner.store(owner, SeqCst);
+            continue;
+        }
+        p.owner.store(0, SeqCst);
+        seen.owner = 0;
+        sched::count_retake(s);
+        tracing::debug!(
+            p = i,
+            "sysmon: goroutine away from the scheduler for 10 ms, P handed to another M"
+        );
+        sched::startm(s, Some(p), false);
+    }
+}
