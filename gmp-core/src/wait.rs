@@ -40,6 +40,10 @@ const PARKED: u64 = 4;
 const TIMEOUT: u64 = 8;
 const GEN_SHIFT: u32 = 4;
 
+/// What the runtime's shutdown sweep calls to unlink a parked goroutine's queue entries:
+/// a function and the frame data it gets.
+pub(crate) type Cleanup = (unsafe fn(*const ()), *const ());
+
 /// `Wait::fired` when nothing fired yet.
 pub(crate) const NONE: usize = usize::MAX;
 
@@ -151,11 +155,7 @@ impl Wait {
     /// Blocks until the wait is done, or until `deadline` (an `Instant`) passes with
     /// nobody having claimed it. `cleanup`, for goroutines, is what the shutdown sweep
     /// calls to unlink this wait's entries if the runtime ends while it sleeps.
-    pub(crate) fn block(
-        &self,
-        deadline: Option<Instant>,
-        cleanup: Option<(unsafe fn(*const ()), *const ())>,
-    ) -> Outcome {
+    pub(crate) fn block(&self, deadline: Option<Instant>, cleanup: Option<Cleanup>) -> Outcome {
         match self.who {
             Who::G(g) => self.block_g(g, deadline, cleanup),
             Who::Thread(_) => self.block_thread(deadline),
@@ -170,12 +170,7 @@ impl Wait {
         }
     }
 
-    fn block_g(
-        &self,
-        g: *mut G,
-        deadline: Option<Instant>,
-        cleanup: Option<(unsafe fn(*const ()), *const ())>,
-    ) {
+    fn block_g(&self, g: *mut G, deadline: Option<Instant>, cleanup: Option<Cleanup>) {
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(Instant::now());
             let when = nanotime()
@@ -317,10 +312,12 @@ impl WaitQueue {
         self.q.push_back(e);
     }
 
+    #[allow(dead_code)] // for gmp::sync
     pub(crate) fn is_empty(&self) -> bool {
         self.q.is_empty()
     }
 
+    #[allow(dead_code)] // for gmp::sync
     pub(crate) fn len(&self) -> usize {
         self.q.len()
     }
