@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{child_mode, run_child, XorShift};
+use common::{child_mode, run_child, Watchdog, XorShift};
 use gmp::chan::{
     bounded, unbounded, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender,
     TryRecvError, TrySendError,
@@ -117,6 +117,10 @@ fn kinds() -> [(&'static str, fn() -> (Sender<u64>, Receiver<u64>)); 4] {
 
 #[test]
 fn values_from_one_sender_arrive_in_the_order_sent() {
+    let _watchdog = Watchdog::new(
+        "values_from_one_sender_arrive_in_the_order_sent",
+        Duration::from_secs(120),
+    );
     const SENDERS: u64 = 8;
     const EACH: u64 = 5_000;
     for (name, make) in kinds() {
@@ -450,6 +454,10 @@ fn values_buffered_when_the_receivers_drop_are_dropped() {
 
 #[test]
 fn every_value_is_dropped_exactly_once_under_churn() {
+    let _watchdog = Watchdog::new(
+        "every_value_is_dropped_exactly_once_under_churn",
+        Duration::from_secs(120),
+    );
     // Senders and receivers come and go while values are in flight; at the end every
     // value made was dropped exactly once: received, given back, or still buffered when
     // the last receiver went.
@@ -630,6 +638,10 @@ fn a_timed_out_wait_takes_nothing_later() {
 
 #[test]
 fn timeouts_racing_with_peers_lose_nothing() {
+    let _watchdog = Watchdog::new(
+        "timeouts_racing_with_peers_lose_nothing",
+        Duration::from_secs(120),
+    );
     // Receivers and senders with timeouts about as long as the gaps between peers: every
     // value either arrives exactly once or comes back to its sender in the error.
     const SENDERS: u64 = 4;
@@ -765,6 +777,7 @@ fn a_loop_of_successful_recv_timeouts_does_not_grow_memory() {
 // ---- fan-in under load -----------------------------------------------------------------
 
 fn thousand_producers_ten_consumers(p: usize) {
+    let _watchdog = Watchdog::new("thousand_producers_ten_consumers", Duration::from_secs(120));
     const PRODUCERS: u64 = 1_000;
     const EACH: u64 = 1_000;
     let seen = Arc::new(Seen::new((PRODUCERS * EACH) as usize));
