@@ -613,15 +613,19 @@ fn a_thread_selects_over_goroutine_peers() {
     let t = std::thread::spawn(move || {
         let mut got = Vec::new();
         let mut sent = 0u64;
-        let mut open = 2;
+        // A disconnected channel's arm fires again and again: count each closing once.
+        let mut open = [true, true];
         let mut out = Some(tq);
-        while open > 0 {
-            // Send arms are only possible while `out` is there: the select below has the
-            // send arm for as long as the thread has values to send.
+        while open[0] || open[1] {
+            let mut on = |i: usize, v: Result<u64, RecvError>| match v {
+                Ok(v) => got.push(v),
+                Err(_) => open[i] = false,
+            };
+            // The send arm is there for as long as the thread has values to send.
             if let Some(tq) = &out {
                 gmp::select! {
-                    recv(ra) -> v => match v { Ok(v) => got.push(v), Err(_) => open -= 1 },
-                    recv(rb) -> v => match v { Ok(v) => got.push(v), Err(_) => open -= 1 },
+                    recv(ra) -> v => on(0, v),
+                    recv(rb) -> v => on(1, v),
                     send(tq, 10_000 + sent) -> r => { r.unwrap(); sent += 1; }
                 }
                 if sent == EACH {
@@ -629,8 +633,8 @@ fn a_thread_selects_over_goroutine_peers() {
                 }
             } else {
                 gmp::select! {
-                    recv(ra) -> v => match v { Ok(v) => got.push(v), Err(_) => open -= 1 },
-                    recv(rb) -> v => match v { Ok(v) => got.push(v), Err(_) => open -= 1 },
+                    recv(ra) -> v => on(0, v),
+                    recv(rb) -> v => on(1, v),
                 }
             }
         }
