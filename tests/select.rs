@@ -616,7 +616,7 @@ fn a_thread_selects_over_goroutine_peers() {
         // A disconnected channel's arm fires again and again: count each closing once.
         let mut open = [true, true];
         let mut out = Some(tq);
-        while open[0] || open[1] {
+        while open[0] || open[1] || out.is_some() {
             let mut on = |i: usize, v: Result<u64, RecvError>| match v {
                 Ok(v) => got.push(v),
                 Err(_) => open[i] = false,
