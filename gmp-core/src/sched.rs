@@ -32,6 +32,8 @@
 //! When the last M goes idle with no timer pending, no goroutine waiting on a socket, no
 //! `off_p` thread running and the main G parked, nothing can wake any G: the main G is
 //! readied with a flag and panics `all goroutines are asleep - deadlock!` from its `park`.
+//! A goroutine waiting on a channel, `select!` or sync primitive also rules it out: a
+//! plain thread may hold the other end (see `checkdead`).
 
 use crate::arch;
 use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
@@ -126,6 +128,18 @@ impl Sched {
             .map(|p| p.timer0.load(SeqCst))
             .min()
             .unwrap_or(NEVER)
+    }
+
+    /// Goroutines in a claim-protocol wait (channel, `select!`, sync primitive). Exact
+    /// when every P is idle (their owners' last writes were published by the lock).
+    fn claim_waiters(&self) -> u64 {
+        let (started, ended) = self.ps.iter().fold((0u64, 0u64), |(a, b), p| {
+            (
+                a.wrapping_add(p.claim_waits.load(Relaxed)),
+                b.wrapping_add(p.claim_waits_done.load(Relaxed)),
+            )
+        });
+        started.wrapping_sub(ended)
     }
 
     /// Wakes the idle sleeper so it recomputes its deadline (or notices shutdown).
@@ -647,6 +661,23 @@ pub(crate) fn add_timer(m: &M, t: Timer) {
     }
 }
 
+/// Counts a goroutine entering (`true`) or leaving a claim-protocol wait, on the current
+/// M's P (see `P::claim_waits`). Called from a G; the G may be on another M by the time
+/// it leaves, which the sums over all Ps do not mind.
+#[inline]
+pub(crate) fn count_claim_wait(start: bool) {
+    // SAFETY: called from a G, so this thread's M is live and holds a P, which only this
+    // M writes to.
+    unsafe {
+        let p = &*(*current_m()).p;
+        P::bump(if start {
+            &p.claim_waits
+        } else {
+            &p.claim_waits_done
+        });
+    }
+}
+
 /// Adds a timer on the current M's P, from a G (not from a park commit).
 pub(crate) fn add_timer_from_g(t: Timer) {
     // SAFETY: called from a G, so this thread's M is live and holds a P.
@@ -752,11 +783,18 @@ fn stopm(m: &mut M) {
 /// Called with the lock held by an M about to sleep: if every M is now idle, no timer is
 /// pending and the main G is parked, nothing can ever wake a G. Ready the main G with
 /// the deadlock flag, on this M.
+///
+/// A goroutine waiting on a channel, `select!` or sync primitive rules that out: the
+/// other end may be held by a plain thread or by another runtime's goroutine, which the
+/// runtime cannot see, so channel deadlocks go unreported rather than reported wrongly.
+/// (Reporting one anyway would also ready the main G behind the claim protocol's back:
+/// the thread could still complete its channel operation and ready it a second time.)
 fn checkdead(s: &Sched, l: &mut Locked) {
     if s.shutdown.load(SeqCst) || s.nmidle.load(SeqCst) != s.mcount.load(SeqCst) {
         return;
     }
     if !s.injector.is_empty()
+        || s.claim_waiters() > 0
         || s.earliest_timer() != NEVER
         || s.sleeper.load(SeqCst)
         || s.netpoll.waiters.load(SeqCst) > 0

@@ -181,17 +181,19 @@ impl Wait {
                 kind: TimerKind::WaitTimeout { g, gen: self.gen },
             });
         }
-        /// Clears the cleanup hook however this frame is left (`park` panics when the
-        /// runtime finds every goroutine asleep).
+        /// Clears the cleanup hook and counts the wait as over however this frame is left
+        /// (`park` panics when the runtime finds every goroutine asleep).
         struct Reset(*mut G);
         impl Drop for Reset {
             fn drop(&mut self) {
                 // SAFETY: this G owns its header while it runs.
                 unsafe { (*self.0).wait_cleanup = None };
+                sched::count_claim_wait(false);
             }
         }
         // SAFETY: as above.
         unsafe { (*g).wait_cleanup = cleanup };
+        sched::count_claim_wait(true);
         let _reset = Reset(g);
         let word = self.word();
         while word.load(Acquire) & DONE == 0 {
