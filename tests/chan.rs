@@ -1011,6 +1011,53 @@ fn a_thread_recv_timeout_times_out_and_succeeds() {
     assert_eq!(t.join().unwrap(), Ok(5));
 }
 
+#[test]
+fn threads_waking_goroutines_while_their_runtime_ends_do_not_crash() {
+    // Plain threads keep handing values to goroutines parked in `recv` while `run`
+    // returns and tears the runtime down. A thread that claimed a goroutine's wait just
+    // before the shutdown sweep unlinked it must not ready that goroutine into a runtime
+    // that is gone. In a child process: the failure is memory corruption.
+    const NAME: &str = "threads_waking_goroutines_while_their_runtime_ends_do_not_crash";
+    if child_mode().as_deref() == Some(NAME) {
+        let end = Instant::now() + Duration::from_secs(4);
+        let mut rounds = 0u64;
+        while Instant::now() < end {
+            let (tx, rx) = bounded::<u64>(0);
+            let stop = Arc::new(AtomicBool::new(false));
+            let ts: Vec<_> = (0..3)
+                .map(|_| {
+                    let (stop, tx) = (stop.clone(), tx.clone());
+                    std::thread::spawn(move || {
+                        let mut i = 0;
+                        while !stop.load(SeqCst) {
+                            let _ = tx.try_send(i);
+                            i += 1;
+                        }
+                    })
+                })
+                .collect();
+            procs(2).run(move || {
+                for _ in 0..32 {
+                    let rx = rx.clone();
+                    gmp::spawn(move || while rx.recv().is_ok() {});
+                }
+                gmp::sleep(Duration::from_micros(rounds % 100));
+            });
+            stop.store(true, SeqCst);
+            ts.into_iter().for_each(|t| t.join().unwrap());
+            rounds += 1;
+        }
+        println!("CHILD OK after {rounds} runtimes");
+        return;
+    }
+    let out = run_child(NAME, NAME, &[], Duration::from_secs(120));
+    assert!(
+        out.status.success() && out.stdout.contains("CHILD OK"),
+        "{}",
+        out.describe()
+    );
+}
+
 // ---- iterators -------------------------------------------------------------------------
 
 #[test]
