@@ -82,8 +82,10 @@ pub(crate) struct Sched {
     /// the earliest timer (`netpoll.poll_until`) or until `wake_sleeper`.
     pub sleeper: AtomicBool,
     pub netpoll: Netpoll,
-    /// Threads outside the runtime that will ready a G when they finish (`off_p`): while
-    /// any run, a runtime with every G parked is not deadlocked. The thread decrements it
+    /// Threads outside the runtime that will ready a G when they finish (`off_p`), and
+    /// wakers outside the runtime between claiming a parked G's wait and readying it
+    /// (`pin_runtime`): while any exist, a runtime with every G parked is not
+    /// deadlocked, and `shutdown` does not free the runtime. The thread decrements it
     /// after readying, so `checkdead` then sees the G in the global queue.
     pub external: AtomicUsize,
     pub threads: Mutex<Vec<JoinHandle<()>>>,
@@ -278,6 +280,39 @@ pub(crate) fn ready(g: *mut G, next: bool) {
             fence(SeqCst);
         }
         wakep(s);
+    }
+}
+
+/// Whether the calling thread is an M of `g`'s runtime.
+#[inline]
+pub(crate) fn on_runtime_of(g: *mut G) -> bool {
+    let m = current_m();
+    // SAFETY: a live M's fields; `g` is a G header of a live runtime (caller's contract).
+    !m.is_null() && unsafe { ptr::eq((*m).sched, (*g).rt) }
+}
+
+/// Keeps `g`'s runtime from ending until [`ready_pinned`]: counted in `external`, which
+/// `shutdown` waits for before and after its sweep. For wakers outside the runtime.
+///
+/// # Safety
+/// `g`'s runtime must still be alive, and stay so until this returns (the caller holds
+/// the lock of a wait queue with `g`'s entry in it, which the sweep needs to unlink it).
+pub(crate) unsafe fn pin_runtime(g: *mut G) {
+    // SAFETY: per the contract.
+    unsafe { (*(*g).rt).external.fetch_add(1, SeqCst) };
+}
+
+/// Readies `g` from outside its runtime, then drops the pin taken by [`pin_runtime`].
+///
+/// # Safety
+/// The caller pinned `g`'s runtime and won the right to wake `g`.
+pub(crate) unsafe fn ready_pinned(g: *mut G) {
+    // SAFETY: the pin keeps the runtime (its Sched and G headers) alive until the
+    // decrement, which is the last access.
+    unsafe {
+        let s = (*g).rt;
+        ready(g, true);
+        (*s).external.fetch_sub(1, SeqCst);
     }
 }
 

@@ -75,7 +75,12 @@ pub(crate) enum Outcome {
 #[must_use]
 pub(crate) enum Wakeup {
     None,
+    /// A goroutine of the runtime the claimer runs on.
     G(*mut G),
+    /// A goroutine of a runtime the claimer is not part of (the claimer is a plain thread
+    /// or another runtime's goroutine). `done` pinned that runtime (`sched::pin_runtime`)
+    /// while the queue lock still kept it from being swept; `wake` unpins it.
+    GOutside(*mut G),
     Thread(Thread),
 }
 
@@ -86,6 +91,8 @@ impl Wakeup {
         match self {
             Wakeup::None => {}
             Wakeup::G(g) => sched::ready(g, true),
+            // SAFETY: `done` pinned the runtime for this wake-up.
+            Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
         }
     }
@@ -148,6 +155,14 @@ impl Wait {
         let old = self.word().fetch_or(DONE, AcqRel);
         match wake {
             Wakeup::G(_) if old & PARKED == 0 => Wakeup::None,
+            // The caller still holds the lock of the queue the entry was in, so the
+            // shutdown sweep (which unlinks entries under that lock) has not passed this
+            // G: its runtime is alive and can be pinned.
+            // SAFETY: as above.
+            Wakeup::G(g) if !sched::on_runtime_of(g) => unsafe {
+                sched::pin_runtime(g);
+                Wakeup::GOutside(g)
+            },
             w => w,
         }
     }
