@@ -54,12 +54,6 @@ pub(crate) struct P {
     pub steals: AtomicU64,
     pub spawned: AtomicU64,
     pub exited: AtomicU64,
-    /// Goroutines that started / ended a wait of the claim protocol (`wait.rs`: channels,
-    /// `select!`, sync) on this P. Summed over all Ps, the difference is how many
-    /// goroutines are in such a wait now; `checkdead` reports no deadlock while any are,
-    /// since a plain thread or another runtime's goroutine may hold the other end.
-    pub claim_waits: AtomicU64,
-    pub claim_waits_done: AtomicU64,
 }
 
 // SAFETY: see the ownership rule in the module doc.
@@ -82,8 +76,6 @@ impl P {
             steals: AtomicU64::new(0),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),
-            claim_waits: AtomicU64::new(0),
-            claim_waits_done: AtomicU64::new(0),
         }
     }
 

@@ -36,7 +36,7 @@
 //! plain thread may hold the other end (see `checkdead`).
 
 use crate::arch;
-use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
+use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use crate::m::{self, M};
 use crate::netpoll::{self, Mode, Netpoll, PollDesc};
 use crate::p::{GRef, GFREE_MAX, P};
@@ -132,16 +132,24 @@ impl Sched {
             .unwrap_or(NEVER)
     }
 
-    /// Goroutines in a claim-protocol wait (channel, `select!`, sync primitive). Exact
-    /// when every P is idle (their owners' last writes were published by the lock).
-    fn claim_waiters(&self) -> u64 {
-        let (started, ended) = self.ps.iter().fold((0u64, 0u64), |(a, b), p| {
-            (
-                a.wrapping_add(p.claim_waits.load(Relaxed)),
-                b.wrapping_add(p.claim_waits_done.load(Relaxed)),
-            )
-        });
-        started.wrapping_sub(ended)
+    /// Whether some G is parked in a claim-protocol wait (channel, `select!`, sync
+    /// primitive). Scans every G header, so only `checkdead` calls it, when it would
+    /// otherwise report a deadlock; the channel path pays nothing for it.
+    fn any_claim_waiter(&self) -> bool {
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found = false;
+        for pool in std::iter::once(&self.default_pool).chain(pools.iter().map(|b| &**b)) {
+            pool.for_each_carved(|st| {
+                // SAFETY: every carved stack has a G header, and with every M idle no
+                // one is carving or initialising one.
+                found =
+                    found || unsafe { crate::wait::in_claim_wait((st.hi - HEADER) as *const G) };
+            });
+            if found {
+                return true;
+            }
+        }
+        false
     }
 
     /// Wakes the idle sleeper so it recomputes its deadline (or notices shutdown).
@@ -265,12 +273,16 @@ pub(crate) fn goexit() -> ! {
 /// (`runnext` if `next`, inheriting the time slice, as Go's `ready` does); from anywhere
 /// else, to the global queue.
 pub(crate) fn ready(g: *mut G, next: bool) {
+    ready_on(current_m(), g, next)
+}
+
+/// [`ready`] with the calling thread's M (or null) already at hand.
+pub(crate) fn ready_on(m: *mut M, g: *mut G, next: bool) {
     // SAFETY: `g` is a parked G of a live runtime; the caller won the right to wake it.
     unsafe {
         let s = &*(*g).rt;
         (*g).status.store(G_RUNNABLE, Relaxed);
         tracing::trace!(goid = (*g).id, "ready");
-        let m = current_m();
         if !m.is_null() && ptr::eq((*m).sched, s) && !(*m).p.is_null() {
             (*(*m).p).runqput(g, next);
         } else {
@@ -283,11 +295,13 @@ pub(crate) fn ready(g: *mut G, next: bool) {
     }
 }
 
-/// Whether the calling thread is an M of `g`'s runtime.
+/// Whether `m` (the calling thread's M, or null) is an M of `g`'s runtime.
+///
+/// # Safety
+/// `g` is a G header of a live runtime.
 #[inline]
-pub(crate) fn on_runtime_of(g: *mut G) -> bool {
-    let m = current_m();
-    // SAFETY: a live M's fields; `g` is a G header of a live runtime (caller's contract).
+pub(crate) unsafe fn on_runtime(m: *mut M, g: *mut G) -> bool {
+    // SAFETY: a live M's fields; `g` per the contract.
     !m.is_null() && unsafe { ptr::eq((*m).sched, (*g).rt) }
 }
 
@@ -696,23 +710,6 @@ pub(crate) fn add_timer(m: &M, t: Timer) {
     }
 }
 
-/// Counts a goroutine entering (`true`) or leaving a claim-protocol wait, on the current
-/// M's P (see `P::claim_waits`). Called from a G; the G may be on another M by the time
-/// it leaves, which the sums over all Ps do not mind.
-#[inline]
-pub(crate) fn count_claim_wait(start: bool) {
-    // SAFETY: called from a G, so this thread's M is live and holds a P, which only this
-    // M writes to.
-    unsafe {
-        let p = &*(*current_m()).p;
-        P::bump(if start {
-            &p.claim_waits
-        } else {
-            &p.claim_waits_done
-        });
-    }
-}
-
 /// Adds a timer on the current M's P, from a G (not from a park commit).
 pub(crate) fn add_timer_from_g(t: Timer) {
     // SAFETY: called from a G, so this thread's M is live and holds a P.
@@ -829,7 +826,6 @@ fn checkdead(s: &Sched, l: &mut Locked) {
         return;
     }
     if !s.injector.is_empty()
-        || s.claim_waiters() > 0
         || s.earliest_timer() != NEVER
         || s.sleeper.load(SeqCst)
         || s.netpoll.waiters.load(SeqCst) > 0
@@ -840,6 +836,10 @@ fn checkdead(s: &Sched, l: &mut Locked) {
     let main = s.main_g.load(SeqCst);
     // SAFETY: the main G's header stays valid until the runtime ends.
     if main.is_null() || unsafe { (*main).status.load(Relaxed) } != G_WAITING {
+        return;
+    }
+    // Last: the one check that scans every G.
+    if s.any_claim_waiter() {
         return;
     }
     let Some(p) = s.pidleget(l) else { return };

@@ -75,8 +75,9 @@ pub(crate) enum Outcome {
 #[must_use]
 pub(crate) enum Wakeup {
     None,
-    /// A goroutine of the runtime the claimer runs on.
-    G(*mut G),
+    /// A goroutine of the runtime the claimer runs on, and the claimer's M (read once
+    /// in `done`, reused by `ready`).
+    G(*mut G, *mut m::M),
     /// A goroutine of a runtime the claimer is not part of (the claimer is a plain thread
     /// or another runtime's goroutine). `done` pinned that runtime (`sched::pin_runtime`)
     /// while the queue lock still kept it from being swept; `wake` unpins it.
@@ -90,7 +91,7 @@ impl Wakeup {
     pub(crate) fn wake(self) {
         match self {
             Wakeup::None => {}
-            Wakeup::G(g) => sched::ready(g, true),
+            Wakeup::G(g, m) => sched::ready_on(m, g, true),
             // SAFETY: `done` pinned the runtime for this wake-up.
             Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
@@ -146,24 +147,32 @@ impl Wait {
     /// touched after this: its owner may return at once.
     pub(crate) fn done(&self, case: usize) -> Wakeup {
         self.fired.store(case, Relaxed);
-        let wake = match &self.who {
-            Who::G(g) => Wakeup::G(*g),
-            Who::Thread(t) => Wakeup::Thread(t.clone()),
+        // Everything needed from `self` is copied out first: once `DONE` is set the
+        // waiter may return and its frame (this `Wait`) be gone.
+        let (g, thread) = match &self.who {
+            Who::G(g) => (*g, None),
+            Who::Thread(t) => (ptr::null_mut(), Some(t.clone())),
         };
         // Release publishes `fired` and whatever the claimer wrote into the waiter's
         // frame; Acquire pairs with the park commit's `fetch_or(PARKED)`.
         let old = self.word().fetch_or(DONE, AcqRel);
-        match wake {
-            Wakeup::G(_) if old & PARKED == 0 => Wakeup::None,
-            // The caller still holds the lock of the queue the entry was in, so the
-            // shutdown sweep (which unlinks entries under that lock) has not passed this
-            // G: its runtime is alive and can be pinned.
-            // SAFETY: as above.
-            Wakeup::G(g) if !sched::on_runtime_of(g) => unsafe {
-                sched::pin_runtime(g);
-                Wakeup::GOutside(g)
-            },
-            w => w,
+        match thread {
+            Some(t) => Wakeup::Thread(t),
+            None if old & PARKED == 0 => Wakeup::None,
+            None => {
+                let m = m::current();
+                // SAFETY: `g`'s runtime is alive: its G is parked in this wait.
+                if unsafe { sched::on_runtime(m, g) } {
+                    Wakeup::G(g, m)
+                } else {
+                    // The caller still holds the lock of the queue the entry was in, so
+                    // the shutdown sweep (which unlinks entries under that lock) has not
+                    // passed this G: its runtime is alive and can be pinned.
+                    // SAFETY: as above.
+                    unsafe { sched::pin_runtime(g) };
+                    Wakeup::GOutside(g)
+                }
+            }
         }
     }
 
@@ -196,19 +205,17 @@ impl Wait {
                 kind: TimerKind::WaitTimeout { g, gen: self.gen },
             });
         }
-        /// Clears the cleanup hook and counts the wait as over however this frame is left
-        /// (`park` panics when the runtime finds every goroutine asleep).
+        /// Clears the cleanup hook however this frame is left (`park` panics when the
+        /// runtime finds every goroutine asleep).
         struct Reset(*mut G);
         impl Drop for Reset {
             fn drop(&mut self) {
                 // SAFETY: this G owns its header while it runs.
                 unsafe { (*self.0).wait_cleanup = None };
-                sched::count_claim_wait(false);
             }
         }
         // SAFETY: as above.
         unsafe { (*g).wait_cleanup = cleanup };
-        sched::count_claim_wait(true);
         let _reset = Reset(g);
         let word = self.word();
         while word.load(Acquire) & DONE == 0 {
@@ -217,6 +224,9 @@ impl Wait {
                 word.fetch_or(PARKED, AcqRel) & DONE == 0
             });
         }
+        // Running again: `checkdead` stops counting this G as waiting (`in_claim_wait`).
+        // A plain store: with DONE set, no claimer or timer writes this word any more.
+        word.store(word.load(Relaxed) & !PARKED, Relaxed);
     }
 
     fn block_thread(&self, deadline: Option<Instant>) {
@@ -272,6 +282,17 @@ pub(crate) fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
         Some(old) if old & PARKED != 0 => g,
         _ => ptr::null_mut(),
     }
+}
+
+/// Whether `g` parked in a wait of this protocol and has not run since: still waiting,
+/// or completed by a claimer that has yet to ready it (`PARKED` stays set until the G
+/// runs again, so a claimer between `done` and `ready` cannot slip past `checkdead`).
+///
+/// # Safety
+/// `g` is a G header of a live runtime.
+pub(crate) unsafe fn in_claim_wait(g: *const G) -> bool {
+    // SAFETY: per the contract.
+    unsafe { (*g).wait.load(Relaxed) & PARKED != 0 }
 }
 
 /// Whether a wait timer can no longer claim its wait (for pruning timer heaps).
