@@ -1012,6 +1012,49 @@ fn a_thread_recv_timeout_times_out_and_succeeds() {
 }
 
 #[test]
+fn goroutines_of_two_runtimes_talk_over_channels() {
+    // Each runtime's goroutines wait on peers of the other runtime: neither runtime may
+    // take that for a deadlock, and wake-ups cross runtimes both ways.
+    const N: u64 = 20_000;
+    let (req_tx, req_rx) = bounded::<u64>(0);
+    let (resp_tx, resp_rx) = bounded::<u64>(0);
+    let server = std::thread::spawn(move || {
+        procs(2).run(move || {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    let (req_rx, resp_tx) = (req_rx.clone(), resp_tx.clone());
+                    gmp::spawn(move || {
+                        let mut n = 0;
+                        for v in req_rx.iter() {
+                            resp_tx.send(v * 2).unwrap();
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            drop((req_rx, resp_tx));
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        })
+    });
+    let sum = procs(2).run(move || {
+        let sender = gmp::spawn(move || {
+            for i in 0..N {
+                if i % 1000 == 0 {
+                    gmp::sleep(Duration::from_millis(1));
+                }
+                req_tx.send(i).unwrap();
+            }
+        });
+        let sum: u64 = (0..N).map(|_| resp_rx.recv().unwrap()).sum();
+        sender.join().unwrap();
+        sum
+    });
+    assert_eq!(server.join().unwrap(), N);
+    assert_eq!(sum, N * (N - 1));
+}
+
+#[test]
 fn threads_waking_goroutines_while_their_runtime_ends_do_not_crash() {
     // Plain threads keep handing values to goroutines parked in `recv` while `run`
     // returns and tears the runtime down. A thread that claimed a goroutine's wait just

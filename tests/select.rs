@@ -773,6 +773,25 @@ fn main_receiving_on_a_channel_nobody_else_holds_is_a_deadlock() {
 }
 
 #[test]
+fn a_deadlock_after_channel_waits_is_still_reported() {
+    // Goroutines that waited on channels and finished those waits must not keep the
+    // runtime from seeing a later deadlock of another kind.
+    expect_deadlock_in_child("a_deadlock_after_channel_waits_is_still_reported", || {
+        let (tx, rx) = bounded::<u32>(0);
+        let h = gmp::spawn(move || {
+            for i in 0..100 {
+                tx.send(i).unwrap();
+            }
+            gmp::park_forever()
+        });
+        for i in 0..100 {
+            assert_eq!(rx.recv(), Ok(i));
+        }
+        let _ = h.join();
+    });
+}
+
+#[test]
 fn a_goroutine_waiting_for_a_thread_is_not_a_deadlock() {
     // The runtime is idle with every goroutine parked on a channel, but a plain thread
     // holds the other end and sends later.
