@@ -103,8 +103,11 @@ fn procs(n: usize) -> gmp::RuntimeBuilder {
     gmp::Runtime::builder().procs(n)
 }
 
+/// Makes a channel of one kind.
+type Make = fn() -> (Sender<u64>, Receiver<u64>);
+
 /// Capacities that cover the three kinds of channel.
-fn kinds() -> [(&'static str, fn() -> (Sender<u64>, Receiver<u64>)); 4] {
+fn kinds() -> [(&'static str, Make); 4] {
     [
         ("bounded(0)", || bounded(0)),
         ("bounded(1)", || bounded(1)),
@@ -854,7 +857,7 @@ fn channels_work_between_plain_threads_without_a_runtime() {
 }
 
 /// `threads` plain threads send `each` values each to `gs` goroutines, or the reverse.
-fn threads_and_goroutines(make: fn() -> (Sender<u64>, Receiver<u64>), threads_send: bool) {
+fn threads_and_goroutines(make: Make, threads_send: bool) {
     const THREADS: u64 = 3;
     const GS: u64 = 3;
     const EACH: u64 = 3_000;
