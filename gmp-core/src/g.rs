@@ -72,9 +72,7 @@ pub(crate) struct G {
     pub wait: AtomicU64,
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
-    pub wait_cleanup: Option<(unsafe fn(*const ()), *const ())>,
-    /// Counted in its P's `chan_waits` (set and cleared on g0).
-    pub chan_counted: bool,
+    pub wait_cleanup: Option<crate::wait::Cleanup>,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -107,7 +105,6 @@ impl G {
                 min_sp: stack.hi,
                 wait: AtomicU64::new(0),
                 wait_cleanup: None,
-                chan_counted: false,
             });
         }
         g

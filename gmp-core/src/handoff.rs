@@ -150,7 +150,12 @@ pub(crate) fn releasep(m: &mut M) -> *const P {
 /// a runtime, or if the P was taken (then `M::p` is cleared; see `p_enter_for_mcall`).
 #[inline]
 pub(crate) fn p_try_enter() -> Option<*mut M> {
-    let m = m::current();
+    p_try_enter_on(m::current())
+}
+
+/// [`p_try_enter`] with this thread's M (or null) at hand.
+#[inline]
+pub(crate) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
     if m.is_null() {
         return None;
     }

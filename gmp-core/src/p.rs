@@ -50,10 +50,6 @@ pub(crate) struct P {
     /// The M holding this P (its address), `| RETAKING` while sysmon tries to take it, or
     /// 0 when idle. See `proc.rs`.
     pub owner: AtomicUsize,
-    /// Goroutines parked in channel or sync waits, counted by the parking P and uncounted
-    /// by whichever P runs them after (a wrapping count; only the sum over Ps means
-    /// anything). Owner-only writes. Deadlock detection reads the sum.
-    pub chan_waits: AtomicU64,
     pub gfree: UnsafeCell<Vec<*mut G>>,
     /// Goroutine ids handed out in batches so spawn does not contend on one counter.
     pub goid_next: Cell<u64>,
@@ -80,7 +76,6 @@ impl P {
             runnext: AtomicPtr::new(ptr::null_mut()),
             schedtick: AtomicU32::new(0),
             owner: AtomicUsize::new(0),
-            chan_waits: AtomicU64::new(0),
             gfree: UnsafeCell::new(Vec::new()),
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),
@@ -104,12 +99,6 @@ impl P {
     pub(crate) fn has_work(&self, stealer: &crossbeam_deque::Stealer<GRef>) -> bool {
         // Relaxed: a hint; the caller re-checks under the scheduler's protocol.
         !self.runnext.load(Ordering::Relaxed).is_null() || !stealer.is_empty()
-    }
-
-    /// Decrements an owner-written counter (wrapping).
-    #[inline]
-    pub(crate) fn unbump(c: &AtomicU64) {
-        c.store(c.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
     }
 
     /// Bumps `schedtick` (owner only).

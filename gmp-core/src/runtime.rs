@@ -375,6 +375,14 @@ fn sweep(s: &Sched) {
             }
         });
     }
+    drop(pools);
+    // A thread that claimed a G's wait before the loop above unlinked it pinned the
+    // runtime while holding that queue's lock (`sched::pin_runtime`); it readies the G
+    // into the dead runtime's global queue and unpins. Wait for it before `run` frees
+    // the Sched and the stacks.
+    while s.external.load(SeqCst) > 0 {
+        thread::yield_now();
+    }
 }
 
 /// A snapshot of the current runtime's counters (see [`stats`]).

@@ -32,9 +32,11 @@
 //! When the last M goes idle with no timer pending, no goroutine waiting on a socket, no
 //! `off_p` thread running and the main G parked, nothing can wake any G: the main G is
 //! readied with a flag and panics `all goroutines are asleep - deadlock!` from its `park`.
+//! A goroutine waiting on a channel, `select!` or sync primitive also rules it out: a
+//! plain thread may hold the other end (see `checkdead`).
 
 use crate::arch;
-use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING};
+use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use crate::handoff;
 use crate::m::{self, M};
 use crate::netpoll::{self, Mode, Netpoll, PollDesc};
@@ -81,8 +83,10 @@ pub(crate) struct Sched {
     /// the earliest timer (`netpoll.poll_until`) or until `wake_sleeper`.
     pub sleeper: AtomicBool,
     pub netpoll: Netpoll,
-    /// Threads outside the runtime that will ready a G when they finish (`off_p`): while
-    /// any run, a runtime with every G parked is not deadlocked. The thread decrements it
+    /// Threads outside the runtime that will ready a G when they finish (`off_p`), and
+    /// wakers outside the runtime between claiming a parked G's wait and readying it
+    /// (`pin_runtime`): while any exist, a runtime with every G parked is not
+    /// deadlocked, and `shutdown` does not free the runtime. The thread decrements it
     /// after readying, so `checkdead` then sees the G in the global queue.
     pub external: AtomicUsize,
     pub threads: Mutex<Vec<JoinHandle<()>>>,
@@ -133,6 +137,26 @@ impl Sched {
             .map(|p| p.timer0.load(SeqCst))
             .min()
             .unwrap_or(NEVER)
+    }
+
+    /// Whether some G is parked in a claim-protocol wait (channel, `select!`, sync
+    /// primitive). Scans every G header, so only `checkdead` calls it, when it would
+    /// otherwise report a deadlock; the channel path pays nothing for it.
+    fn any_claim_waiter(&self) -> bool {
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found = false;
+        for pool in std::iter::once(&self.default_pool).chain(pools.iter().map(|b| &**b)) {
+            pool.for_each_carved(|st| {
+                // SAFETY: every carved stack has a G header, and with every M idle no
+                // one is carving or initialising one.
+                found =
+                    found || unsafe { crate::wait::in_claim_wait((st.hi - HEADER) as *const G) };
+            });
+            if found {
+                return true;
+            }
+        }
+        false
     }
 
     /// Wakes the idle sleeper so it recomputes its deadline (or notices shutdown).
@@ -259,14 +283,18 @@ pub(crate) fn goexit() -> ! {
 /// (`runnext` if `next`, inheriting the time slice, as Go's `ready` does); from anywhere
 /// else, to the global queue.
 pub(crate) fn ready(g: *mut G, next: bool) {
+    ready_on(current_m(), g, next)
+}
+
+/// [`ready`] with the calling thread's M (or null) already at hand.
+pub(crate) fn ready_on(m: *mut M, g: *mut G, next: bool) {
     // SAFETY: `g` is a parked G of a live runtime; the caller won the right to wake it.
     unsafe {
         let s = &*(*g).rt;
         (*g).status.store(G_RUNNABLE, Relaxed);
         tracing::trace!(goid = (*g).id, "ready");
-        let m = current_m();
         let mine = !m.is_null() && ptr::eq((*m).sched, s);
-        if let Some(m) = mine.then(handoff::p_try_enter).flatten() {
+        if let Some(m) = mine.then(|| handoff::p_try_enter_on(m)).flatten() {
             (*(*m).p).runqput(g, next);
             handoff::p_exit(m);
         } else {
@@ -276,6 +304,41 @@ pub(crate) fn ready(g: *mut G, next: bool) {
             fence(SeqCst);
         }
         wakep(s);
+    }
+}
+
+/// Whether `m` (the calling thread's M, or null) is an M of `g`'s runtime.
+///
+/// # Safety
+/// `g` is a G header of a live runtime.
+#[inline]
+pub(crate) unsafe fn on_runtime(m: *mut M, g: *mut G) -> bool {
+    // SAFETY: a live M's fields; `g` per the contract.
+    !m.is_null() && unsafe { ptr::eq((*m).sched, (*g).rt) }
+}
+
+/// Keeps `g`'s runtime from ending until [`ready_pinned`]: counted in `external`, which
+/// `shutdown` waits for before and after its sweep. For wakers outside the runtime.
+///
+/// # Safety
+/// `g`'s runtime must still be alive, and stay so until this returns (the caller holds
+/// the lock of a wait queue with `g`'s entry in it, which the sweep needs to unlink it).
+pub(crate) unsafe fn pin_runtime(g: *mut G) {
+    // SAFETY: per the contract.
+    unsafe { (*(*g).rt).external.fetch_add(1, SeqCst) };
+}
+
+/// Readies `g` from outside its runtime, then drops the pin taken by [`pin_runtime`].
+///
+/// # Safety
+/// The caller pinned `g`'s runtime and won the right to wake `g`.
+pub(crate) unsafe fn ready_pinned(g: *mut G) {
+    // SAFETY: the pin keeps the runtime (its Sched and G headers) alive until the
+    // decrement, which is the last access.
+    unsafe {
+        let s = (*g).rt;
+        ready(g, true);
+        (*s).external.fetch_sub(1, SeqCst);
     }
 }
 
@@ -346,17 +409,6 @@ pub(crate) fn schedule_m(m: &mut M) -> ! {
     schedule(m)
 }
 
-/// Counts a goroutine that parked in a channel or sync wait (`wait.rs`, from its park
-/// commit on g0); `execute` uncounts it when it runs again.
-pub(crate) fn count_chan_wait(g: *mut G) {
-    let m = current_m();
-    // SAFETY: on g0 of an M holding its P; `g` is the G it just saved.
-    unsafe {
-        (*g).chan_counted = true;
-        P::bump(&(*(*m).p).chan_waits);
-    }
-}
-
 pub(crate) fn count_retake(s: &Sched) {
     // Relaxed: a statistic.
     s.retakes.fetch_add(1, Relaxed);
@@ -405,10 +457,6 @@ fn execute(m: &mut M, g: *mut G) -> ! {
         let p = &*m.p;
         p.tick();
         P::bump(&p.switches);
-        if (*g).chan_counted {
-            (*g).chan_counted = false;
-            P::unbump(&p.chan_waits);
-        }
         m.curg = g;
         (*g).status.store(G_RUNNING, Relaxed);
         // Leaving g0 for the goroutine's own code: out of the P section (Relaxed: see
@@ -805,6 +853,12 @@ pub(crate) fn stopm(m: &mut M) {
 /// Called with the lock held by an M about to sleep: if every M is now idle, no timer is
 /// pending and the main G is parked, nothing can ever wake a G. Ready the main G with
 /// the deadlock flag, on this M.
+///
+/// A goroutine waiting on a channel, `select!` or sync primitive rules that out: the
+/// other end may be held by a plain thread or by another runtime's goroutine, which the
+/// runtime cannot see, so channel deadlocks go unreported rather than reported wrongly.
+/// (Reporting one anyway would also ready the main G behind the claim protocol's back:
+/// the thread could still complete its channel operation and ready it a second time.)
 fn checkdead(s: &Sched, l: &mut Locked) {
     if s.shutdown.load(SeqCst) || s.nmidle.load(SeqCst) != s.mcount.load(SeqCst) {
         return;
@@ -822,14 +876,19 @@ fn checkdead(s: &Sched, l: &mut Locked) {
     if main.is_null() || unsafe { (*main).status.load(Relaxed) } != G_WAITING {
         return;
     }
-    // Goroutines in channel or sync waits could be woken by a plain thread.
-    let chan_waits =
-        s.ps.iter()
-            .fold(0u64, |a, p| a.wrapping_add(p.chan_waits.load(Relaxed)));
-    if chan_waits != 0 && foreign_threads(s) {
+    // Last: the checks that scan every G and read /proc. A goroutine waiting on a
+    // channel or sync primitive could be woken by a plain thread holding the other end;
+    // only a process with no thread besides the runtime's own proves nobody can.
+    if s.any_claim_waiter() && foreign_threads(s) {
         return;
     }
     let Some(p) = s.pidleget(l) else { return };
+    // Take the main G's wait, if it is in one, so nothing else can ready it.
+    // SAFETY: the main G's header is valid (above).
+    if !unsafe { crate::wait::claim_for_deadlock(main) } {
+        s.pidleput(l, p);
+        return;
+    }
     let me = l.midle.pop().expect("this M is idle");
     s.nmidle.fetch_sub(1, SeqCst);
     // SAFETY: `me` is the calling M (it pushed itself last, under this lock); the main G

@@ -40,6 +40,10 @@ const PARKED: u64 = 4;
 const TIMEOUT: u64 = 8;
 const GEN_SHIFT: u32 = 4;
 
+/// What the runtime's shutdown sweep calls to unlink a parked goroutine's queue entries:
+/// a function and the frame data it gets.
+pub(crate) type Cleanup = (unsafe fn(*const ()), *const ());
+
 /// `Wait::fired` when nothing fired yet.
 pub(crate) const NONE: usize = usize::MAX;
 
@@ -71,7 +75,13 @@ pub(crate) enum Outcome {
 #[must_use]
 pub(crate) enum Wakeup {
     None,
-    G(*mut G),
+    /// A goroutine of the runtime the claimer runs on, and the claimer's M (read once
+    /// in `done`, reused by `ready`).
+    G(*mut G, *mut m::M),
+    /// A goroutine of a runtime the claimer is not part of (the claimer is a plain thread
+    /// or another runtime's goroutine). `done` pinned that runtime (`sched::pin_runtime`)
+    /// while the queue lock still kept it from being swept; `wake` unpins it.
+    GOutside(*mut G),
     Thread(Thread),
 }
 
@@ -81,7 +91,9 @@ impl Wakeup {
     pub(crate) fn wake(self) {
         match self {
             Wakeup::None => {}
-            Wakeup::G(g) => sched::ready(g, true),
+            Wakeup::G(g, m) => sched::ready_on(m, g, true),
+            // SAFETY: `done` pinned the runtime for this wake-up.
+            Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
         }
     }
@@ -135,27 +147,39 @@ impl Wait {
     /// touched after this: its owner may return at once.
     pub(crate) fn done(&self, case: usize) -> Wakeup {
         self.fired.store(case, Relaxed);
-        let wake = match &self.who {
-            Who::G(g) => Wakeup::G(*g),
-            Who::Thread(t) => Wakeup::Thread(t.clone()),
+        // Everything needed from `self` is copied out first: once `DONE` is set the
+        // waiter may return and its frame (this `Wait`) be gone.
+        let (g, thread) = match &self.who {
+            Who::G(g) => (*g, None),
+            Who::Thread(t) => (ptr::null_mut(), Some(t.clone())),
         };
         // Release publishes `fired` and whatever the claimer wrote into the waiter's
         // frame; Acquire pairs with the park commit's `fetch_or(PARKED)`.
         let old = self.word().fetch_or(DONE, AcqRel);
-        match wake {
-            Wakeup::G(_) if old & PARKED == 0 => Wakeup::None,
-            w => w,
+        match thread {
+            Some(t) => Wakeup::Thread(t),
+            None if old & PARKED == 0 => Wakeup::None,
+            None => {
+                let m = m::current();
+                // SAFETY: `g`'s runtime is alive: its G is parked in this wait.
+                if unsafe { sched::on_runtime(m, g) } {
+                    Wakeup::G(g, m)
+                } else {
+                    // The caller still holds the lock of the queue the entry was in, so
+                    // the shutdown sweep (which unlinks entries under that lock) has not
+                    // passed this G: its runtime is alive and can be pinned.
+                    // SAFETY: as above.
+                    unsafe { sched::pin_runtime(g) };
+                    Wakeup::GOutside(g)
+                }
+            }
         }
     }
 
     /// Blocks until the wait is done, or until `deadline` (an `Instant`) passes with
     /// nobody having claimed it. `cleanup`, for goroutines, is what the shutdown sweep
     /// calls to unlink this wait's entries if the runtime ends while it sleeps.
-    pub(crate) fn block(
-        &self,
-        deadline: Option<Instant>,
-        cleanup: Option<(unsafe fn(*const ()), *const ())>,
-    ) -> Outcome {
+    pub(crate) fn block(&self, deadline: Option<Instant>, cleanup: Option<Cleanup>) -> Outcome {
         match self.who {
             Who::G(g) => self.block_g(g, deadline, cleanup),
             Who::Thread(_) => self.block_thread(deadline),
@@ -170,12 +194,7 @@ impl Wait {
         }
     }
 
-    fn block_g(
-        &self,
-        g: *mut G,
-        deadline: Option<Instant>,
-        cleanup: Option<(unsafe fn(*const ()), *const ())>,
-    ) {
+    fn block_g(&self, g: *mut G, deadline: Option<Instant>, cleanup: Option<Cleanup>) {
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(Instant::now());
             let when = nanotime()
@@ -200,15 +219,14 @@ impl Wait {
         let _reset = Reset(g);
         let word = self.word();
         while word.load(Acquire) & DONE == 0 {
-            sched::park(|g| {
+            sched::park(|_| {
                 // On g0, the G saved: from here a claimer that sees PARKED readies it.
-                let parked = word.fetch_or(PARKED, AcqRel) & DONE == 0;
-                if parked {
-                    sched::count_chan_wait(g);
-                }
-                parked
+                word.fetch_or(PARKED, AcqRel) & DONE == 0
             });
         }
+        // Running again: `checkdead` stops counting this G as waiting (`in_claim_wait`).
+        // A plain store: with DONE set, no claimer or timer writes this word any more.
+        word.store(word.load(Relaxed) & !PARKED, Relaxed);
     }
 
     fn block_thread(&self, deadline: Option<Instant>) {
@@ -266,6 +284,33 @@ pub(crate) fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
     }
 }
 
+/// Whether `g` parked in a wait of this protocol and has not run since: still waiting,
+/// or completed by a claimer that has yet to ready it (`PARKED` stays set until the G
+/// runs again, so a claimer between `done` and `ready` cannot slip past `checkdead`).
+///
+/// # Safety
+/// `g` is a G header of a live runtime.
+pub(crate) unsafe fn in_claim_wait(g: *const G) -> bool {
+    // SAFETY: per the contract.
+    unsafe { (*g).wait.load(Relaxed) & PARKED != 0 }
+}
+
+/// For the deadlock report: claims `g`'s wait if it is parked in one, so no claimer can
+/// ready it behind the report's back. Returns `false` if someone claimed it first (then
+/// there is no deadlock to report); `true` also when `g` is in no claim wait.
+///
+/// # Safety
+/// `g` is a G header of a live runtime.
+pub(crate) unsafe fn claim_for_deadlock(g: *const G) -> bool {
+    // SAFETY: per the contract.
+    let word = unsafe { &(*g).wait };
+    let w = word.load(Acquire);
+    if w & PARKED == 0 {
+        return true;
+    }
+    claim_word(word, w >> GEN_SHIFT, DONE).is_some()
+}
+
 /// Whether a wait timer can no longer claim its wait (for pruning timer heaps).
 pub(crate) fn timeout_stale(g: *mut G, gen: u64) -> bool {
     // SAFETY: as in `timeout_fired`.
@@ -321,10 +366,12 @@ impl WaitQueue {
         self.q.push_back(e);
     }
 
+    #[allow(dead_code)] // for gmp::sync
     pub(crate) fn is_empty(&self) -> bool {
         self.q.is_empty()
     }
 
+    #[allow(dead_code)] // for gmp::sync
     pub(crate) fn len(&self) -> usize {
         self.q.len()
     }
