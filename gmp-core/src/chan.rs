@@ -126,7 +126,8 @@ impl<T> Inner<T> {
                 // SAFETY: a claimed send entry's slot is its waiter's `Some(value)`.
                 Some(e) => unsafe {
                     let sv = (*(e.slot as *mut Option<T>)).take();
-                    self.buf.push_back(sv.expect("a waiting sender holds its value"));
+                    self.buf
+                        .push_back(sv.expect("a waiting sender holds its value"));
                     e.wait().done(e.case)
                 },
                 None => Wakeup::None,
@@ -387,7 +388,11 @@ struct Unlink<'a, T> {
 impl<T> Unlink<'_, T> {
     fn unlink(&self) {
         let mut g = self.c.lock();
-        let q = if self.send { &mut g.sendq } else { &mut g.recvq };
+        let q = if self.send {
+            &mut g.sendq
+        } else {
+            &mut g.recvq
+        };
         // SAFETY: `e` is this frame's entry.
         q.remove(unsafe { &*self.e });
     }

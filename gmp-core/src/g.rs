@@ -72,7 +72,7 @@ pub(crate) struct G {
     pub wait: AtomicU64,
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
-    pub wait_cleanup: Option<(unsafe fn(*const ()), *const ())>,
+    pub wait_cleanup: Option<crate::wait::Cleanup>,
 }
 
 /// Bytes reserved at the top of a stack for the header.

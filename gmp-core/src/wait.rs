@@ -40,6 +40,10 @@ const PARKED: u64 = 4;
 const TIMEOUT: u64 = 8;
 const GEN_SHIFT: u32 = 4;
 
+/// A parked waiter's hook for the shutdown sweep: a function and its argument (a frame
+/// of the waiter) that unlink the wait's entries from their queues (`G::wait_cleanup`).
+pub(crate) type Cleanup = (unsafe fn(*const ()), *const ());
+
 /// `Wait::fired` when nothing fired yet.
 pub(crate) const NONE: usize = usize::MAX;
 
@@ -151,11 +155,7 @@ impl Wait {
     /// Blocks until the wait is done, or until `deadline` (an `Instant`) passes with
     /// nobody having claimed it. `cleanup`, for goroutines, is what the shutdown sweep
     /// calls to unlink this wait's entries if the runtime ends while it sleeps.
-    pub(crate) fn block(
-        &self,
-        deadline: Option<Instant>,
-        cleanup: Option<(unsafe fn(*const ()), *const ())>,
-    ) -> Outcome {
+    pub(crate) fn block(&self, deadline: Option<Instant>, cleanup: Option<Cleanup>) -> Outcome {
         match self.who {
             Who::G(g) => self.block_g(g, deadline, cleanup),
             Who::Thread(_) => self.block_thread(deadline),
@@ -170,12 +170,7 @@ impl Wait {
         }
     }
 
-    fn block_g(
-        &self,
-        g: *mut G,
-        deadline: Option<Instant>,
-        cleanup: Option<(unsafe fn(*const ()), *const ())>,
-    ) {
+    fn block_g(&self, g: *mut G, deadline: Option<Instant>, cleanup: Option<Cleanup>) {
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(Instant::now());
             let when = nanotime()
@@ -315,14 +310,6 @@ unsafe impl Send for WaitQueue {}
 impl WaitQueue {
     pub(crate) fn push(&mut self, e: &Entry) {
         self.q.push_back(e);
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.q.is_empty()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.q.len()
     }
 
     /// Removes `e` if it is still queued.
