@@ -89,6 +89,23 @@ impl Wakeup {
             Wakeup::Thread(t) => t.unpark(),
         }
     }
+
+    /// Like [`wake`](Wakeup::wake), but a goroutine goes to the tail of this P's queue
+    /// instead of `runnext`. For wakers that go on running (a lock's unlocker): `runnext`
+    /// is owner-only, so a goroutine left there waits until the waker parks or yields,
+    /// while one in the queue can be stolen by an idle P at once.
+    pub(crate) fn wake_tail(self) {
+        match self {
+            Wakeup::None => {}
+            Wakeup::G(g) => sched::ready(g, false),
+            Wakeup::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Whether this wakes a goroutine.
+    pub(crate) fn is_g(&self) -> bool {
+        matches!(self, Wakeup::G(_))
+    }
 }
 
 impl Wait {
@@ -308,8 +325,25 @@ pub(crate) struct WaitQueue {
 unsafe impl Send for WaitQueue {}
 
 impl WaitQueue {
+    /// An empty queue, usable in `const` initialisers (`gmp::sync::Mutex::new` is `const`).
+    pub(crate) const fn new() -> WaitQueue {
+        WaitQueue {
+            q: std::collections::VecDeque::new(),
+        }
+    }
+
     pub(crate) fn push(&mut self, e: &Entry) {
         self.q.push_back(e);
+    }
+
+    /// Queues `e` at the head: for a waiter that was woken, lost the race it was woken
+    /// for, and waits again (Go's `semacquire` with `lifo`), so it keeps its place.
+    pub(crate) fn push_front(&mut self, e: &Entry) {
+        self.q.push_front(e);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.q.is_empty()
     }
 
     /// Removes `e` if it is still queued.
