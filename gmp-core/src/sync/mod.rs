@@ -44,13 +44,19 @@
 //! (see `gmp::run`): their queue entries are unlinked, but what they hold stays held: a
 //! [`Mutex`] locked by such a goroutine stays locked for the threads that outlive it.
 
+mod barrier;
 mod condvar;
 mod mutex;
 mod rwlock;
+mod semaphore;
+mod waitgroup;
 
+pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use waitgroup::WaitGroup;
 
 use crate::wait::{Outcome, Wait, Wakeup};
 use std::time::Instant;
