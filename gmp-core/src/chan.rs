@@ -1,6 +1,7 @@
 //! Channels: Go's `chan`, multi-producer multi-consumer, for goroutines and threads.
 //!
 //! ```
+//! # use gmp_core as gmp;
 //! gmp::run(|| {
 //!     let (tx, rx) = gmp::chan::bounded(0); // a rendezvous, like Go's `make(chan T)`
 //!     let h = gmp::spawn(move || {
@@ -1059,6 +1060,7 @@ pub mod __select {
 /// completes, like Go's `select`.
 ///
 /// ```
+/// # use gmp_core as gmp;
 /// use std::time::Duration;
 /// gmp::run(|| {
 ///     let (tx, rx) = gmp::chan::bounded::<i32>(1);
