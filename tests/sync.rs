@@ -237,6 +237,40 @@ fn mutex_try_lock_get_mut_into_inner() {
 }
 
 #[test]
+fn mutex_is_unlocked_not_poisoned_when_a_holder_panics() {
+    gmp::Runtime::builder().procs(2).run(|| {
+        let m = Arc::new(Mutex::new(vec![1]));
+        // Waiters queue behind the holder while it panics.
+        let held = Arc::new(AtomicBool::new(false));
+        let h = {
+            let (m, held) = (m.clone(), held.clone());
+            gmp::spawn(move || {
+                let mut g = m.lock();
+                g.push(2);
+                held.store(true, SeqCst);
+                gmp::sleep(Duration::from_millis(5));
+                panic!("boom");
+            })
+        };
+        eventually("the holder holds the mutex", || held.load(SeqCst));
+        let waiters: Vec<_> = (0..4)
+            .map(|i| {
+                let m = m.clone();
+                gmp::spawn(move || m.lock().push(10 + i))
+            })
+            .collect();
+        let e = h.join().expect_err("the holder panicked");
+        assert_eq!(panic_message(&*e).as_deref(), Some("boom"));
+        for w in waiters {
+            w.join().unwrap();
+        }
+        let mut v = m.lock().clone();
+        v[2..].sort();
+        assert_eq!(v, [1, 2, 10, 11, 12, 13]);
+    });
+}
+
+#[test]
 fn mutex_guard_may_be_dropped_by_another_goroutine() {
     gmp::run(|| {
         let m: &'static Mutex<u32> = Box::leak(Box::new(Mutex::new(0)));

@@ -337,7 +337,10 @@ impl RawMutex {
         let Some(wake) = wake else { return };
         // The new owner runs next, on this P (Go's `semrelease` with `handoff`): the
         // lock is its now, so everyone else, this goroutine included, waits for it.
-        let yield_to_it = wake.is_g() && !crate::m::current().is_null();
+        // Not while unwinding (a guard dropped by a panic): a goroutine that switches
+        // mid-unwind may resume on another thread, and std counts panics per thread.
+        let yield_to_it =
+            wake.is_g() && !crate::m::current().is_null() && !std::thread::panicking();
         wake.wake();
         if yield_to_it {
             crate::sched::yield_now();
@@ -380,7 +383,8 @@ impl RawMutex {
 /// thread runs other goroutines); a plain thread blocks. Waiters queue in FIFO order,
 /// and a waiter that has waited more than 1 ms switches the mutex into starvation mode,
 /// where the lock is handed from one waiter to the next and newcomers cannot barge in
-/// (Go's `sync.Mutex` policy).
+/// (Go's `sync.Mutex` policy). A goroutine that hands the lock over this way yields to
+/// the new owner.
 ///
 /// Unlike `std::sync::Mutex` there is no poisoning: if a holder panics, the guard still
 /// unlocks and the next locker sees the data as it was left. A guard may be dropped by
