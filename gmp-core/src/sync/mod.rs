@@ -10,7 +10,7 @@
 //! runtime.
 //!
 //! # Design
-//! Each primitive keeps its waiters in FIFO [`WaitQueue`](crate::wait::WaitQueue)s
+//! Each primitive keeps its waiters in FIFO wait queues (`wait::WaitQueue`)
 //! under a small internal lock and waits with the claim protocol of `wait.rs`, as
 //! channels do: whoever releases the resource claims the first waiter's wait under the
 //! internal lock, writes what it hands over (the lock itself, a permit, a read share),

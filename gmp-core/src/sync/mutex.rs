@@ -245,6 +245,7 @@ impl RawMutex {
     #[cold]
     #[inline(never)]
     fn unlock_slow(&self) {
+        // Relaxed: a first guess for the CAS below, which carries the ordering.
         let mut s = self.state.load(Relaxed);
         loop {
             debug_assert!(s & LOCKED != 0, "unlock of an unlocked gmp::sync::Mutex");
