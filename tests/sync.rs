@@ -676,6 +676,55 @@ fn semaphore_acquire_timeout_try_acquire_forget_release() {
 }
 
 #[test]
+fn semaphore_timeouts_racing_releases_lose_no_permit() {
+    // Waiters time out (their timer claims the wait) while holders release (claiming
+    // the first waiter): each wait is claimed once, so a permit is neither lost to a
+    // waiter that already gave up nor handed out twice.
+    gmp::Runtime::builder().procs(2).run(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let (got, missed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let hs: Vec<_> = (0..8u64)
+            .map(|i| {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                let (got, missed) = (got.clone(), missed.clone());
+                gmp::spawn(move || {
+                    let mut rng = common::XorShift::new(i);
+                    for _ in 0..300 {
+                        let timeout = Duration::from_micros(rng.below(60));
+                        match sem.acquire_timeout(timeout) {
+                            Some(_p) => {
+                                assert!(inside.fetch_add(1, SeqCst) < 2, "3 holders");
+                                got.fetch_add(1, SeqCst);
+                                if rng.below(2) == 0 {
+                                    gmp::yield_now();
+                                } else {
+                                    gmp::sleep(Duration::from_micros(rng.below(30)));
+                                }
+                                inside.fetch_sub(1, SeqCst);
+                            }
+                            None => {
+                                missed.fetch_add(1, SeqCst);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(got.load(SeqCst) + missed.load(SeqCst), 8 * 300);
+        assert!(missed.load(SeqCst) > 0 && got.load(SeqCst) > 0);
+        assert_eq!(
+            sem.available_permits(),
+            2,
+            "a permit was lost or duplicated"
+        );
+    });
+}
+
+#[test]
 fn semaphore_serves_waiters_in_fifo_order() {
     const WAITERS: usize = 10;
     gmp::Runtime::builder().procs(1).run(|| {
