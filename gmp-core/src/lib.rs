@@ -16,6 +16,8 @@
 //! | `runtime` | `run`, the runtime builder, M threads, shutdown, `stats` |
 //! | `spawn` | `spawn`, `Builder`, `JoinHandle` |
 //! | `sysmon` | the monitor thread (schedtrace) |
+//! | `chan`, `wait` | channels and `select!`, on the claim protocol of `wait` |
+//! | `sync` | `Mutex`, `RwLock`, `Condvar`, `WaitGroup`, `Semaphore`, `Barrier` (they park) |
 //!
 //! # Thread-local storage
 //! A goroutine may resume on another OS thread after any call that can switch
@@ -39,6 +41,7 @@ mod runtime;
 mod sched;
 mod spawn;
 mod stack;
+pub mod sync;
 mod sysmon;
 mod timer;
 mod wait;

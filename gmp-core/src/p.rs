@@ -139,6 +139,11 @@ impl P {
         self.runq().pop().map_or(ptr::null_mut(), |g| g.0.as_ptr())
     }
 
+    /// Whether `runnext` and the local queue are both empty. Owner only.
+    pub(crate) fn runq_is_empty(&self) -> bool {
+        self.runnext.load(Ordering::Relaxed).is_null() && self.runq().is_empty()
+    }
+
     /// Free-G cache. Owner only.
     #[allow(clippy::mut_from_ref)]
     pub(crate) fn gfree(&self) -> &mut Vec<*mut G> {

@@ -228,6 +228,52 @@ pub(crate) fn park_or_block_forever() -> ! {
     park_forever()
 }
 
+/// Rounds a `gmp::sync::Mutex` locker may spin before it queues (Go's `active_spin`).
+const ACTIVE_SPIN: u32 = 4;
+
+/// Whether a goroutine or thread that found a `gmp::sync::Mutex` locked should spin
+/// (round `iter`, from 0) instead of queueing: Go's `sync_runtime_canSpin`. Spinning
+/// pays only briefly, on a multicore machine, while another P is running a G (which may
+/// be the holder, about to unlock) and this P has nothing else to run; otherwise the
+/// spinner only delays the holder or the Gs queued behind it. A plain thread has no P:
+/// it spins on any multicore machine.
+pub(crate) fn can_spin(iter: u32) -> bool {
+    if iter >= ACTIVE_SPIN || ncpu() <= 1 {
+        return false;
+    }
+    if current_m().is_null() {
+        return true;
+    }
+    // Inside a P section the P's queues are this M's to look at; a goroutine whose P was
+    // taken does not spin.
+    let Some(m) = handoff::p_try_enter() else {
+        return false;
+    };
+    // SAFETY: `m` is this thread's live M, holding its P in the section.
+    let spin = unsafe {
+        let s = sched(&*m);
+        // SeqCst: these counters are SeqCst everywhere; a stale value only mis-tunes one
+        // spin round.
+        s.procs > s.npidle.load(SeqCst) + s.nmspinning.load(SeqCst) + 1 && (*(*m).p).runq_is_empty()
+    };
+    handoff::p_exit(m);
+    spin
+}
+
+/// CPUs available to this process, read once.
+fn ncpu() -> usize {
+    static NCPU: AtomicUsize = AtomicUsize::new(0);
+    // Relaxed: every thread computes the same value; racing stores are identical.
+    match NCPU.load(Relaxed) {
+        0 => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            NCPU.store(n, Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
 thread_local! {
     static THREAD_RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }

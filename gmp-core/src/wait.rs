@@ -40,8 +40,8 @@ const PARKED: u64 = 4;
 const TIMEOUT: u64 = 8;
 const GEN_SHIFT: u32 = 4;
 
-/// What the runtime's shutdown sweep calls to unlink a parked goroutine's queue entries:
-/// a function and the frame data it gets.
+/// A parked waiter's hook for the shutdown sweep: a function and its argument (a frame
+/// of the waiter) that unlink the wait's entries from their queues (`G::wait_cleanup`).
 pub(crate) type Cleanup = (unsafe fn(*const ()), *const ());
 
 /// `Wait::fired` when nothing fired yet.
@@ -96,6 +96,25 @@ impl Wakeup {
             Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
         }
+    }
+
+    /// Like [`wake`](Wakeup::wake), but a goroutine goes to the tail of this P's queue
+    /// instead of `runnext`. For wakers that go on running (a lock's unlocker): `runnext`
+    /// is owner-only, so a goroutine left there waits until the waker parks or yields,
+    /// while one in the queue can be stolen by an idle P at once.
+    pub(crate) fn wake_tail(self) {
+        match self {
+            Wakeup::None => {}
+            Wakeup::G(g, m) => sched::ready_on(m, g, false),
+            // SAFETY: `done` pinned the runtime for this wake-up.
+            Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
+            Wakeup::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Whether this wakes a goroutine.
+    pub(crate) fn is_g(&self) -> bool {
+        matches!(self, Wakeup::G(..) | Wakeup::GOutside(_))
     }
 }
 
@@ -362,16 +381,28 @@ pub(crate) struct WaitQueue {
 unsafe impl Send for WaitQueue {}
 
 impl WaitQueue {
+    /// An empty queue, usable in `const` initialisers (`gmp::sync::Mutex::new` is `const`).
+    pub(crate) const fn new() -> WaitQueue {
+        WaitQueue {
+            q: std::collections::VecDeque::new(),
+        }
+    }
+
     pub(crate) fn push(&mut self, e: &Entry) {
         self.q.push_back(e);
     }
 
-    #[allow(dead_code)] // for gmp::sync
+    /// Queues `e` at the head: for a waiter that was woken, lost the race it was woken
+    /// for, and waits again (Go's `semacquire` with `lifo`), so it keeps its place.
+    pub(crate) fn push_front(&mut self, e: &Entry) {
+        self.q.push_front(e);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.q.is_empty()
     }
 
-    #[allow(dead_code)] // for gmp::sync
+    #[allow(dead_code)] // kept for gmp::sync users and tests
     pub(crate) fn len(&self) -> usize {
         self.q.len()
     }
