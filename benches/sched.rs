@@ -40,9 +40,30 @@ fn main() {
     if want("parked-100k", false) {
         parked("parked-100k", 100_000);
     }
+    if want("blocking round trip", false) {
+        blocking_round_trip();
+    }
     if want("parked-1m", true) {
         parked("parked-1m", 1_000_000);
     }
+}
+
+/// `gmp::blocking(|| ())` with a free P: release the P, take it back.
+fn blocking_round_trip() {
+    let n = 2_000_000u64 / scale();
+    let elapsed = gmp::Runtime::builder().procs(2).run(move || {
+        let t = Instant::now();
+        for i in 0..n {
+            std::hint::black_box(gmp::blocking(|| std::hint::black_box(i)));
+        }
+        t.elapsed()
+    });
+    report(
+        "blocking round trip",
+        elapsed.as_nanos() as f64 / n as f64,
+        "ns/op",
+        "gmp::blocking(|| ()) with nothing else running, 2 Ps",
+    );
 }
 
 fn builder(procs: Option<usize>) -> gmp::RuntimeBuilder {

@@ -94,6 +94,43 @@ fn main() {
             }),
         ),
         (
+            "deadlocked_main_goroutine_unlinks_its_condvar_wait_while_unwinding",
+            Box::new(|| {
+                // The unwinding waiter must unlink its entry (its stack is unmapped once
+                // the runtime is gone: notifying it afterwards would crash).
+                let pair: &'static (gmp::sync::Mutex<u32>, gmp::sync::Condvar) = Box::leak(
+                    Box::new((gmp::sync::Mutex::new(0), gmp::sync::Condvar::new())),
+                );
+                reports_deadlock(|| {
+                    let (m, cv) = pair;
+                    let _g = cv.wait(m.lock());
+                })?;
+                let (m, cv) = pair;
+                cv.notify_all();
+                match m.try_lock() {
+                    Some(_) => Ok(()),
+                    None => Err("the mutex was left locked".into()),
+                }
+            }),
+        ),
+        (
+            "main_locking_a_mutex_held_by_a_parked_goroutine",
+            Box::new(|| {
+                reports_deadlock(|| {
+                    let m = std::sync::Arc::new(gmp::sync::Mutex::new(0));
+                    let m2 = m.clone();
+                    let (tx, rx) = gmp::chan::bounded::<()>(0);
+                    let _holder = gmp::spawn(move || {
+                        let _g = m2.lock();
+                        tx.send(()).unwrap();
+                        gmp::park_forever()
+                    });
+                    rx.recv().unwrap();
+                    let _g = m.lock();
+                })
+            }),
+        ),
+        (
             "a_goroutine_waiting_for_a_plain_thread_is_not_a_deadlock",
             Box::new(|| {
                 let (tx, rx) = gmp::chan::bounded::<u32>(0);

@@ -112,7 +112,8 @@ impl P {
 
     /// Queues `g`: in `runnext` (kicking the old one to the tail) or at the tail.
     /// Owner only.
-    pub(crate) fn runqput(&self, g: *mut G, next: bool) {
+    /// Returns whether a G went into the stealable queue (not just `runnext`).
+    pub(crate) fn runqput(&self, g: *mut G, next: bool) -> bool {
         // Relaxed load + store: owner-only (see the field).
         let g = if next {
             let old = self.runnext.load(Ordering::Relaxed);
@@ -121,8 +122,12 @@ impl P {
         } else {
             g
         };
-        if let Some(g) = NonNull::new(g) {
-            self.runq().push(GRef(g));
+        match NonNull::new(g) {
+            Some(g) => {
+                self.runq().push(GRef(g));
+                true
+            }
+            None => false,
         }
     }
 
