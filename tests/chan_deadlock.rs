@@ -31,10 +31,13 @@ fn reports_deadlock(body: impl FnOnce() + Send) -> Result<(), String> {
     }
 }
 
+/// A named case: `Ok` if it behaved.
+type Case = (&'static str, Box<dyn FnOnce() -> Result<(), String>>);
+
 fn main() {
     // Quiet: the expected panics would print their message and location.
     std::panic::set_hook(Box::new(|_| {}));
-    let cases: Vec<(&str, Box<dyn FnOnce() -> Result<(), String>>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "main_receiving_on_a_channel_nobody_else_holds",
             Box::new(|| {

@@ -260,6 +260,7 @@ unsafe extern "C" fn requeue_m(m: usize) -> ! {
 /// Outside a runtime it just calls `f`.
 ///
 /// ```
+/// # use gmp_core as gmp; // the facade crate `gmp` re-exports gmp-core
 /// gmp::run(|| {
 ///     let ticker = gmp::spawn(|| {
 ///         for _ in 0..5 {
