@@ -26,11 +26,12 @@
 //! protocol of `wait.rs`, which is also what lets [`select!`](crate::select!) wait on
 //! many channels at once.
 
+use crate::spinlock::{SpinGuard, SpinLock};
 use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup, NONE};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A channel holding at most `cap` values; `bounded(0)` is a rendezvous: each `send`
@@ -46,7 +47,7 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 
 fn new_chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let c = Arc::new(Chan {
-        inner: Mutex::new(Inner {
+        inner: SpinLock::new(Inner {
             buf: VecDeque::with_capacity(if cap == usize::MAX { 0 } else { cap.min(1024) }),
             recvq: WaitQueue::default(),
             sendq: WaitQueue::default(),
@@ -61,7 +62,7 @@ fn new_chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 struct Chan<T> {
-    inner: Mutex<Inner<T>>,
+    inner: SpinLock<Inner<T>>,
     /// `usize::MAX` for unbounded.
     cap: usize,
     senders: AtomicUsize,
@@ -85,10 +86,8 @@ unsafe impl<T: Send> Send for Chan<T> {}
 unsafe impl<T: Send> Sync for Chan<T> {}
 
 impl<T> Chan<T> {
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        // A panic while holding the lock can only come from an allocation failure inside
-        // a queue operation; the state is still consistent, so keep going.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> SpinGuard<'_, Inner<T>> {
+        self.inner.lock()
     }
 }
 

@@ -40,6 +40,7 @@ mod p;
 mod runtime;
 mod sched;
 mod spawn;
+mod spinlock;
 mod stack;
 pub mod sync;
 mod sysmon;
