@@ -1,10 +1,10 @@
 //! `gmp::sync`: Mutex, RwLock, Condvar, WaitGroup, Semaphore and Barrier, used by
 //! goroutines (which park) and plain threads (which block), alone and together.
 //!
-//! Waiting goroutines of one runtime look idle to its deadlock check, which cannot see a
-//! plain thread that will wake them. Tests where only a thread can wake a goroutine keep
-//! a goroutine sleeping in a loop meanwhile (`Ticker`), so the runtime always has a timer
-//! pending, as a program mixing threads and goroutines must today.
+//! Tests where only a thread can wake a goroutine also keep a goroutine sleeping in a
+//! loop meanwhile (`Ticker`). The deadlock check no longer needs it (with a plain thread
+//! in the process it never reports goroutines parked on sync primitives), but it keeps
+//! these tests independent of that rule.
 
 mod common;
 

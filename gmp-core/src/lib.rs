@@ -15,7 +15,12 @@
 //! | `netpoll` | the mio poller, `PollDesc`, waiting for readiness (used by gmp-net) |
 //! | `runtime` | `run`, the runtime builder, M threads, shutdown, `stats` |
 //! | `spawn` | `spawn`, `Builder`, `JoinHandle` |
-//! | `sysmon` | the monitor thread (schedtrace) |
+//! | `sysmon` | the monitor thread: retakes stuck Ps, polls a starved netpoller, schedtrace |
+//! | `handoff` | who holds a P: P sections, `blocking`, sysmon's retake, the thread cap |
+//! | `wait` | the claim protocol every channel and sync wait uses |
+//! | `chan` | channels and `select!` |
+//! | `spinlock` | the channel's short internal lock |
+//! | `sync` | `Mutex`, `RwLock`, `Condvar`, `WaitGroup`, `Semaphore`, `Barrier` |
 //! | `chan`, `wait` | channels and `select!`, on the claim protocol of `wait` |
 //! | `sync` | `Mutex`, `RwLock`, `Condvar`, `WaitGroup`, `Semaphore`, `Barrier` (they park) |
 //!
