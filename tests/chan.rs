@@ -1151,4 +1151,16 @@ fn handles_compare_and_format() {
     assert_eq!(format!("{:?}", TrySendError::Full(1)), "Full(..)");
     assert!(SendError(1).to_string().contains("receivers"));
     assert!(RecvError.to_string().contains("senders"));
+    // The error helpers agree with what the operations return.
+    assert!(rx2.try_recv().unwrap_err().is_empty());
+    assert!(rx2
+        .recv_timeout(std::time::Duration::from_millis(1))
+        .unwrap_err()
+        .is_timeout());
+    drop((tx2, tx));
+    assert!(rx2.try_recv().unwrap_err().is_disconnected());
+    assert!(rx2
+        .recv_timeout(std::time::Duration::from_millis(1))
+        .unwrap_err()
+        .is_disconnected());
 }
