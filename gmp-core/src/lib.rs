@@ -53,7 +53,7 @@ mod timer;
 mod wait;
 
 pub use handoff::blocking;
-pub use runtime::{run, stats, Runtime, RuntimeBuilder, Stats};
+pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder, Stats};
 pub use sched::{park_forever, yield_now};
 pub use spawn::{off_p, spawn, Builder, JoinHandle};
 pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};

@@ -179,6 +179,17 @@ where
     Runtime::builder().run(f)
 }
 
+/// Whether the caller is a goroutine of a running gmp runtime (as opposed to a plain
+/// thread). Libraries use it to start a runtime only when they are not already in one.
+///
+/// ```
+/// assert!(!gmp_core::in_runtime());
+/// gmp_core::run(|| assert!(gmp_core::in_runtime()));
+/// ```
+pub fn in_runtime() -> bool {
+    !m::current().is_null()
+}
+
 fn procs_from_env() -> Option<usize> {
     let v = std::env::var("GMP_MAXPROCS").ok()?;
     match v.trim().parse::<usize>() {

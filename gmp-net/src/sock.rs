@@ -118,6 +118,23 @@ impl<T: AsRawFd> Sock<T> {
         Ok(n)
     }
 
+    /// Waits until a read will probably find data, without reading: after a short read
+    /// with no readiness event since, that is a park; otherwise it returns at once (the
+    /// next read may still find nothing and park then). Honours the read timeout.
+    ///
+    /// A server that keeps a connection idle calls this *before* it takes a read buffer,
+    /// so an idle connection holds none.
+    pub(crate) fn readable(&self) -> io::Result<()> {
+        // Relaxed: see `read`.
+        if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
+            let deadline = self.timeout(Mode::Read).map(deadline_after);
+            self.pd.wait(Mode::Read, deadline)?;
+            // The wait consumed the event: the next read must make its syscall.
+            self.drained.store(false, Relaxed);
+        }
+        Ok(())
+    }
+
     /// Waits for writability once (for a nonblocking connect).
     pub(crate) fn wait_writable(&self, deadline: Option<u64>) -> io::Result<()> {
         self.pd.wait(Mode::Write, deadline)

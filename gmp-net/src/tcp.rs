@@ -241,6 +241,28 @@ impl TcpStream {
         Ok(s)
     }
 
+    /// Waits until the stream has data to read (or end of stream, or an error), without
+    /// reading it; honours the read timeout. Not in std: tokio's `readable` in blocking
+    /// form. It may return early (the next `read` then waits as usual), never late.
+    ///
+    /// A server that keeps connections open between requests waits here, so it needs
+    /// no read buffer for an idle connection.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// gmp_core::run(|| {
+    ///     let l = gmp_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let mut c = gmp_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    ///     let (mut s, _) = l.accept().unwrap();
+    ///     c.write_all(b"x").unwrap();
+    ///     s.readable().unwrap();
+    ///     let mut b = [0u8; 1];
+    ///     assert_eq!(s.read(&mut b).unwrap(), 1);
+    /// });
+    /// ```
+    pub fn readable(&self) -> io::Result<()> {
+        self.sock.readable()
+    }
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.io(Mode::Read, |s| s.peek(buf))
     }

@@ -1,0 +1,64 @@
+//! HTTP server: "Hello, World!" as text/plain on every GET path (the TechEmpower
+//! plaintext shape), and `POST /echo` answers with the request body.
+//!
+//! `cargo run --release --example hello -- [ADDR]` (default 127.0.0.1:8080).
+//! Logs go to stderr; `RUST_LOG=debug` (any tracing env filter) shows more.
+
+use gmp::http::{Request, Response, Server};
+use std::io::{self, Read};
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(io::stderr)
+        .init();
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    gmp::run(move || {
+        let server = match Server::bind(addr.as_str()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("hello: cannot listen on {addr}: {e}");
+                std::process::exit(1);
+            }
+        };
+        println!(
+            "hello: listening on http://{}",
+            server.local_addr().expect("bound socket has an address")
+        );
+        if let Err(e) = server.serve(hello) {
+            eprintln!("hello: {e}");
+            std::process::exit(1);
+        }
+    });
+}
+
+fn hello(req: &mut Request<'_>, res: &mut Response<'_>) -> io::Result<()> {
+    match (req.method(), req.path()) {
+        ("GET" | "HEAD", _) => {
+            res.header("content-type", "text/plain");
+            res.body("Hello, World!");
+        }
+        ("POST", "/echo") => {
+            let mut body =
+                Vec::with_capacity(req.content_length().unwrap_or(0).min(1 << 20) as usize);
+            req.body().read_to_end(&mut body)?;
+            res.header("content-type", "application/octet-stream");
+            res.body(body);
+        }
+        ("POST", _) => {
+            res.status(404).header("content-type", "text/plain");
+            res.body("not found: POST goes to /echo\n");
+        }
+        _ => {
+            res.status(405).header("allow", "GET, HEAD, POST");
+            res.header("content-type", "text/plain");
+            res.body("method not allowed\n");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! One connection's goroutine: read heads, run the handler, write responses, keep the
+//! connection alive or close it.
+//!
+//! Buffers come from the thread's pool when a request starts arriving and go back when
+//! the connection is idle again, so waiting for the next request costs no buffer.
+//! Requests that arrive together (pipelining) are answered into one write buffer that
+//! goes out before the connection next reads, or once it is large.
+
+use crate::head::{self, Framing, Limits, Reject, MAX_TARGET};
+use crate::pool::{self, Bufs};
+use crate::request::{Continue, Request};
+use crate::response::{write_all_two, write_error, Response, FLUSH_AT};
+use crate::server::{Entry, Handler, Shared, BUSY, HEAD, IDLE};
+use gmp_net::{Shutdown, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// A handler may leave this much of a body unread and the connection is still reused
+/// (the rest is read and dropped); more, and the connection closes.
+const DRAIN_MAX: u64 = 256 << 10;
+/// After an error response, how long the connection keeps reading (and dropping) what
+/// the client still sends, so that closing does not reset the connection before the
+/// client has read the response (Go's `rstAvoidanceDelay` is the same 500 ms).
+const LINGER: Duration = Duration::from_millis(500);
+const INTERNAL: Reject = Reject {
+    status: 500,
+    why: "internal server error",
+};
+
+pub(crate) fn serve_conn<F: Handler>(
+    shared: &Shared,
+    entry: &Entry,
+    remote: SocketAddr,
+    handler: &F,
+) {
+    let stream = &entry.stream;
+    let s = &shared.settings;
+    let limits = Limits {
+        max_header_bytes: s.max_header_bytes,
+        max_body_bytes: s.max_body_bytes,
+    };
+    // The read buffer may grow to hold a head at the limit, plus room for the body.
+    let max_buf = s.max_header_bytes.max(MAX_TARGET + 1024) + 4096;
+    let mut bufs: Option<Bufs> = None;
+    // Unread input lies in `[start, end)` of the read buffer.
+    let (mut start, mut end) = (0usize, 0usize);
+    loop {
+        if start == end {
+            // Nothing buffered: send what is pending, give the buffers back, wait.
+            if let Some(mut b) = bufs.take() {
+                if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {
+                    return;
+                }
+                pool::give(b);
+            }
+            (start, end) = (0, 0);
+            if !entry.enter(BUSY, IDLE) || shared.shutting_down() {
+                return;
+            }
+            if stream.readable().is_err() || !entry.enter(IDLE, HEAD) {
+                return;
+            }
+            bufs = Some(pool::take());
+        }
+        let Some(b) = bufs.as_mut() else {
+            unreachable!("buffers are taken above")
+        };
+
+        // A complete head, reading more as needed.
+        let head = loop {
+            match head::parse(&b.read[start..end], start, &mut b.scratch, &mut b.idx, limits) {
+                Ok(Some(h)) => break h,
+                Ok(None) => {}
+                Err(r) => return reject(stream, b, r),
+            }
+            // Answers to earlier pipelined requests go out before we wait for more.
+            if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {
+                return;
+            }
+            if entry.state() == BUSY && !entry.enter(BUSY, HEAD) {
+                return;
+            }
+            if start > 0 {
+                b.read.copy_within(start..end, 0);
+                (start, end) = (0, end - start);
+            }
+            if end == b.read.len() {
+                if b.read.len() >= max_buf {
+                    return reject(
+                        stream,
+                        b,
+                        Reject {
+                            status: 431,
+                            why: "request header section too large",
+                        },
+                    );
+                }
+                let len = (b.read.len() * 2).min(max_buf);
+                b.read.resize(len, 0);
+            }
+            match (&mut &*stream).read(&mut b.read[end..]) {
+                Ok(0) | Err(_) => return, // the client left, or the reaper closed it
+                Ok(n) => end += n,
+            }
+        };
+        if entry.state() == HEAD && !entry.enter(HEAD, BUSY) {
+            return;
+        }
+
+        let is_head = &b.read[head.method.0 as usize..][..head.method.1 as usize] == b"HEAD";
+        let keep_alive = head.keep_alive && !shared.shutting_down();
+        let body_in_buffer = match head.framing {
+            Framing::Length(n) => n <= (end - start - head.len) as u64,
+            Framing::Chunked => false,
+        };
+        if !body_in_buffer && !b.write.is_empty() {
+            // The handler may wait on the socket for its body (and answer 100-continue
+            // first): what is pending must not wait behind it.
+            if write_all_two(stream, &mut b.write, &[]).is_err() {
+                return;
+            }
+        }
+        let Bufs {
+            read,
+            write,
+            head: res_head,
+            idx,
+            ..
+        } = b;
+        let mut req = Request::new(
+            stream,
+            read,
+            idx,
+            head,
+            start,
+            end,
+            remote,
+            s.max_body_bytes,
+            s.max_header_bytes,
+            s.body_read_timeout,
+        );
+        let mut res = Response::new(stream, write, res_head, head.version, is_head, !keep_alive);
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler(&mut req, &mut res)));
+        let mut close = !keep_alive;
+        let mut drain = false;
+        let mut error = None;
+        match outcome {
+            Ok(Ok(())) => {
+                if !req.body_done() {
+                    if req.cont == Continue::Pending || req.broken.is_some() {
+                        // The client waits for 100-continue before it sends the body (or
+                        // the body is broken): the connection cannot be reused.
+                        close = true;
+                    } else if req.length_left().is_some_and(|n| n > DRAIN_MAX) {
+                        close = true;
+                    } else {
+                        drain = true;
+                    }
+                }
+                close |= req.broken.is_some() || shared.shutting_down();
+                res.close |= close;
+                if let Err(e) = res.finish() {
+                    tracing::debug!(%remote, "gmp-http: {e}");
+                    close = true;
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%remote, "gmp-http: handler error: {e}");
+                close = true;
+                if res.discard() {
+                    error = Some(req.broken.unwrap_or(INTERNAL));
+                }
+            }
+            Err(_) => {
+                tracing::error!(%remote, "gmp-http: handler panicked; closing the connection");
+                close = true;
+                if res.discard() {
+                    error = Some(INTERNAL);
+                }
+            }
+        }
+        drop(res);
+        if let Some(r) = error {
+            write_error(write, r.status, r.why);
+        }
+        // A body that broke (malformed, too large, cut short) leaves the input in an
+        // unknown place: the connection cannot carry another request.
+        close |= req.broken.is_some();
+        if drain && !close {
+            if !req.body_buffered()
+                && !write.is_empty()
+                && write_all_two(stream, write, &[]).is_err()
+            {
+                return;
+            }
+            close = !req.drain(DRAIN_MAX);
+        }
+        (start, end) = (req.pos, req.end);
+        if close {
+            if write_all_two(stream, write, &[]).is_ok() {
+                linger_close(stream);
+            }
+            return;
+        }
+        if write.len() >= FLUSH_AT && write_all_two(stream, write, &[]).is_err() {
+            return;
+        }
+    }
+}
+
+/// Answers a request the server refuses, then closes.
+fn reject(stream: &TcpStream, b: &mut Bufs, r: Reject) {
+    tracing::debug!("gmp-http: {} {}", r.status, r.why);
+    write_error(&mut b.write, r.status, r.why);
+    if write_all_two(stream, &mut b.write, &[]).is_ok() {
+        linger_close(stream);
+    }
+}
+
+/// Closes our side, then reads and drops what the client still sends for a while, so
+/// the kernel does not answer unread input with a reset that could destroy the
+/// response on its way.
+fn linger_close(stream: &TcpStream) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let started = Instant::now();
+    let mut scratch = [0u8; 1024];
+    let mut dropped = 0usize;
+    while started.elapsed() < LINGER && dropped < DRAIN_MAX as usize {
+        if stream.set_read_timeout(Some(LINGER)).is_err() {
+            return;
+        }
+        match (&mut &*stream).read(&mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => dropped += n,
+        }
+    }
+}
+

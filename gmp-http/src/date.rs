@@ -1,0 +1,116 @@
+//! The `Date` header value (RFC 9110 IMF-fixdate), formatted at most once a second per
+//! thread and copied into each response.
+//!
+//! Each thread keeps the last second it formatted. The clock is `CLOCK_REALTIME_COARSE`
+//! (a vDSO read, no syscall), so a response pays a clock read and a 29-byte copy; there
+//! is no ticker goroutine and no shared cache line between threads.
+
+use std::cell::Cell;
+
+/// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub(crate) const DATE_LEN: usize = 29;
+
+thread_local! {
+    static CACHE: Cell<(i64, [u8; DATE_LEN])> = const { Cell::new((i64::MIN, [0; DATE_LEN])) };
+}
+
+/// Appends the current date. `#[inline(never)]` and no switch inside: a goroutine may
+/// move to another thread between two calls, and the thread-local's address must not be
+/// cached across them (gmp-core's thread-local rule).
+#[inline(never)]
+pub(crate) fn append(out: &mut Vec<u8>) {
+    let now = unix_seconds();
+    let text = CACHE.with(|c| {
+        let (sec, text) = c.get();
+        if sec == now {
+            return text;
+        }
+        let text = format(now);
+        c.set((now, text));
+        text
+    });
+    out.extend_from_slice(&text);
+}
+
+fn unix_seconds() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_REALTIME_COARSE exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    ts.tv_sec
+}
+
+/// Formats seconds since the Unix epoch as an IMF-fixdate.
+pub(crate) fn format(secs: i64) -> [u8; DATE_LEN] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(DAYS[days.rem_euclid(7) as usize]);
+    two(&mut out[5..7], d);
+    out[8..11].copy_from_slice(MONTHS[(m - 1) as usize]);
+    let y = y.clamp(0, 9999);
+    two(&mut out[12..14], y / 100);
+    two(&mut out[14..16], y % 100);
+    two(&mut out[17..19], hh);
+    two(&mut out[20..22], mm);
+    two(&mut out[23..25], ss);
+    out
+}
+
+fn two(dst: &mut [u8], v: i64) {
+    dst[0] = b'0' + (v / 10) as u8;
+    dst[1] = b'0' + (v % 10) as u8;
+}
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31), proleptic Gregorian
+/// (the algorithm from Howard Hinnant's "chrono-compatible low-level date algorithms").
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(&format(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        // RFC 9110's example.
+        assert_eq!(&format(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        // A leap day and the end of a year.
+        assert_eq!(&format(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(&format(1_798_761_599), b"Thu, 31 Dec 2026 23:59:59 GMT");
+    }
+
+    #[test]
+    fn append_is_current() {
+        let mut v = Vec::new();
+        append(&mut v);
+        assert_eq!(v.len(), DATE_LEN);
+        assert!(v.ends_with(b" GMT"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        // The coarse clock lags by at most a tick; accept the neighbouring second.
+        assert!(v == format(now) || v == format(now - 1) || v == format(now + 1));
+    }
+}

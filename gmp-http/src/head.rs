@@ -1,0 +1,394 @@
+//! Request heads: httparse for the syntax, then the framing rules of RFC 9112 that decide
+//! how long the body is and whether the connection can carry another request.
+//!
+//! The head is parsed in place: the request keeps offsets into the connection's read
+//! buffer ([`HeaderIdx`]), never owned copies of its headers.
+
+use crate::pool::{HeaderIdx, MAX_HEADERS};
+use std::mem::MaybeUninit;
+
+/// Longest request target accepted (RFC 9112 §3 recommends at least 8000 octets).
+pub(crate) const MAX_TARGET: usize = 8 << 10;
+
+/// The HTTP version of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// HTTP/1.0
+    Http10,
+    /// HTTP/1.1
+    Http11,
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        })
+    }
+}
+
+/// How the request body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Content-Length: n` (0 when the request has neither header).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A parsed, validated request head. Ranges are absolute offsets in the read buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Head {
+    pub method: (u32, u32),
+    pub target: (u32, u32),
+    pub version: Version,
+    /// Bytes of the head, from its first byte to the end of the empty line.
+    pub len: usize,
+    pub framing: Framing,
+    /// The connection may carry another request after this one.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` from an HTTP/1.1 client.
+    pub expect_continue: bool,
+}
+
+/// A request the server refuses: the status to answer with and why, for the body of the
+/// error response. The connection closes after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reject {
+    pub status: u16,
+    pub why: &'static str,
+}
+
+const fn reject(status: u16, why: &'static str) -> Reject {
+    Reject { status, why }
+}
+
+/// Limits that apply while parsing a head.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_header_bytes: usize,
+    pub max_body_bytes: u64,
+}
+
+/// Parses the head at the start of `buf` (which sits at offset `base` of the read
+/// buffer). `Ok(None)`: incomplete, read more. Header offsets go to `idx`.
+pub(crate) fn parse(
+    buf: &[u8],
+    base: usize,
+    scratch: &mut [MaybeUninit<httparse::Header<'static>>],
+    idx: &mut Vec<HeaderIdx>,
+    limits: Limits,
+) -> Result<Option<Head>, Reject> {
+    debug_assert_eq!(scratch.len(), MAX_HEADERS);
+    // SAFETY: the same slice, with the headers' borrow shortened from 'static to `buf`'s.
+    // `MaybeUninit` makes no claim about its contents, so nothing left in the slots from
+    // an earlier parse (pointing into bytes since overwritten) is ever read as a header;
+    // httparse writes each slot before it hands it back.
+    // (The cast changes only a lifetime, which clippy does not see.)
+    #[allow(clippy::unnecessary_cast)]
+    let scratch: &mut [MaybeUninit<httparse::Header<'_>>] = unsafe {
+        &mut *(scratch as *mut [MaybeUninit<httparse::Header<'static>>]
+            as *mut [MaybeUninit<httparse::Header<'_>>])
+    };
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, scratch) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return partial(buf, limits),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(reject(431, "too many header fields"))
+        }
+        Err(httparse::Error::Version) => {
+            return Err(if looks_like_version(buf) {
+                reject(505, "unsupported HTTP version")
+            } else {
+                reject(400, "malformed HTTP version")
+            })
+        }
+        Err(httparse::Error::Token) => {
+            return Err(if request_line(buf).is_some_and(|l| l.len() > MAX_TARGET) {
+                reject(414, "request target too long")
+            } else {
+                reject(400, "malformed request line")
+            })
+        }
+        Err(httparse::Error::HeaderName) => {
+            return Err(reject(
+                400,
+                "malformed header name (whitespace before the colon or a folded line?)",
+            ))
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(reject(400, "invalid byte in a header value"))
+        }
+        Err(_) => return Err(reject(400, "malformed line ending")),
+    };
+    if len > limits.max_header_bytes {
+        return Err(reject(431, "request header section too large"));
+    }
+    let at = |s: &[u8]| -> (u32, u32) {
+        let off = s.as_ptr() as usize - buf.as_ptr() as usize + base;
+        (off as u32, s.len() as u32)
+    };
+    // httparse fills these on Complete.
+    let method = req.method.unwrap_or("");
+    let target = req.path.unwrap_or("");
+    if target.len() > MAX_TARGET {
+        return Err(reject(414, "request target too long"));
+    }
+    let version = if req.version == Some(0) {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+
+    let mut hosts = 0;
+    let mut length: Option<u64> = None;
+    let mut te_chunked = false;
+    let mut te_seen = false;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut expect_continue = false;
+    idx.clear();
+    for h in req.headers.iter() {
+        idx.push(HeaderIdx {
+            name: at(h.name.as_bytes()),
+            value: at(h.value),
+        });
+        let name = h.name.as_bytes();
+        if h.value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+            return Err(reject(400, "invalid byte in a header value"));
+        }
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            for item in h.value.split(|&b| b == b',') {
+                let n = parse_length(trim(item))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(reject(400, "conflicting Content-Length values"));
+                }
+                length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            te_seen = true;
+            for item in h.value.split(|&b| b == b',') {
+                let coding = trim(item);
+                if coding.is_empty() {
+                    continue; // empty list elements are allowed (RFC 9110 §5.6.1)
+                }
+                if te_chunked {
+                    // Anything after `chunked` (another coding, or chunked twice).
+                    return Err(reject(400, "chunked must be the final transfer coding"));
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    te_chunked = true;
+                } else if is_coding(coding) {
+                    return Err(reject(501, "unsupported transfer coding"));
+                } else {
+                    return Err(reject(400, "malformed Transfer-Encoding"));
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for item in h.value.split(|&b| b == b',') {
+                let t = trim(item);
+                close |= t.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = version == Version::Http11;
+            } else {
+                return Err(reject(417, "unsupported expectation"));
+            }
+        }
+    }
+    if version == Version::Http11 && hosts != 1 {
+        return Err(reject(
+            400,
+            if hosts == 0 {
+                "missing Host header"
+            } else {
+                "more than one Host header"
+            },
+        ));
+    }
+    let framing = match (te_seen, length) {
+        (true, Some(_)) => {
+            return Err(reject(
+                400,
+                "both Content-Length and Transfer-Encoding are present",
+            ))
+        }
+        (true, None) if !te_chunked => {
+            return Err(reject(400, "empty Transfer-Encoding"));
+        }
+        (true, None) => Framing::Chunked,
+        (false, l) => Framing::Length(l.unwrap_or(0)),
+    };
+    if let Framing::Length(n) = framing {
+        if n > limits.max_body_bytes {
+            return Err(reject(413, "request body too large"));
+        }
+    }
+    let keep_alive = match version {
+        Version::Http11 => !close,
+        // A 1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1): serve
+        // it, then close.
+        Version::Http10 => keep_alive_token && !close && !te_seen,
+    };
+    Ok(Some(Head {
+        method: at(method.as_bytes()),
+        target: at(target.as_bytes()),
+        version,
+        len,
+        framing,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+/// An incomplete head: fine unless it already breaks a limit.
+fn partial(buf: &[u8], limits: Limits) -> Result<Option<Head>, Reject> {
+    match request_line(buf) {
+        // The request line alone (method, target, version) is over the target limit.
+        None if buf.len() > MAX_TARGET + 64 => Err(reject(414, "request target too long")),
+        Some(line) if line.len() > MAX_TARGET + 64 => {
+            Err(reject(414, "request target too long"))
+        }
+        _ if buf.len() > limits.max_header_bytes => {
+            Err(reject(431, "request header section too large"))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The first line, if its end has arrived.
+fn request_line(buf: &[u8]) -> Option<&[u8]> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let rest = &buf[start..];
+    rest.iter().position(|&b| b == b'\n').map(|n| &rest[..n])
+}
+
+/// Whether the request line ends in a well-formed `HTTP/d.d` (then an unknown version
+/// earns 505, not 400).
+fn looks_like_version(buf: &[u8]) -> bool {
+    let Some(line) = request_line(buf) else {
+        return false;
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(sp) = line.iter().rposition(|&b| b == b' ') else {
+        return false;
+    };
+    let v = &line[sp + 1..];
+    v.len() == 8
+        && v.starts_with(b"HTTP/")
+        && v[5].is_ascii_digit()
+        && v[6] == b'.'
+        && v[7].is_ascii_digit()
+}
+
+/// `1*DIGIT`, without overflow.
+fn parse_length(v: &[u8]) -> Result<u64, Reject> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return Err(reject(400, "invalid Content-Length"));
+    }
+    v.iter()
+        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+        .ok_or(reject(400, "Content-Length out of range"))
+}
+
+/// A transfer coding name, possibly with parameters (`gzip`, `foo;q=1`): well-formed
+/// but not one we decode.
+fn is_coding(v: &[u8]) -> bool {
+    let name = v.split(|&b| b == b';').next().unwrap_or(v);
+    let name = trim(name);
+    !name.is_empty() && name.iter().all(|&b| is_tchar(b))
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let is_ws = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = v.iter().position(|b| !is_ws(b)).unwrap_or(v.len());
+    let end = v.iter().rposition(|b| !is_ws(b)).map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(raw: &[u8]) -> Result<Option<Head>, Reject> {
+        let mut scratch = vec![MaybeUninit::uninit(); MAX_HEADERS];
+        let mut idx = Vec::new();
+        parse(
+            raw,
+            0,
+            &mut scratch,
+            &mut idx,
+            Limits {
+                max_header_bytes: 4096,
+                max_body_bytes: 1000,
+            },
+        )
+    }
+
+    fn status(raw: &[u8]) -> u16 {
+        match run(raw) {
+            Err(r) => r.status,
+            Ok(Some(_)) => 200,
+            Ok(None) => 0,
+        }
+    }
+
+    #[test]
+    fn framing() {
+        let h = run(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.framing, Framing::Length(5));
+        assert!(h.keep_alive);
+        let h = run(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.framing, Framing::Chunked);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"), 200);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+            400
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n"), 413);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            501
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chu nked\r\n\r\n"),
+            400
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.0\r\n\r\n"), 200);
+        assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), 505);
+        assert_eq!(status(b"GET / HTTX/1.1\r\n\r\n"), 400);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nExpect: nope\r\n\r\n"), 417);
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\n"), 0);
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let ka = |raw: &[u8]| run(raw).unwrap().unwrap().keep_alive;
+        assert!(ka(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(!ka(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+        assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    }
+}

@@ -1,0 +1,97 @@
+//! Per-thread pools of connection buffers.
+//!
+//! A connection takes a [`Bufs`] when a request starts arriving and gives it back when it
+//! goes idle, so an idle keep-alive connection holds no buffer at all: only its goroutine,
+//! its socket and a registry entry. Thread-local pools need no lock and no shared cache
+//! line; a goroutine that takes on one thread and gives back on another just moves a
+//! buffer between pools.
+//!
+//! Each pool keeps at most [`POOL_MAX`] sets, so a burst of connections does not leave a
+//! thread hoarding memory after they go idle, and a set that grew past its usual size
+//! (a large head, a large streamed write) is freed rather than pooled.
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+
+/// Initial read buffer: a typical request head is a few hundred bytes, and 16 pipelined
+/// ones fit with room to spare.
+pub(crate) const READ_BUF: usize = 4096;
+/// A write buffer that grew past this is not pooled.
+const WRITE_KEEP: usize = 64 << 10;
+/// Parsed header slots (hyper's default limit too).
+pub(crate) const MAX_HEADERS: usize = 100;
+/// Buffer sets kept per thread. 64 sets are about 1 MiB.
+const POOL_MAX: usize = 64;
+
+/// Where one header's name and value lie in the read buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct HeaderIdx {
+    pub name: (u32, u32),
+    pub value: (u32, u32),
+}
+
+/// Everything a connection needs while a request is in progress.
+pub(crate) struct Bufs {
+    /// Read buffer; always fully initialised (`len` is its capacity), the data lies in
+    /// `[start, end)` as the connection tracks it.
+    pub read: Vec<u8>,
+    /// Response bytes not yet written to the socket.
+    pub write: Vec<u8>,
+    /// The current response's own header lines (`name: value\r\n`).
+    pub head: Vec<u8>,
+    /// The current request's headers.
+    pub idx: Vec<HeaderIdx>,
+    /// httparse's scratch space. `MaybeUninit` because entries left from the previous
+    /// parse point into a buffer that has moved on; they are never read.
+    pub scratch: Vec<MaybeUninit<httparse::Header<'static>>>,
+}
+
+impl Bufs {
+    fn new() -> Bufs {
+        let mut scratch = Vec::with_capacity(MAX_HEADERS);
+        scratch.resize_with(MAX_HEADERS, MaybeUninit::uninit);
+        Bufs {
+            read: vec![0; READ_BUF],
+            write: Vec::with_capacity(READ_BUF),
+            head: Vec::with_capacity(256),
+            idx: Vec::with_capacity(16),
+            scratch,
+        }
+    }
+
+    fn worth_keeping(&self) -> bool {
+        self.read.len() == READ_BUF
+            && self.write.capacity() <= WRITE_KEEP
+            && self.head.capacity() <= WRITE_KEEP
+    }
+}
+
+thread_local! {
+    static POOL: RefCell<Vec<Bufs>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer set from this thread's pool, or a new one. `#[inline(never)]` and no switch
+/// inside: the thread-local is looked up afresh on each call (gmp-core's rule for
+/// goroutines, which can change threads between calls).
+#[inline(never)]
+pub(crate) fn take() -> Bufs {
+    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(Bufs::new)
+}
+
+/// Returns a set to this thread's pool (or frees it).
+#[inline(never)]
+pub(crate) fn give(mut b: Bufs) {
+    if !b.worth_keeping() {
+        return;
+    }
+    b.write.clear();
+    b.head.clear();
+    b.idx.clear();
+    // `try_with`: during thread teardown the pool may be gone; then just free.
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_MAX {
+            p.push(b);
+        }
+    });
+}

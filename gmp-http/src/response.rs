@@ -1,0 +1,415 @@
+//! `Response`: status, headers and a body, serialised into the connection's write buffer
+//! so that the responses to pipelined requests leave in one `write`.
+
+use crate::head::Version;
+use crate::status::{append_hex, append_status_line, append_u64, has_no_body};
+use bytes::Bytes;
+use gmp_net::TcpStream;
+use std::io::{self, IoSlice, Write};
+
+/// Pending output is written to the socket once it reaches this size.
+pub(crate) const FLUSH_AT: usize = 64 << 10;
+/// A body or streamed write at least this large is written from where it is, not
+/// copied into the write buffer.
+const COPY_MAX: usize = 16 << 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Nothing committed: status and headers can still change.
+    Open,
+    /// Streaming with the handler's own Content-Length; `written` counts against it.
+    Length,
+    /// Streaming with chunked framing (HTTP/1.1).
+    Chunked,
+    /// Streaming to an HTTP/1.0 client: the body ends when the connection closes.
+    Close,
+    /// Streaming where no body may go: HEAD (writes are dropped, as the body of a HEAD
+    /// response is), or a 1xx/204/304 status (writes fail).
+    NoBody,
+    /// `finish` ran.
+    Done,
+}
+
+/// The response to one request. Set the status and headers, then either give the whole
+/// body with [`body`](Self::body) (Content-Length is set from it) or stream it through
+/// [`std::io::Write`] (chunked for HTTP/1.1 unless the handler set Content-Length;
+/// close-delimited for HTTP/1.0).
+///
+/// `Date` and `Server` are added unless the handler sets them; `Connection` is the
+/// server's to manage (a handler's `Connection: close` is honoured); `Transfer-Encoding`
+/// cannot be set.
+///
+/// ```no_run
+/// use std::io::Write;
+/// gmp_http::Server::bind("127.0.0.1:8080")?.serve(|req, res| {
+///     if req.path() == "/stream" {
+///         for i in 0..3 {
+///             writeln!(res, "line {i}")?; // chunked
+///         }
+///     } else {
+///         res.status(404).header("content-type", "text/plain").body("not here\n");
+///     }
+///     Ok(())
+/// })
+/// # ; Ok::<(), std::io::Error>(())
+/// ```
+pub struct Response<'c> {
+    stream: &'c TcpStream,
+    out: &'c mut Vec<u8>,
+    head: &'c mut Vec<u8>,
+    code: u16,
+    body: Option<Bytes>,
+    declared: Option<u64>,
+    user_date: bool,
+    user_server: bool,
+    version: Version,
+    is_head: bool,
+    mode: Mode,
+    written: u64,
+    /// The response says `Connection: close`, and the connection closes after it.
+    pub(crate) close: bool,
+    /// Where this response starts in `out`.
+    start: usize,
+    /// Some of this response has reached the socket.
+    pub(crate) flushed: bool,
+}
+
+impl<'c> Response<'c> {
+    pub(crate) fn new(
+        stream: &'c TcpStream,
+        out: &'c mut Vec<u8>,
+        head: &'c mut Vec<u8>,
+        version: Version,
+        is_head: bool,
+        close: bool,
+    ) -> Response<'c> {
+        head.clear();
+        let start = out.len();
+        Response {
+            stream,
+            out,
+            head,
+            code: 200,
+            body: None,
+            declared: None,
+            user_date: false,
+            user_server: false,
+            version,
+            is_head,
+            mode: Mode::Open,
+            written: 0,
+            close,
+            start,
+            flushed: false,
+        }
+    }
+
+    /// Sets the status code (200 unless set). Ignored, with a warning, once the body
+    /// has started streaming.
+    ///
+    /// # Panics
+    /// If `code` is not in 100..=999.
+    pub fn status(&mut self, code: u16) -> &mut Self {
+        assert!(
+            (100..=999).contains(&code),
+            "gmp-http: status code {code} is not a three-digit number"
+        );
+        if self.committed("status") {
+            return self;
+        }
+        self.code = code;
+        self
+    }
+
+    /// Adds a header. Repeats are sent as given. `Content-Length` is taken as the
+    /// length of a streamed body (or of the body a HEAD response describes).
+    ///
+    /// # Panics
+    /// If the name is not a token, the value holds CR, LF or NUL (either would let a
+    /// value split the response), or the handler sets `Transfer-Encoding` or an invalid
+    /// `Content-Length`.
+    pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
+        assert!(
+            !name.is_empty() && name.bytes().all(is_tchar),
+            "gmp-http: invalid header name {name:?}"
+        );
+        assert!(
+            !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0),
+            "gmp-http: the value of header {name:?} contains CR, LF or NUL"
+        );
+        if self.committed("header") {
+            return self;
+        }
+        let n = name.as_bytes();
+        if n.eq_ignore_ascii_case(b"content-length") {
+            let v = value.trim();
+            let len = v
+                .parse::<u64>()
+                .ok()
+                .filter(|_| v.bytes().all(|b| b.is_ascii_digit()));
+            self.declared = Some(len.unwrap_or_else(|| {
+                panic!("gmp-http: invalid Content-Length {value:?}")
+            }));
+            return self;
+        }
+        assert!(
+            !n.eq_ignore_ascii_case(b"transfer-encoding"),
+            "gmp-http: Transfer-Encoding is set by the server (stream through Write for chunked)"
+        );
+        if n.eq_ignore_ascii_case(b"connection") {
+            if value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("close"))
+            {
+                self.close = true;
+            }
+            return self;
+        }
+        self.user_date |= n.eq_ignore_ascii_case(b"date");
+        self.user_server |= n.eq_ignore_ascii_case(b"server");
+        self.head.extend_from_slice(n);
+        self.head.extend_from_slice(b": ");
+        self.head.extend_from_slice(value.as_bytes());
+        self.head.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Sets the whole body; Content-Length follows from it. A `&'static str` or
+    /// `&'static [u8]` is not copied (nor is a `String` or `Vec<u8>`, which move).
+    ///
+    /// # Panics
+    /// If the body already started streaming through `Write`.
+    pub fn body(&mut self, body: impl Into<Bytes>) -> &mut Self {
+        assert!(
+            self.mode == Mode::Open,
+            "gmp-http: Response::body called after the body started streaming through Write"
+        );
+        self.body = Some(body.into());
+        self
+    }
+
+    fn committed(&self, what: &str) -> bool {
+        if self.mode == Mode::Open {
+            return false;
+        }
+        tracing::warn!("gmp-http: Response::{what} after the head was sent is ignored");
+        true
+    }
+
+    /// Appends the status line and headers.
+    fn write_head(&mut self, length: Option<u64>, chunked: bool) {
+        let out = &mut *self.out;
+        append_status_line(out, self.code);
+        if !self.user_server {
+            out.extend_from_slice(b"Server: gmp\r\n");
+        }
+        if !self.user_date {
+            out.extend_from_slice(b"Date: ");
+            crate::date::append(out);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(self.head);
+        if let Some(n) = length {
+            out.extend_from_slice(b"Content-Length: ");
+            append_u64(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        if chunked {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        }
+        match (self.version, self.close) {
+            (Version::Http11, true) => out.extend_from_slice(b"Connection: close\r\n"),
+            (Version::Http10, false) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+            _ => {}
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Commits the head for streaming.
+    fn start_stream(&mut self) {
+        if self.is_head || has_no_body(self.code) {
+            let len = if has_no_body(self.code) {
+                None
+            } else {
+                self.declared
+            };
+            self.write_head(len, false);
+            self.mode = Mode::NoBody;
+        } else if let Some(n) = self.declared {
+            self.write_head(Some(n), false);
+            self.mode = Mode::Length;
+        } else if self.version == Version::Http11 {
+            self.write_head(None, true);
+            self.mode = Mode::Chunked;
+        } else {
+            self.close = true;
+            self.write_head(None, false);
+            self.mode = Mode::Close;
+        }
+    }
+
+    /// Ends the response after the handler returned. An error means the response is
+    /// broken on the wire (fewer bytes than its Content-Length): close the connection.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        match self.mode {
+            Mode::Open => {
+                let body = self.body.take().unwrap_or_default();
+                if has_no_body(self.code) {
+                    self.write_head(None, false);
+                } else if self.is_head {
+                    let len = if body.is_empty() {
+                        self.declared.unwrap_or(0)
+                    } else {
+                        body.len() as u64
+                    };
+                    self.write_head(Some(len), false);
+                } else {
+                    self.write_head(Some(body.len() as u64), false);
+                    self.append(&body)?;
+                }
+            }
+            Mode::Length if self.written < self.declared.unwrap_or(0) => {
+                self.mode = Mode::Done;
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "gmp-http: the handler wrote fewer bytes than its Content-Length",
+                ));
+            }
+            Mode::Chunked => self.out.extend_from_slice(b"0\r\n\r\n"),
+            _ => {}
+        }
+        self.mode = Mode::Done;
+        Ok(())
+    }
+
+    /// Adds body bytes to the output: copied if small, else written straight out
+    /// together with what is pending.
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.len() < COPY_MAX {
+            self.out.extend_from_slice(data);
+            if self.out.len() >= FLUSH_AT {
+                self.push()?;
+            }
+            return Ok(());
+        }
+        self.flushed = true;
+        write_all_two(self.stream, self.out, data)
+    }
+
+    /// Writes out everything pending.
+    fn push(&mut self) -> io::Result<()> {
+        self.flushed = true;
+        write_all_two(self.stream, self.out, &[])
+    }
+
+    /// Drops this response's bytes if none reached the socket (for the 500 after a
+    /// panic). Returns whether it could.
+    pub(crate) fn discard(&mut self) -> bool {
+        if self.flushed {
+            return false;
+        }
+        self.out.truncate(self.start);
+        self.mode = Mode::Done;
+        true
+    }
+}
+
+impl Write for Response<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.mode == Mode::Open {
+            self.start_stream();
+        }
+        match self.mode {
+            Mode::NoBody if self.is_head => return Ok(buf.len()),
+            Mode::NoBody => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("gmp-http: a {} response has no body", self.code),
+                ))
+            }
+            Mode::Done => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "gmp-http: the response is finished",
+                ))
+            }
+            Mode::Length => {
+                let limit = self.declared.unwrap_or(0);
+                if self.written + buf.len() as u64 > limit {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("gmp-http: writing past the declared Content-Length of {limit}"),
+                    ));
+                }
+                self.append(buf)?;
+            }
+            Mode::Chunked => {
+                // An empty chunk would end the body.
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                append_hex(self.out, buf.len() as u64);
+                self.out.extend_from_slice(b"\r\n");
+                self.append(buf)?;
+                self.out.extend_from_slice(b"\r\n");
+            }
+            Mode::Close => self.append(buf)?,
+            Mode::Open => unreachable!("start_stream left Open"),
+        }
+        self.written += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    /// Sends the head (if not yet) and everything written so far.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.mode == Mode::Open {
+            self.start_stream();
+        }
+        self.push()
+    }
+}
+
+impl std::fmt::Debug for Response<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.code)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes `a` then `b` completely, with vectored writes, and clears `a`.
+pub(crate) fn write_all_two(stream: &TcpStream, a: &mut Vec<u8>, b: &[u8]) -> io::Result<()> {
+    let mut s = stream;
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let bufs = [IoSlice::new(&a[i..]), IoSlice::new(&b[j..])];
+        let n = match s.write_vectored(&bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let from_a = n.min(a.len() - i);
+        i += from_a;
+        j += n - from_a;
+    }
+    a.clear();
+    Ok(())
+}
+
+/// Appends a complete error response (the server's own: a malformed request, a panic).
+pub(crate) fn write_error(out: &mut Vec<u8>, code: u16, why: &str) {
+    append_status_line(out, code);
+    out.extend_from_slice(b"Server: gmp\r\nDate: ");
+    crate::date::append(out);
+    out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    append_u64(out, why.len() as u64 + 1);
+    out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    out.extend_from_slice(why.as_bytes());
+    out.push(b'\n');
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
