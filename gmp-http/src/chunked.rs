@@ -249,7 +249,11 @@ mod tests {
             b"-1\r\n",
         ];
         for b in bad {
-            assert!(decode_all(b, 100, 64).is_err(), "{:?}", String::from_utf8_lossy(b));
+            assert!(
+                decode_all(b, 100, 64).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
         }
         // The largest 16-digit size is accepted as a size.
         let mut d = Decoder::new(10);
@@ -258,8 +262,14 @@ mod tests {
         assert_eq!(d.remaining, 0xfff_ffff_ffff_ffff);
         // Long extensions and trailers are bounded.
         let long_ext = [b"1;".as_slice(), &[b'a'; 5000]].concat();
-        assert_eq!(decode_all(&long_ext, 100, 64), Err("chunk size line too long"));
+        assert_eq!(
+            decode_all(&long_ext, 100, 64),
+            Err("chunk size line too long")
+        );
         let long_trailer = [b"0\r\nX: ".as_slice(), &[b'a'; 2000], b"\r\n\r\n"].concat();
-        assert_eq!(decode_all(&long_trailer, 100, 64), Err("trailer section too large"));
+        assert_eq!(
+            decode_all(&long_trailer, 100, 64),
+            Err("trailer section too large")
+        );
     }
 }

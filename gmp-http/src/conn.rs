@@ -70,7 +70,13 @@ pub(crate) fn serve_conn<F: Handler>(
 
         // A complete head, reading more as needed.
         let head = loop {
-            match head::parse(&b.read[start..end], start, &mut b.scratch, &mut b.idx, limits) {
+            match head::parse(
+                &b.read[start..end],
+                start,
+                &mut b.scratch,
+                &mut b.idx,
+                limits,
+            ) {
                 Ok(Some(h)) => break h,
                 Ok(None) => {}
                 Err(r) => return reject(stream, b, r),
@@ -239,4 +245,3 @@ fn linger_close(stream: &TcpStream) {
         }
     }
 }
-

@@ -95,9 +95,7 @@ pub(crate) fn parse(
     let len = match req.parse_with_uninit_headers(buf, scratch) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return partial(buf, limits),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(reject(431, "too many header fields"))
-        }
+        Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many header fields")),
         Err(httparse::Error::Version) => {
             return Err(if looks_like_version(buf) {
                 reject(505, "unsupported HTTP version")
@@ -252,9 +250,7 @@ fn partial(buf: &[u8], limits: Limits) -> Result<Option<Head>, Reject> {
     match request_line(buf) {
         // The request line alone (method, target, version) is over the target limit.
         None if buf.len() > MAX_TARGET + 64 => Err(reject(414, "request target too long")),
-        Some(line) if line.len() > MAX_TARGET + 64 => {
-            Err(reject(414, "request target too long"))
-        }
+        Some(line) if line.len() > MAX_TARGET + 64 => Err(reject(414, "request target too long")),
         _ if buf.len() > limits.max_header_bytes => {
             Err(reject(431, "request header section too large"))
         }
@@ -293,7 +289,9 @@ fn parse_length(v: &[u8]) -> Result<u64, Reject> {
         return Err(reject(400, "invalid Content-Length"));
     }
     v.iter()
-        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+        .try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
         .ok_or(reject(400, "Content-Length out of range"))
 }
 
@@ -354,14 +352,26 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(h.framing, Framing::Chunked);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"), 200);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), 400);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"),
+            200
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"),
+            400
+        );
         assert_eq!(
             status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"),
             400
         );
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n"), 413);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n"),
+            413
+        );
         assert_eq!(
             status(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
             501
@@ -379,7 +389,10 @@ mod tests {
         assert_eq!(status(b"GET / HTTP/1.0\r\n\r\n"), 200);
         assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), 505);
         assert_eq!(status(b"GET / HTTX/1.1\r\n\r\n"), 400);
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\nExpect: nope\r\n\r\n"), 417);
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: a\r\nExpect: nope\r\n\r\n"),
+            417
+        );
         assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\n"), 0);
     }
 
@@ -387,7 +400,9 @@ mod tests {
     fn keep_alive_rules() {
         let ka = |raw: &[u8]| run(raw).unwrap().unwrap().keep_alive;
         assert!(ka(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        ));
         assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
         assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
     }

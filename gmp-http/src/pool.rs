@@ -75,7 +75,8 @@ thread_local! {
 /// goroutines, which can change threads between calls).
 #[inline(never)]
 pub(crate) fn take() -> Bufs {
-    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(Bufs::new)
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(Bufs::new)
 }
 
 /// Returns a set to this thread's pool (or frees it).

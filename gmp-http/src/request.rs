@@ -259,7 +259,9 @@ impl<'c> Request<'c> {
                         let r = dec.decode(&self.buf[self.pos..self.end], out);
                         let (used, n) = match r {
                             Ok(v) => v,
-                            Err(why) => return Err(self.fail(400, why, io::ErrorKind::InvalidData)),
+                            Err(why) => {
+                                return Err(self.fail(400, why, io::ErrorKind::InvalidData))
+                            }
                         };
                         self.pos += used;
                         if n > 0 || self.body_done() {

@@ -147,9 +147,8 @@ impl<'c> Response<'c> {
                 .parse::<u64>()
                 .ok()
                 .filter(|_| v.bytes().all(|b| b.is_ascii_digit()));
-            self.declared = Some(len.unwrap_or_else(|| {
-                panic!("gmp-http: invalid Content-Length {value:?}")
-            }));
+            self.declared =
+                Some(len.unwrap_or_else(|| panic!("gmp-http: invalid Content-Length {value:?}")));
             return self;
         }
         assert!(
@@ -186,6 +185,30 @@ impl<'c> Response<'c> {
         );
         self.body = Some(body.into());
         self
+    }
+
+    /// The status code set so far.
+    pub fn status_code(&self) -> u16 {
+        self.code
+    }
+
+    /// The handler's headers so far, as (name, value), in order.
+    #[cfg_attr(not(feature = "http-types"), allow(dead_code))]
+    pub(crate) fn header_lines(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.head
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|line| {
+                // Lines are `name: value\r`, written by `header` from `&str`s.
+                let line = std::str::from_utf8(line).ok()?;
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                line.split_once(": ")
+            })
+    }
+
+    #[cfg_attr(not(feature = "http-types"), allow(dead_code))]
+    pub(crate) fn declared_length(&self) -> Option<u64> {
+        self.declared
     }
 
     fn committed(&self, what: &str) -> bool {

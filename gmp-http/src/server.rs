@@ -82,7 +82,9 @@ impl Entry {
         self.since.store(coarse_ms(), Relaxed);
         // SeqCst: with the SeqCst `shutting_down` flag, either the connection sees the
         // flag after going idle or shutdown's sweep sees it idle (Dekker).
-        self.state.compare_exchange(from, to, SeqCst, SeqCst).is_ok()
+        self.state
+            .compare_exchange(from, to, SeqCst, SeqCst)
+            .is_ok()
     }
 
     pub(crate) fn state(&self) -> u32 {
@@ -91,7 +93,11 @@ impl Entry {
 
     /// Closes the connection from outside if it is in state `from`.
     fn close_if(&self, from: u32) -> bool {
-        if self.state.compare_exchange(from, CLOSED, SeqCst, SeqCst).is_ok() {
+        if self
+            .state
+            .compare_exchange(from, CLOSED, SeqCst, SeqCst)
+            .is_ok()
+        {
             let _ = self.stream.shutdown(Shutdown::Both);
             return true;
         }
@@ -261,7 +267,10 @@ impl Server {
     /// If `n` is under 1 KiB, or a [`ShutdownHandle`] was already taken (settings are
     /// fixed from then on).
     pub fn max_header_bytes(mut self, n: usize) -> Server {
-        assert!(n >= 1024, "gmp-http: max_header_bytes must be at least 1024");
+        assert!(
+            n >= 1024,
+            "gmp-http: max_header_bytes must be at least 1024"
+        );
         self.settings().max_header_bytes = n;
         self
     }
@@ -350,10 +359,7 @@ impl Server {
                 Err(e) => tracing::warn!("gmp-http: accept: {e}"),
             }
         }
-        *shared
-            .listener_fd
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+        *shared.listener_fd.lock().unwrap_or_else(|e| e.into_inner()) = None;
         drop(listener);
         drain(&shared);
         shared.stopped.store(true, SeqCst);

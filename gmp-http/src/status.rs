@@ -118,7 +118,10 @@ mod tests {
         append_status_line(&mut v, 200);
         append_status_line(&mut v, 404);
         append_status_line(&mut v, 599);
-        assert_eq!(v, b"HTTP/1.1 200 OK\r\nHTTP/1.1 404 Not Found\r\nHTTP/1.1 599 \r\n");
+        assert_eq!(
+            v,
+            b"HTTP/1.1 200 OK\r\nHTTP/1.1 404 Not Found\r\nHTTP/1.1 599 \r\n"
+        );
         let mut v = Vec::new();
         append_u64(&mut v, 0);
         v.push(b' ');
