@@ -171,6 +171,9 @@ pub(crate) fn serve_conn<F: Handler>(
                     tracing::debug!(%remote, "gmp-http: {e}");
                     close = true;
                 }
+                // The response may have chosen to close: a handler's `Connection: close`,
+                // or a body delimited by the close (streaming to HTTP/1.0).
+                close |= res.close;
             }
             Ok(Err(e)) => {
                 tracing::debug!(%remote, "gmp-http: handler error: {e}");
