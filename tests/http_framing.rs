@@ -312,6 +312,14 @@ fn body_over_the_limit_is_413_before_it_is_read() {
     assert_eq!(r.status, 413);
     assert!(r.says_close());
     c.expect_closed();
+    // With Expect: 100-continue, the 413 comes instead of the 100.
+    let mut c = s.client();
+    c.send(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+    );
+    let r = c.resp();
+    assert_eq!(r.status, 413);
+    c.expect_closed();
     assert_eq!(
         calls.load(SeqCst),
         0,

@@ -181,6 +181,72 @@ fn unread_body_over_256_kib_closes_the_connection() {
 }
 
 #[test]
+fn unread_chunked_body_over_256_kib_closes_the_connection() {
+    let _w = Watchdog::new("chunked no drain", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    // 400 KiB in 4 KiB chunks: the server drains 256 KiB, gives up, and closes (after
+    // reading what is left for a while, so the close is clean).
+    let mut raw =
+        b"POST /noread HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..100 {
+        raw.extend_from_slice(b"1000\r\n");
+        raw.extend_from_slice(&[b'c'; 4096]);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let mut w = c.stream().try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(&raw);
+    });
+    let r = c.resp();
+    assert_eq!(r.body, b"ok");
+    c.expect_closed();
+    writer.join().unwrap();
+    s.stop();
+}
+
+#[test]
+fn write_timeout_closes_a_connection_whose_client_stopped_reading() {
+    let _w = Watchdog::new("write timeout", LIMIT);
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = failed.clone();
+    let s = TestServer::start(
+        |s| s.write_timeout(Duration::from_millis(300)),
+        move |req, res| {
+            if req.path() != "/flood" {
+                return http_util::demo(req, res);
+            }
+            let block = vec![b'f'; 64 << 10];
+            // Far more than the socket buffers hold (the client never reads).
+            for _ in 0..2000 {
+                if let Err(e) = res.write_all(&block) {
+                    f.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return Err(e);
+                }
+            }
+            Ok(())
+        },
+    );
+    let c = s.client();
+    c.stream()
+        .write_all(b"GET /flood HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let start = Instant::now();
+    while !failed.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the handler's writes never timed out"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The server goes on serving others.
+    assert_eq!(s.client().get("/").status, 200);
+    drop(c);
+    s.stop();
+}
+
+#[test]
 fn error_responses_close_the_connection() {
     let _w = Watchdog::new("error close", LIMIT);
     let s = TestServer::demo();
