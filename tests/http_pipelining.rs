@@ -138,6 +138,131 @@ fn a_bad_request_in_a_pipeline_ends_it_after_the_earlier_answers() {
     s.stop();
 }
 
+#[test]
+fn thousands_of_pipelined_requests_split_at_random_points() {
+    let _w = Watchdog::new("pipelining split", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    let mut rng = common::XorShift::new(7);
+    let mut raw = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..3000u64 {
+        match rng.below(4) {
+            0 => {
+                let body: String = (0..rng.below(3000))
+                    .map(|k| (b'a' + (k % 26) as u8) as char)
+                    .collect();
+                raw.extend_from_slice(
+                    format!(
+                        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                want.push(body);
+            }
+            1 => {
+                let body = format!("chunked-{i}");
+                raw.extend_from_slice(
+                    format!(
+                        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                want.push(body);
+            }
+            _ => {
+                let pad = "p".repeat(rng.below(500) as usize);
+                raw.extend_from_slice(
+                    format!("GET /g/{i}?{pad} HTTP/1.1\r\nHost: t\r\nX-Pad: {pad}\r\n\r\n")
+                        .as_bytes(),
+                );
+                want.push(format!("target: /g/{i}?{pad}"));
+            }
+        }
+    }
+    // Written in pieces of random size (1 byte to 20 KiB) while the responses are read.
+    let mut w = c.stream().try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut rng = common::XorShift::new(11);
+        let mut at = 0;
+        while at < raw.len() {
+            let n = (1 + rng.below(20_000) as usize).min(raw.len() - at);
+            w.write_all(&raw[at..at + n]).unwrap();
+            at += n;
+        }
+    });
+    for (i, body) in want.iter().enumerate() {
+        let r = c.resp();
+        assert_eq!(r.status, 200, "response {i}");
+        assert!(
+            r.text() == *body,
+            "response {i}: {:?} != {:?}",
+            r.text(),
+            body
+        );
+    }
+    writer.join().unwrap();
+    assert_eq!(c.get("/").body, b"Hello, World!");
+    s.stop();
+}
+
+/// The process's count of write-type system calls (`write`, `writev`; not `send`, which
+/// std's `TcpStream::write` uses).
+fn write_syscalls() -> u64 {
+    let io = std::fs::read_to_string("/proc/self/io").expect("read /proc/self/io");
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscw: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("syscw in /proc/self/io")
+}
+
+/// Responses to requests that arrive together leave in few writes. Runs in a child
+/// process, alone, so that the process-wide count of write calls is the server's; the
+/// bound is loose (a write per response would be 100).
+#[test]
+fn pipelined_responses_leave_in_few_writes() {
+    if common::child_mode().is_none() {
+        let out = common::run_child(
+            "pipelined_responses_leave_in_few_writes",
+            "child",
+            &[],
+            Duration::from_secs(30),
+        );
+        assert!(out.status.success(), "{}", out.describe());
+        let line = out
+            .stdout
+            .lines()
+            .find_map(|l| l.split_once("server writes:"));
+        let line = line.unwrap_or_else(|| panic!("{}", out.describe()));
+        eprintln!("server writes:{}", line.1);
+        return;
+    }
+    let s = TestServer::demo();
+    let mut c = s.client();
+    assert_eq!(c.get("/").status, 200); // warm up: connection accepted, buffers made
+    let mut raw = Vec::new();
+    for i in 0..100 {
+        raw.extend_from_slice(format!("GET /p/{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    }
+    let before = write_syscalls();
+    c.send(&raw); // `send(2)`: not counted
+    let mut last = None;
+    for _ in 0..100 {
+        last = Some(c.resp());
+    }
+    let writes = write_syscalls() - before;
+    assert_eq!(last.unwrap().text(), "target: /p/99");
+    println!("server writes: {writes} for 100 pipelined responses");
+    assert!(
+        writes <= 20,
+        "{writes} write calls for 100 pipelined responses (one per response?)"
+    );
+    s.stop();
+}
+
 /// Non-overlapping occurrences of `pat` in `hay`.
 fn count(hay: &[u8], pat: &[u8]) -> usize {
     hay.windows(pat.len()).filter(|w| *w == pat).count()

@@ -70,3 +70,33 @@ fn request_accessors() {
     assert!(text.contains("length=None\n"), "{text}");
     s.stop();
 }
+
+#[test]
+fn non_ascii_request_targets_are_refused_or_valid_utf8() {
+    let _w = Watchdog::new("non-ascii", Duration::from_secs(30));
+    let s = TestServer::demo();
+    for raw in [
+        b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: t\r\n\r\n".as_slice(),
+        b"GET /\xff\xfe HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET /a?\xc3 HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let mut c = s.client();
+        c.send(raw);
+        let r = c.resp();
+        // `Request::target` is a `&str`: whatever reaches the handler must be UTF-8.
+        assert!(
+            r.status == 400 || (r.status == 200 && std::str::from_utf8(&r.body).is_ok()),
+            "{:?} answered {} {:?}",
+            String::from_utf8_lossy(raw),
+            r.status,
+            r.body
+        );
+        eprintln!(
+            "{:?} -> {} {:?}",
+            String::from_utf8_lossy(raw),
+            r.status,
+            r.text()
+        );
+    }
+    s.stop();
+}
