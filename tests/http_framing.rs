@@ -134,6 +134,19 @@ fn chunked_body_with_extensions_and_trailers_is_decoded() {
     assert_eq!(r.body, want);
     assert_eq!(c.get("/").body, b"Hello, World!");
 
+    // Read one byte at a time.
+    let mut c = s.client();
+    c.send(
+        [
+            &b"POST /echo-bytewise HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            body,
+        ]
+        .concat(),
+    );
+    assert_eq!(c.resp().body, want);
+    c.send("POST /echo-bytewise HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(c.resp().body, b"hello");
+
     // A chunked body the handler does not read is drained; the connection goes on.
     let mut c = s.client();
     c.send(b"POST /noread HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");

@@ -32,11 +32,10 @@ fn a_panicking_handler_gets_a_500_and_only_its_connection_closes() {
     // short and the connection closes.
     let mut c = s.client();
     c.send("GET /panic-late HTTP/1.1\r\nHost: t\r\n\r\n");
-    let r = c.try_read_resp(false);
-    assert!(
-        r.is_err(),
-        "a cut-short chunked body read as complete: {r:?}"
-    );
+    match c.try_read_resp(false) {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        other => panic!("expected the chunked body cut short by a close, got {other:?}"),
+    }
 
     // New connections, and many requests, still work.
     for _ in 0..20 {

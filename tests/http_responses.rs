@@ -168,3 +168,52 @@ fn streamed_responses_are_chunked_for_http11() {
     assert_eq!(c.get("/").body, b"Hello, World!");
     s.stop();
 }
+
+#[test]
+fn large_bodies_whole_and_streamed_keep_their_order_in_a_pipeline() {
+    let _w = Watchdog::new("large bodies", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    // Small and large (past the copy threshold) responses, pipelined.
+    let reqs = [
+        "/",
+        "/big?n=1000000",
+        "/",
+        "/big-stream?n=1000000&write=100000",
+        "/",
+        "/big-stream?n=300000&write=7",
+        "/big?n=20000",
+        "/big-stream?n=20000&write=20000",
+    ];
+    let raw: String = reqs
+        .iter()
+        .map(|p| format!("GET {p} HTTP/1.1\r\nHost: t\r\n\r\n"))
+        .collect();
+    c.send(raw);
+    for p in reqs {
+        let r = c.resp();
+        assert_eq!(r.status, 200, "{p}");
+        let want = match p.split_once("n=") {
+            Some((_, n)) => http_util::pattern(n.split('&').next().unwrap().parse().unwrap()),
+            None => b"Hello, World!".to_vec(),
+        };
+        assert!(r.body == want, "{p}: wrong body ({} bytes)", r.body.len());
+        assert_eq!(r.is_chunked(), p.starts_with("/big-stream"), "{p}");
+    }
+    s.stop();
+}
+
+#[test]
+fn a_response_shorter_than_its_content_length_closes_the_connection() {
+    let _w = Watchdog::new("short body", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    c.send("GET /short HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    // The client cannot get a complete response, and the next request is not answered
+    // (its answer would be read as the rest of the body).
+    match c.try_read_resp(false) {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        other => panic!("expected the body cut short by a close, got {other:?}"),
+    }
+    s.stop();
+}

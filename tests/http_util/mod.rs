@@ -343,6 +343,9 @@ pub fn param(req: &Request<'_>, key: &str) -> Option<u64> {
 /// The demo handler. Routes:
 /// - `/echo`: reads the whole body and answers with it (`x-chunked: yes` for a chunked
 ///   request body);
+/// - `/echo-bytewise`: `/echo`, reading one byte at a time;
+/// - `/big?n=N`, `/big-stream?n=N&write=W`: N bytes of [`pattern`], whole or streamed
+///   in writes of W bytes; `/short`: declares 100 bytes and sends 10;
 /// - `/noread`: answers `ok` without reading the body;
 /// - `/read?n=K`: reads K body bytes, answers `read K`;
 /// - `/status?code=N`: answers status N with a body (which the server must drop for
@@ -362,6 +365,29 @@ pub fn demo(req: &mut Request<'_>, res: &mut Response<'_>) -> io::Result<()> {
                 res.header("x-chunked", "yes");
             }
             res.body(body);
+        }
+        "/echo-bytewise" => {
+            // One byte per read: the decoders' smallest steps.
+            let mut body = Vec::new();
+            let mut b = [0u8; 1];
+            while req.body().read(&mut b)? == 1 {
+                body.push(b[0]);
+            }
+            res.body(body);
+        }
+        "/big" => {
+            res.body(pattern(param(req, "n").unwrap_or(0) as usize));
+        }
+        "/big-stream" => {
+            let all = pattern(param(req, "n").unwrap_or(0) as usize);
+            for part in all.chunks(param(req, "write").unwrap_or(100_000) as usize) {
+                res.write_all(part)?;
+            }
+        }
+        "/short" => {
+            // Declares 100 bytes, writes 10.
+            res.header("content-length", "100");
+            res.write_all(b"0123456789")?;
         }
         "/noread" => {
             res.body("ok");
@@ -408,6 +434,11 @@ pub fn demo(req: &mut Request<'_>, res: &mut Response<'_>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `n` bytes of a fixed pattern.
+pub fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
 }
 
 /// Seconds since the epoch of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
