@@ -96,6 +96,12 @@ fn transfer_encoding_other_than_final_chunked_is_501_or_400_and_close() {
         b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n",
         400,
     );
+    // HTTP/1.0 with chunked framing is served, then closed (RFC 9112 §6.1), even when
+    // it asked for keep-alive.
+    let mut c = s.client();
+    c.send("POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+    assert_eq!(c.resp().body, b"hi");
+    c.expect_closed();
     // Upper case and an empty list element are fine.
     let r = assert_ok(
         s.addr,
@@ -194,6 +200,12 @@ fn malformed_or_overflowing_chunk_size_is_400_and_close() {
             format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}");
         assert_refused(s.addr, raw.as_bytes(), 400);
     }
+    // A trailer section over the header limit (64 KiB by default) is refused too.
+    let raw = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Big: {}\r\n\r\n",
+        "t".repeat(70_000)
+    );
+    assert_refused(s.addr, raw.as_bytes(), 400);
     // An extension longer than the server's bound (4 KiB) is refused too.
     let raw = format!(
         "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;{}\r\na\r\n0\r\n\r\n",
@@ -463,6 +475,21 @@ fn expect_100_continue_is_answered_when_the_handler_reads_the_body() {
         b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\nhello",
         417,
     );
+    s.stop();
+}
+
+#[test]
+fn empty_lines_before_a_request_line_are_ignored() {
+    let _w = Watchdog::new("leading crlf", LIMIT);
+    let s = TestServer::demo();
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the
+    // request line (some clients send CRLF after a POST body).
+    let mut c = s.client();
+    c.send("\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.resp().body, b"Hello, World!");
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok\r\n");
+    assert_eq!(c.resp().body, b"ok");
+    assert_eq!(c.get("/").body, b"Hello, World!");
     s.stop();
 }
 
