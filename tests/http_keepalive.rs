@@ -308,16 +308,18 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(c.get("/peer").text(), port);
     }
-    // Idle: closed, not before the timeout (the reaper's clock is coarse: a few ms),
-    // and within the read limit.
+    // Idle: closed, not (much) before the timeout, and within the read limit. The
+    // server's idle clock starts before the client has the response, so the slack
+    // covers a client thread descheduled for a while under load.
     let idle_from = Instant::now();
     c.expect_closed();
     let waited = idle_from.elapsed();
     assert!(
-        waited >= idle - Duration::from_millis(50),
+        waited >= idle - Duration::from_millis(200),
         "closed after {waited:?} idle, before the {idle:?} idle timeout"
     );
-    // A connection that never sent anything is idle too.
+    // A connection that never sent anything is idle too (its clock starts after the
+    // client's connect returns).
     let mut c = s.client();
     let idle_from = Instant::now();
     c.expect_closed();
