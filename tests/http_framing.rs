@@ -435,6 +435,13 @@ fn expect_100_continue_is_answered_when_the_handler_reads_the_body() {
     // Next request on the same connection: no stray 100 in between.
     assert_eq!(c.get("/").body, b"Hello, World!");
 
+    // Behind a pipelined request: its answer first, then the 100.
+    c.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+    assert_eq!(c.resp().text(), "target: /a");
+    assert_eq!(c.resp().status, 100);
+    c.send("abc");
+    assert_eq!(c.resp().body, b"abc");
+
     // A handler that never reads: no 100; the final answer; the connection closes
     // (the client may still send the body, or not).
     let mut c = s.client();

@@ -196,3 +196,17 @@ fn serve_in_a_goroutine_of_the_tests_runtime() {
         assert!(handle.is_shutting_down());
     });
 }
+
+#[test]
+fn shutdown_before_serve_makes_serve_return_at_once() {
+    let _w = Watchdog::new("shutdown before serve", LIMIT);
+    let server = Server::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = server.shutdown_handle();
+    handle.shutdown();
+    handle.shutdown(); // again: nothing more
+    server
+        .serve(http_util::demo)
+        .expect("serve after shutdown returns Ok");
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
