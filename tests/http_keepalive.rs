@@ -247,6 +247,20 @@ fn write_timeout_closes_a_connection_whose_client_stopped_reading() {
 }
 
 #[test]
+fn a_client_that_half_closes_after_its_requests_gets_every_answer() {
+    let _w = Watchdog::new("half close", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    c.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nend");
+    c.stream().shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(c.resp().text(), "target: /1");
+    assert_eq!(c.resp().text(), "target: /2");
+    assert_eq!(c.resp().text(), "end");
+    c.expect_closed();
+    s.stop();
+}
+
+#[test]
 fn error_responses_close_the_connection() {
     let _w = Watchdog::new("error close", LIMIT);
     let s = TestServer::demo();
