@@ -2,11 +2,12 @@
 //! thread and copied into each response.
 //!
 //! Each thread keeps the last second it formatted, together with the status and
-//! `Server` lines of a 200 response, which then start with one copy. The clock is `CLOCK_REALTIME_COARSE`
-//! (a vDSO read, no syscall), so a response pays a clock read and a 29-byte copy; there
-//! is no ticker goroutine and no shared cache line between threads.
+//! `Server` lines of a 200 response, which then start with one copy. The second comes
+//! from a global that the servers' reapers publish twice a second (so a response reads
+//! no clock); it is written rarely and read by all, so the cache line stays shared.
 
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub(crate) const DATE_LEN: usize = 29;
@@ -15,9 +16,38 @@ pub(crate) const DATE_LEN: usize = 29;
 const PREFIX_200: &[u8] = b"HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: ";
 const LINE_LEN: usize = PREFIX_200.len() + DATE_LEN + 2;
 
+/// The current Unix second, as last published by [`tick`] (0: never).
+static NOW: AtomicI64 = AtomicI64::new(0);
+
+/// Publishes the current second. Each server's reaper calls it at least twice a second;
+/// responses read the published value instead of the clock.
+pub(crate) fn tick() {
+    // Relaxed: a clock reading; a thread that sees the old second for a moment writes
+    // a Date one second old, which RFC 9110 allows (it is the time of "origination").
+    NOW.store(unix_seconds(), Relaxed);
+}
+
+fn now() -> i64 {
+    // Relaxed: see `tick`.
+    match NOW.load(Relaxed) {
+        0 => unix_seconds(), // no server has ticked yet (unit tests, first request)
+        s => s,
+    }
+}
+
+struct Cache {
+    sec: Cell<i64>,
+    lines: UnsafeCell<[u8; LINE_LEN]>,
+}
+
 thread_local! {
     /// The second last formatted, and the 200 response's first three lines for it.
-    static CACHE: RefCell<(i64, [u8; LINE_LEN])> = const { RefCell::new((i64::MIN, [0; LINE_LEN])) };
+    static CACHE: Cache = const {
+        Cache {
+            sec: Cell::new(i64::MIN),
+            lines: UnsafeCell::new([0; LINE_LEN]),
+        }
+    };
 }
 
 /// Appends `range` of the cached lines for the current second.
@@ -27,14 +57,20 @@ thread_local! {
 /// (gmp-core's thread-local rule).
 #[inline(never)]
 fn append_cached(out: &mut Vec<u8>, range: std::ops::Range<usize>) {
-    let now = unix_seconds();
-    CACHE.with_borrow_mut(|(sec, lines)| {
-        if *sec != now {
+    let now = now();
+    CACHE.with(|c| {
+        if c.sec.get() != now {
+            // SAFETY: the only references to `lines` are this one and the shared one
+            // below, each confined to this closure on this thread, never alive at once;
+            // nothing here re-enters `append_cached`.
+            let lines = unsafe { &mut *c.lines.get() };
             lines[..PREFIX_200.len()].copy_from_slice(PREFIX_200);
             lines[PREFIX_200.len()..][..DATE_LEN].copy_from_slice(&format(now));
             lines[LINE_LEN - 2..].copy_from_slice(b"\r\n");
-            *sec = now;
+            c.sec.set(now);
         }
+        // SAFETY: as above.
+        let lines = unsafe { &*c.lines.get() };
         out.extend_from_slice(&lines[range]);
     })
 }

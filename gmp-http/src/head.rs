@@ -155,9 +155,11 @@ pub(crate) fn parse(
         });
         // httparse has already refused NUL, CR, LF and other controls in values.
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"host") {
+        // Told apart by length first: most headers are none of these.
+        let is = |n: &[u8]| name.len() == n.len() && name.eq_ignore_ascii_case(n);
+        if is(b"host") {
             hosts += 1;
-        } else if name.eq_ignore_ascii_case(b"content-length") {
+        } else if is(b"content-length") {
             for item in h.value.split(|&b| b == b',') {
                 let n = parse_length(trim(item))?;
                 if length.is_some_and(|l| l != n) {
@@ -165,7 +167,7 @@ pub(crate) fn parse(
                 }
                 length = Some(n);
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if is(b"transfer-encoding") {
             te_seen = true;
             for item in h.value.split(|&b| b == b',') {
                 let coding = trim(item);
@@ -184,13 +186,13 @@ pub(crate) fn parse(
                     return Err(reject(400, "malformed Transfer-Encoding"));
                 }
             }
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        } else if is(b"connection") {
             for item in h.value.split(|&b| b == b',') {
                 let t = trim(item);
                 close |= t.eq_ignore_ascii_case(b"close");
                 keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
             }
-        } else if name.eq_ignore_ascii_case(b"expect") {
+        } else if is(b"expect") {
             if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = version == Version::Http11;
             } else {

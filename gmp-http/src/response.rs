@@ -476,13 +476,25 @@ fn valid_name(n: &[u8]) -> bool {
 }
 
 /// A header value: no control characters but HTAB (CR, LF or NUL would let a value
-/// split the response).
+/// split the response). Eight bytes at a time: a word with no byte under 0x20 and no
+/// DEL is fine as a whole; only a word that has one is looked at byte by byte.
 fn valid_value(v: &[u8]) -> bool {
-    let mut ok = true;
-    for &b in v {
-        ok &= (b >= 0x20 && b != 0x7f) | (b == b'\t');
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let byte_ok = |b: u8| (b >= 0x20 && b != 0x7f) || b == b'\t';
+    let mut words = v.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        // High bit set in a byte of `under` iff that byte is < 0x20 (for bytes < 0x80;
+        // a byte >= 0x80 can only raise false alarms, which the slow check clears).
+        let under = x.wrapping_sub(LOW * 0x20) & !x & HIGH;
+        let y = x ^ (LOW * 0x7f);
+        let del = y.wrapping_sub(LOW) & !y & HIGH;
+        if (under | del) != 0 && !w.iter().all(|&b| byte_ok(b)) {
+            return false;
+        }
     }
-    ok
+    words.remainder().iter().all(|&b| byte_ok(b))
 }
 
 /// Headers the server treats specially.
@@ -504,5 +516,28 @@ fn special(n: &[u8]) -> Special {
         14 if is(b"content-length") => Special::ContentLength,
         17 if is(b"transfer-encoding") => Special::TransferEncoding,
         _ => Special::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{valid_name, valid_value};
+
+    #[test]
+    fn header_checks() {
+        assert!(valid_name(b"content-type") && valid_name(b"X-a_b.c~1"));
+        assert!(!valid_name(b"") && !valid_name(b"a b") && !valid_name(b"a:b"));
+        for ok in [&b""[..], b"text/plain", b"a\tb", b"\x80\xff caf\xc3\xa9 0123456789abcdef"] {
+            assert!(valid_value(ok), "{ok:?}");
+        }
+        // Every control byte but HTAB, and DEL, at every position of a word and of the
+        // tail, is refused.
+        for bad in (0u8..0x20).filter(|&b| b != b'\t').chain([0x7f]) {
+            for at in 0..19 {
+                let mut v = vec![b'a'; 19];
+                v[at] = bad;
+                assert!(!valid_value(&v), "{bad:#x} at {at}");
+            }
+        }
     }
 }

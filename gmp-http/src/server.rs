@@ -420,18 +420,19 @@ fn start_conn<F: Handler>(
 
 fn spawn_reaper(shared: &Arc<Shared>) {
     let st = &shared.settings;
-    let shortest = [st.header_read_timeout, st.idle_timeout]
+    // Twice a second at least: the reaper also publishes the second for `Date`.
+    let tick = [st.header_read_timeout, st.idle_timeout]
         .into_iter()
         .flatten()
-        .min();
-    let Some(shortest) = shortest else {
-        return;
-    };
-    let tick = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        .map(|t| t / 4)
+        .fold(Duration::from_millis(500), Duration::min)
+        .max(Duration::from_millis(10));
+    crate::date::tick();
     let shared = shared.clone();
     gmp_core::spawn(move || {
         while !shared.stopped.load(SeqCst) {
             gmp_core::sleep(tick);
+            crate::date::tick();
             shared.reap(tick);
         }
     });
