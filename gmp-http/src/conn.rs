@@ -59,7 +59,9 @@ pub(crate) fn serve_conn<F: Handler>(
             if !entry.enter(BUSY, IDLE, shared.epoch()) || shared.shutting_down() {
                 return;
             }
-            if stream.readable().is_err() || !entry.enter(IDLE, HEAD, shared.epoch()) {
+            // `readable` may return before any byte is there (a fresh socket): the
+            // connection stays IDLE (idle timeout, closed by shutdown) until one arrives.
+            if stream.readable().is_err() {
                 return;
             }
             bufs = Some(pool::take());
@@ -109,6 +111,10 @@ pub(crate) fn serve_conn<F: Handler>(
             match (&mut &*stream).read(&mut b.read[end..]) {
                 Ok(0) | Err(_) => return, // the client left, or the reaper closed it
                 Ok(n) => end += n,
+            }
+            // The first byte of a head: the header timeout runs from here.
+            if entry.state() == IDLE && !entry.enter(IDLE, HEAD, shared.epoch()) {
+                return;
             }
         };
         if entry.state() == HEAD && !entry.to(HEAD, BUSY) {
@@ -171,6 +177,9 @@ pub(crate) fn serve_conn<F: Handler>(
                     tracing::debug!(%remote, "gmp-http: {e}");
                     close = true;
                 }
+                // The response may have chosen to close: a handler's `Connection: close`,
+                // or a body delimited by the close (streaming to HTTP/1.0).
+                close |= res.close;
             }
             Ok(Err(e)) => {
                 tracing::debug!(%remote, "gmp-http: handler error: {e}");

@@ -527,7 +527,12 @@ mod tests {
     fn header_checks() {
         assert!(valid_name(b"content-type") && valid_name(b"X-a_b.c~1"));
         assert!(!valid_name(b"") && !valid_name(b"a b") && !valid_name(b"a:b"));
-        for ok in [&b""[..], b"text/plain", b"a\tb", b"\x80\xff caf\xc3\xa9 0123456789abcdef"] {
+        for ok in [
+            &b""[..],
+            b"text/plain",
+            b"a\tb",
+            b"\x80\xff caf\xc3\xa9 0123456789abcdef",
+        ] {
             assert!(valid_value(ok), "{ok:?}");
         }
         // Every control byte but HTAB, and DEL, at every position of a word and of the

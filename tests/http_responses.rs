@@ -1,0 +1,170 @@
+//! What every response carries and what some must leave out: `Date` (a current
+//! IMF-fixdate, refreshed) and `Server` on all of them, HEAD with headers and no body,
+//! 1xx/204/304 with neither body nor Content-Length, and streamed (chunked) bodies.
+
+mod common;
+mod http_util;
+
+use common::Watchdog;
+use http_util::{now_secs, parse_imf_date, Resp, TestServer};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn check_date_and_server(r: &Resp, what: &str) {
+    assert_eq!(r.count("server"), 1, "{what}: {r:?}");
+    assert_eq!(r.count("date"), 1, "{what}: {r:?}");
+    let date = r.header("date").unwrap();
+    let t = parse_imf_date(date)
+        .unwrap_or_else(|| panic!("{what}: Date {date:?} is not an IMF-fixdate"));
+    let now = now_secs();
+    assert!(
+        t + 5 >= now && t <= now + 5,
+        "{what}: Date {date:?} is not now ({now})"
+    );
+}
+
+#[test]
+fn every_response_has_date_and_server() {
+    let _w = Watchdog::new("date/server", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    check_date_and_server(&c.get("/"), "200");
+    check_date_and_server(&c.get("/status?code=404"), "404");
+    check_date_and_server(&c.get("/status?code=204"), "204");
+    check_date_and_server(&c.get("/stream?n=3"), "streamed");
+    c.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    check_date_and_server(&c.head_resp(), "HEAD");
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+    assert_eq!(c.resp().status, 100);
+    c.send("x");
+    check_date_and_server(&c.resp(), "after 100");
+    check_date_and_server(&s.client().get("/panic"), "panic 500");
+    check_date_and_server(&s.client().get("/error"), "error 500");
+    let mut c = s.client();
+    c.send("GET / HTTP/1.1\r\n\r\n");
+    check_date_and_server(&c.resp(), "400");
+
+    // A handler's own Date and Server replace the defaults (not added twice).
+    let s2 = TestServer::start(
+        |s| s,
+        |_req, res| {
+            res.header("Server", "custom")
+                .header("date", "Sun, 06 Nov 1994 08:49:37 GMT");
+            res.body("x");
+            Ok(())
+        },
+    );
+    let r = s2.client().get("/");
+    assert_eq!(r.header("server"), Some("custom"));
+    assert_eq!(r.header("date"), Some("Sun, 06 Nov 1994 08:49:37 GMT"));
+    assert_eq!((r.count("server"), r.count("date")), (1, 1));
+    assert_eq!(
+        parse_imf_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+        Some(784_111_777)
+    );
+    s2.stop();
+    s.stop();
+}
+
+#[test]
+fn date_is_refreshed() {
+    let _w = Watchdog::new("date refresh", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    let first = parse_imf_date(c.get("/").header("date").unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    let second = parse_imf_date(c.get("/").header("date").unwrap()).unwrap();
+    assert!(
+        second > first,
+        "Date not refreshed over 2.1 s: {first} then {second}"
+    );
+    s.stop();
+}
+
+#[test]
+fn head_gets_the_headers_and_no_body() {
+    let _w = Watchdog::new("head", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    // The length the GET would have; then the next response must start right after
+    // the head (a stray body would break its status line).
+    c.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.head_resp();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("13"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(c.get("/").body, b"Hello, World!");
+    // A streaming handler: its writes are dropped, no chunked framing is announced.
+    c.send("HEAD /stream?n=100 HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.head_resp();
+    assert_eq!(r.status, 200);
+    assert!(!r.is_chunked(), "{r:?}");
+    assert!(!r.says_close(), "{r:?}");
+    assert_eq!(c.get("/").body, b"Hello, World!");
+    // Pipelined HEADs between GETs.
+    c.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET /x HTTP/1.1\r\nHost: t\r\n\r\nHEAD /y HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.head_resp().header("content-length"), Some("13"));
+    assert_eq!(c.resp().text(), "target: /x");
+    assert_eq!(c.head_resp().header("content-length"), Some("10"));
+    assert_eq!(c.resp().body, b"Hello, World!");
+    // Nothing else is pending on the connection.
+    c.stream()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut b = [0u8; 16];
+    assert!(
+        c.r.buffer().is_empty() && std::io::Read::read(c.r.get_mut(), &mut b).is_err(),
+        "bytes after the last response"
+    );
+    s.stop();
+}
+
+#[test]
+fn status_1xx_204_304_have_no_body_and_no_content_length() {
+    let _w = Watchdog::new("no body statuses", LIMIT);
+    let s = TestServer::start(
+        |s| s,
+        |req, res| {
+            let code = http_util::param(req, "code").unwrap_or(200) as u16;
+            res.status(code);
+            if req.path() == "/write" {
+                // Streaming into a body-less status fails.
+                let e = std::io::Write::write(res, b"body").unwrap_err();
+                assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+            } else {
+                res.header("content-length", "4");
+                res.body("body");
+            }
+            Ok(())
+        },
+    );
+    let mut c = s.client();
+    for code in [204, 304, 103, 199] {
+        for path in ["/body", "/write"] {
+            let r = c.get(&format!("{path}?code={code}"));
+            assert_eq!(r.status, code);
+            assert!(!r.has("content-length"), "{code} {path}: {r:?}");
+            assert!(!r.has("transfer-encoding"), "{code} {path}: {r:?}");
+        }
+    }
+    // The connection is still in step: no body bytes went out.
+    let r = c.get("/body?code=200");
+    assert_eq!((r.status, r.body.as_slice()), (200, b"body".as_slice()));
+    s.stop();
+}
+
+#[test]
+fn streamed_responses_are_chunked_for_http11() {
+    let _w = Watchdog::new("chunked download", LIMIT);
+    let s = TestServer::demo();
+    let mut c = s.client();
+    let r = c.get("/stream?n=1000");
+    assert!(r.is_chunked(), "{r:?}");
+    assert!(!r.has("content-length"));
+    let want: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(r.text(), want);
+    // And the connection is reusable after the terminating chunk.
+    assert_eq!(c.get("/").body, b"Hello, World!");
+    s.stop();
+}
