@@ -11,7 +11,6 @@
 //! (a large head, a large streamed write) is freed rather than pooled.
 
 use std::cell::RefCell;
-use std::mem::MaybeUninit;
 
 /// Initial read buffer: a typical request head is a few hundred bytes, and 16 pipelined
 /// ones fit with room to spare.
@@ -41,15 +40,14 @@ pub(crate) struct Bufs {
     pub head: Vec<u8>,
     /// The current request's headers.
     pub idx: Vec<HeaderIdx>,
-    /// httparse's scratch space. `MaybeUninit` because entries left from the previous
-    /// parse point into a buffer that has moved on; they are never read.
-    pub scratch: Vec<MaybeUninit<httparse::Header<'static>>>,
+    /// httparse's header slots, all `EMPTY_HEADER` between parses (`head::parse`
+    /// resets the ones it used).
+    pub scratch: Vec<httparse::Header<'static>>,
 }
 
 impl Bufs {
     fn new() -> Box<Bufs> {
-        let mut scratch = Vec::with_capacity(MAX_HEADERS);
-        scratch.resize_with(MAX_HEADERS, MaybeUninit::uninit);
+        let scratch = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
         Box::new(Bufs {
             read: vec![0; READ_BUF],
             write: Vec::with_capacity(READ_BUF),

@@ -466,6 +466,11 @@ static TCHAR: [bool; 256] = {
     t
 };
 
+/// A token character.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    TCHAR[b as usize]
+}
+
 /// A header name: one or more token characters. Branch-free, so the loop vectorises.
 fn valid_name(n: &[u8]) -> bool {
     let mut ok = !n.is_empty();
@@ -508,7 +513,7 @@ enum Special {
 }
 
 fn special(n: &[u8]) -> Special {
-    let is = |name: &[u8]| n.eq_ignore_ascii_case(name);
+    let is = |name: &[u8]| crate::head::eq_lower(n, name);
     match n.len() {
         4 if is(b"date") => Special::Date,
         6 if is(b"server") => Special::Server,
