@@ -43,7 +43,7 @@ pub(crate) fn serve_conn<F: Handler>(
     };
     // The read buffer may grow to hold a head at the limit, plus room for the body.
     let max_buf = s.max_header_bytes.max(MAX_TARGET + 1024) + 4096;
-    let mut bufs: Option<Bufs> = None;
+    let mut bufs: Option<Box<Bufs>> = None;
     // Unread input lies in `[start, end)` of the read buffer.
     let (mut start, mut end) = (0usize, 0usize);
     loop {
@@ -56,7 +56,7 @@ pub(crate) fn serve_conn<F: Handler>(
                 pool::give(b);
             }
             (start, end) = (0, 0);
-            if !entry.enter(BUSY, IDLE) || shared.shutting_down() {
+            if !entry.enter(BUSY, IDLE, shared.epoch()) || shared.shutting_down() {
                 return;
             }
             // `readable` may return before any byte is there (a fresh socket): the
@@ -87,7 +87,7 @@ pub(crate) fn serve_conn<F: Handler>(
             if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {
                 return;
             }
-            if entry.state() == BUSY && !entry.enter(BUSY, HEAD) {
+            if entry.state() == BUSY && !entry.enter(BUSY, HEAD, shared.epoch()) {
                 return;
             }
             if start > 0 {
@@ -113,11 +113,11 @@ pub(crate) fn serve_conn<F: Handler>(
                 Ok(n) => end += n,
             }
             // The first byte of a head: the header timeout runs from here.
-            if entry.state() == IDLE && !entry.enter(IDLE, HEAD) {
+            if entry.state() == IDLE && !entry.enter(IDLE, HEAD, shared.epoch()) {
                 return;
             }
         };
-        if entry.state() == HEAD && !entry.enter(HEAD, BUSY) {
+        if entry.state() == HEAD && !entry.to(HEAD, BUSY) {
             return;
         }
 
@@ -140,7 +140,7 @@ pub(crate) fn serve_conn<F: Handler>(
             head: res_head,
             idx,
             ..
-        } = b;
+        } = &mut **b;
         let mut req = Request::new(
             stream,
             read,

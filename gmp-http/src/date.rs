@@ -1,35 +1,88 @@
 //! The `Date` header value (RFC 9110 IMF-fixdate), formatted at most once a second per
 //! thread and copied into each response.
 //!
-//! Each thread keeps the last second it formatted. The clock is `CLOCK_REALTIME_COARSE`
-//! (a vDSO read, no syscall), so a response pays a clock read and a 29-byte copy; there
-//! is no ticker goroutine and no shared cache line between threads.
+//! Each thread keeps the last second it formatted, together with the status and
+//! `Server` lines of a 200 response, which then start with one copy. The second comes
+//! from a global that the servers' reapers publish twice a second (so a response reads
+//! no clock); it is written rarely and read by all, so the cache line stays shared.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub(crate) const DATE_LEN: usize = 29;
 
-thread_local! {
-    static CACHE: Cell<(i64, [u8; DATE_LEN])> = const { Cell::new((i64::MIN, [0; DATE_LEN])) };
+/// `HTTP/1.1 200 OK`, `Server` and `Date` lines: how nearly every response starts.
+const PREFIX_200: &[u8] = b"HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: ";
+const LINE_LEN: usize = PREFIX_200.len() + DATE_LEN + 2;
+
+/// The current Unix second, as last published by [`tick`] (0: never).
+static NOW: AtomicI64 = AtomicI64::new(0);
+
+/// Publishes the current second. Each server's reaper calls it at least twice a second;
+/// responses read the published value instead of the clock.
+pub(crate) fn tick() {
+    // Relaxed: a clock reading; a thread that sees the old second for a moment writes
+    // a Date one second old, which RFC 9110 allows (it is the time of "origination").
+    NOW.store(unix_seconds(), Relaxed);
 }
 
-/// Appends the current date. `#[inline(never)]` and no switch inside: a goroutine may
-/// move to another thread between two calls, and the thread-local's address must not be
-/// cached across them (gmp-core's thread-local rule).
-#[inline(never)]
-pub(crate) fn append(out: &mut Vec<u8>) {
-    let now = unix_seconds();
-    let text = CACHE.with(|c| {
-        let (sec, text) = c.get();
-        if sec == now {
-            return text;
+fn now() -> i64 {
+    // Relaxed: see `tick`.
+    match NOW.load(Relaxed) {
+        0 => unix_seconds(), // no server has ticked yet (unit tests, first request)
+        s => s,
+    }
+}
+
+struct Cache {
+    sec: Cell<i64>,
+    lines: UnsafeCell<[u8; LINE_LEN]>,
+}
+
+thread_local! {
+    /// The second last formatted, and the 200 response's first three lines for it.
+    static CACHE: Cache = const {
+        Cache {
+            sec: Cell::new(i64::MIN),
+            lines: UnsafeCell::new([0; LINE_LEN]),
         }
-        let text = format(now);
-        c.set((now, text));
-        text
-    });
-    out.extend_from_slice(&text);
+    };
+}
+
+/// Appends `range` of the cached lines for the current second.
+///
+/// `#[inline(never)]` and no switch inside: a goroutine may move to another thread
+/// between two calls, and the thread-local's address must not be cached across them
+/// (gmp-core's thread-local rule).
+#[inline(never)]
+fn append_cached(out: &mut Vec<u8>, range: std::ops::Range<usize>) {
+    let now = now();
+    CACHE.with(|c| {
+        if c.sec.get() != now {
+            // SAFETY: the only references to `lines` are this one and the shared one
+            // below, each confined to this closure on this thread, never alive at once;
+            // nothing here re-enters `append_cached`.
+            let lines = unsafe { &mut *c.lines.get() };
+            lines[..PREFIX_200.len()].copy_from_slice(PREFIX_200);
+            lines[PREFIX_200.len()..][..DATE_LEN].copy_from_slice(&format(now));
+            lines[LINE_LEN - 2..].copy_from_slice(b"\r\n");
+            c.sec.set(now);
+        }
+        // SAFETY: as above.
+        let lines = unsafe { &*c.lines.get() };
+        out.extend_from_slice(&lines[range]);
+    })
+}
+
+/// Appends the current date (the header value only).
+pub(crate) fn append(out: &mut Vec<u8>) {
+    append_cached(out, PREFIX_200.len()..PREFIX_200.len() + DATE_LEN);
+}
+
+/// Appends `HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: <now>\r\n` in one copy.
+pub(crate) fn append_200_head(out: &mut Vec<u8>) {
+    append_cached(out, 0..LINE_LEN);
 }
 
 fn unix_seconds() -> i64 {
@@ -112,5 +165,9 @@ mod tests {
             .as_secs() as i64;
         // The coarse clock lags by at most a tick; accept the neighbouring second.
         assert!(v == format(now) || v == format(now - 1) || v == format(now + 1));
+        let mut h = Vec::new();
+        append_200_head(&mut h);
+        assert!(h.starts_with(b"HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: "));
+        assert!(h.ends_with(b" GMT\r\n"));
     }
 }

@@ -5,7 +5,6 @@
 //! buffer ([`HeaderIdx`]), never owned copies of its headers.
 
 use crate::pool::{HeaderIdx, MAX_HEADERS};
-use std::mem::MaybeUninit;
 
 /// Longest request target accepted (RFC 9112 §3 recommends at least 8000 octets).
 pub(crate) const MAX_TARGET: usize = 8 << 10;
@@ -76,51 +75,158 @@ pub(crate) struct Limits {
 pub(crate) fn parse(
     buf: &[u8],
     base: usize,
-    scratch: &mut [MaybeUninit<httparse::Header<'static>>],
+    scratch: &mut [httparse::Header<'static>],
     idx: &mut Vec<HeaderIdx>,
     limits: Limits,
 ) -> Result<Option<Head>, Reject> {
     debug_assert_eq!(scratch.len(), MAX_HEADERS);
-    // SAFETY: the same slice, with the headers' borrow shortened from 'static to `buf`'s.
-    // `MaybeUninit` makes no claim about its contents, so nothing left in the slots from
-    // an earlier parse (pointing into bytes since overwritten) is ever read as a header;
-    // httparse writes each slot before it hands it back.
-    // (The cast changes only a lifetime, which clippy does not see.)
-    #[allow(clippy::unnecessary_cast)]
-    let scratch: &mut [MaybeUninit<httparse::Header<'_>>] = unsafe {
-        &mut *(scratch as *mut [MaybeUninit<httparse::Header<'static>>]
-            as *mut [MaybeUninit<httparse::Header<'_>>])
+    let Some(line) = parse_request_line(buf)? else {
+        return partial(buf, limits);
     };
-    let mut req = httparse::Request::new(&mut []);
-    let len = match req.parse_with_uninit_headers(buf, scratch) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return partial(buf, limits),
-        Err(httparse::Error::TooManyHeaders) => return Err(reject(431, "too many header fields")),
-        Err(httparse::Error::Version) => {
-            return Err(if looks_like_version(buf) {
-                reject(505, "unsupported HTTP version")
-            } else {
-                reject(400, "malformed HTTP version")
-            })
-        }
-        Err(httparse::Error::Token) => {
-            return Err(if request_line(buf).is_some_and(|l| l.len() > MAX_TARGET) {
-                reject(414, "request target too long")
-            } else {
-                reject(400, "malformed request line")
-            })
-        }
-        Err(httparse::Error::HeaderName) => {
-            return Err(reject(
-                400,
-                "malformed header name (whitespace before the colon or a folded line?)",
-            ))
-        }
-        Err(httparse::Error::HeaderValue) => {
-            return Err(reject(400, "invalid byte in a header value"))
-        }
-        Err(_) => return Err(reject(400, "malformed line ending")),
+    let (count, len) = {
+        // SAFETY: the same slice with the headers' borrow shortened from 'static to
+        // `buf`'s. Every slot holds an `EMPTY_HEADER` (valid for any lifetime) on entry,
+        // and the slots httparse filled are reset to it below, before `buf`'s borrow
+        // ends, so the pool never keeps a header pointing into a reused buffer.
+        // (The cast changes only a lifetime, which clippy does not see.)
+        #[allow(clippy::unnecessary_cast)]
+        let slots: &mut [httparse::Header<'_>] = unsafe {
+            &mut *(scratch as *mut [httparse::Header<'static>] as *mut [httparse::Header<'_>])
+        };
+        let parsed = match httparse::parse_headers(&buf[line.end..], slots) {
+            Ok(httparse::Status::Complete((n, headers))) => (headers, n),
+            Ok(httparse::Status::Partial) => return partial(buf, limits),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(reject(431, "too many header fields"))
+            }
+            Err(httparse::Error::HeaderName) => {
+                return Err(reject(
+                    400,
+                    "malformed header name (whitespace before the colon or a folded line?)",
+                ))
+            }
+            Err(httparse::Error::HeaderValue) => {
+                return Err(reject(400, "invalid byte in a header value"))
+            }
+            Err(_) => return Err(reject(400, "malformed line ending")),
+        };
+        (parsed.0.len(), parsed.1)
     };
+    let len = line.end + len;
+    let result = finish(buf, base, &scratch[..count], line, len, idx, limits);
+    scratch[..count].fill(httparse::EMPTY_HEADER);
+    result
+}
+
+/// The request line's parts, as offsets in the buffer.
+#[derive(Clone, Copy)]
+struct Line {
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    /// Where the header section starts.
+    end: usize,
+}
+
+/// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3), after any empty lines
+/// (§2.2). `Ok(None)`: incomplete. Stricter than it needs to be nowhere that clients
+/// differ: single spaces, a token method, a target of visible ASCII (or UTF-8), and a
+/// bare LF accepted as the line end like httparse does for headers.
+fn parse_request_line(buf: &[u8]) -> Result<Option<Line>, Reject> {
+    let mut i = 0;
+    while i < buf.len() && (buf[i] == b'\r' || buf[i] == b'\n') {
+        if buf[i] == b'\r' && buf.get(i + 1).is_some_and(|&b| b != b'\n') {
+            return Err(reject(400, "malformed line ending"));
+        }
+        i += 1;
+    }
+    let m0 = i;
+    while i < buf.len() && is_tchar(buf[i]) {
+        i += 1;
+    }
+    if i == buf.len() {
+        return Ok(None);
+    }
+    if i == m0 || buf[i] != b' ' {
+        return Err(reject(400, "malformed request line"));
+    }
+    let method = (m0, i);
+    i += 1;
+    let t0 = i;
+    // The target runs to the next space; visible ASCII is the fast case.
+    let visible = buf[t0..]
+        .iter()
+        .position(|&b| !(0x21..0x7f).contains(&b))
+        .map_or(buf.len(), |n| t0 + n);
+    i = visible;
+    if i < buf.len() && buf[i] >= 0x80 {
+        // UTF-8 in the target: allowed if it is valid UTF-8 (the target is a `&str`).
+        i = buf[t0..]
+            .iter()
+            .position(|&b| b <= b' ' || b == 0x7f)
+            .map_or(buf.len(), |n| t0 + n);
+        if std::str::from_utf8(&buf[t0..i]).is_err() {
+            return Err(reject(400, "malformed request target"));
+        }
+    }
+    if i - t0 > MAX_TARGET {
+        return Err(reject(414, "request target too long"));
+    }
+    if i == buf.len() {
+        return Ok(None);
+    }
+    if i == t0 || buf[i] != b' ' {
+        return Err(reject(400, "malformed request line"));
+    }
+    let target = (t0, i);
+    i += 1;
+    // `HTTP/1.1` then CRLF (or LF).
+    let rest = &buf[i..];
+    if rest.len() < 8 {
+        let n = rest.len().min(5);
+        return if rest[..n] == b"HTTP/"[..n] {
+            Ok(None)
+        } else {
+            Err(reject(400, "malformed HTTP version"))
+        };
+    }
+    let v = &rest[..8];
+    let version = match v {
+        b"HTTP/1.1" => Version::Http11,
+        b"HTTP/1.0" => Version::Http10,
+        _ if v.starts_with(b"HTTP/")
+            && v[5].is_ascii_digit()
+            && v[6] == b'.'
+            && v[7].is_ascii_digit() =>
+        {
+            return Err(reject(505, "unsupported HTTP version"))
+        }
+        _ => return Err(reject(400, "malformed HTTP version")),
+    };
+    let end = match &rest[8..] {
+        [] | [b'\r'] => return Ok(None),
+        [b'\r', b'\n', ..] => i + 10,
+        [b'\n', ..] => i + 9,
+        _ => return Err(reject(400, "malformed request line")),
+    };
+    Ok(Some(Line {
+        method,
+        target,
+        version,
+        end,
+    }))
+}
+
+/// The framing rules, over the parsed headers.
+fn finish(
+    buf: &[u8],
+    base: usize,
+    headers: &[httparse::Header<'_>],
+    line: Line,
+    len: usize,
+    idx: &mut Vec<HeaderIdx>,
+    limits: Limits,
+) -> Result<Option<Head>, Reject> {
     if len > limits.max_header_bytes {
         return Err(reject(431, "request header section too large"));
     }
@@ -128,17 +234,8 @@ pub(crate) fn parse(
         let off = s.as_ptr() as usize - buf.as_ptr() as usize + base;
         (off as u32, s.len() as u32)
     };
-    // httparse fills these on Complete.
-    let method = req.method.unwrap_or("");
-    let target = req.path.unwrap_or("");
-    if target.len() > MAX_TARGET {
-        return Err(reject(414, "request target too long"));
-    }
-    let version = if req.version == Some(0) {
-        Version::Http10
-    } else {
-        Version::Http11
-    };
+    let range = |(a, b): (usize, usize)| ((a + base) as u32, (b - a) as u32);
+    let version = line.version;
 
     let mut hosts = 0;
     let mut length: Option<u64> = None;
@@ -148,18 +245,18 @@ pub(crate) fn parse(
     let mut keep_alive_token = false;
     let mut expect_continue = false;
     idx.clear();
-    for h in req.headers.iter() {
+    for h in headers {
         idx.push(HeaderIdx {
             name: at(h.name.as_bytes()),
             value: at(h.value),
         });
+        // httparse has already refused NUL, CR, LF and other controls in values.
         let name = h.name.as_bytes();
-        if h.value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
-            return Err(reject(400, "invalid byte in a header value"));
-        }
-        if name.eq_ignore_ascii_case(b"host") {
+        // Told apart by length first: most headers are none of these.
+        let is = |n: &[u8]| eq_lower(name, n);
+        if is(b"host") {
             hosts += 1;
-        } else if name.eq_ignore_ascii_case(b"content-length") {
+        } else if is(b"content-length") {
             for item in h.value.split(|&b| b == b',') {
                 let n = parse_length(trim(item))?;
                 if length.is_some_and(|l| l != n) {
@@ -167,7 +264,7 @@ pub(crate) fn parse(
                 }
                 length = Some(n);
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if is(b"transfer-encoding") {
             te_seen = true;
             for item in h.value.split(|&b| b == b',') {
                 let coding = trim(item);
@@ -186,13 +283,13 @@ pub(crate) fn parse(
                     return Err(reject(400, "malformed Transfer-Encoding"));
                 }
             }
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        } else if is(b"connection") {
             for item in h.value.split(|&b| b == b',') {
                 let t = trim(item);
                 close |= t.eq_ignore_ascii_case(b"close");
                 keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
             }
-        } else if name.eq_ignore_ascii_case(b"expect") {
+        } else if is(b"expect") {
             if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = version == Version::Http11;
             } else {
@@ -235,8 +332,8 @@ pub(crate) fn parse(
         Version::Http10 => keep_alive_token && !close && !te_seen,
     };
     Ok(Some(Head {
-        method: at(method.as_bytes()),
-        target: at(target.as_bytes()),
+        method: range(line.method),
+        target: range(line.target),
         version,
         len,
         framing,
@@ -265,22 +362,11 @@ fn request_line(buf: &[u8]) -> Option<&[u8]> {
     rest.iter().position(|&b| b == b'\n').map(|n| &rest[..n])
 }
 
-/// Whether the request line ends in a well-formed `HTTP/d.d` (then an unknown version
-/// earns 505, not 400).
-fn looks_like_version(buf: &[u8]) -> bool {
-    let Some(line) = request_line(buf) else {
-        return false;
-    };
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let Some(sp) = line.iter().rposition(|&b| b == b' ') else {
-        return false;
-    };
-    let v = &line[sp + 1..];
-    v.len() == 8
-        && v.starts_with(b"HTTP/")
-        && v[5].is_ascii_digit()
-        && v[6] == b'.'
-        && v[7].is_ascii_digit()
+/// Whether header name `name` (token characters, as httparse checked) is `lower` (a
+/// name in lowercase letters and `-`) in any case. `b | 0x20` lowercases a letter and
+/// leaves `-` alone; no other token character maps onto a lowercase letter or `-`.
+pub(crate) fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len() && name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
 }
 
 /// `1*DIGIT`, without overflow.
@@ -303,9 +389,7 @@ fn is_coding(v: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|&b| is_tchar(b))
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+use crate::response::is_tchar;
 
 fn trim(v: &[u8]) -> &[u8] {
     let is_ws = |b: &u8| *b == b' ' || *b == b'\t';
@@ -319,7 +403,7 @@ mod tests {
     use super::*;
 
     fn run(raw: &[u8]) -> Result<Option<Head>, Reject> {
-        let mut scratch = vec![MaybeUninit::uninit(); MAX_HEADERS];
+        let mut scratch = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut idx = Vec::new();
         parse(
             raw,
@@ -394,6 +478,58 @@ mod tests {
             417
         );
         assert_eq!(status(b"GET / HTTP/1.1\r\nHost: a\r\n"), 0);
+        // Bytes httparse refuses in a value (the parser relies on it).
+        for bad in [&b"\0"[..], b"\r", b"\x01", b"\x7f", b"a\rb"] {
+            let raw = [&b"GET / HTTP/1.1\r\nHost: a\r\nX: v"[..], bad, b"\r\n\r\n"].concat();
+            assert_eq!(status(&raw), 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_lines() {
+        // Empty lines before the request line are skipped; a bare LF ends a line.
+        assert_eq!(status(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200);
+        assert_eq!(status(b"GET / HTTP/1.1\nHost: a\n\n"), 200);
+        // UTF-8 in the target is accepted, other bytes over 0x7f are not.
+        assert_eq!(
+            status("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n".as_bytes()),
+            200
+        );
+        assert_eq!(status(b"GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+        for bad in [
+            &b"GET  / HTTP/1.1\r\n\r\n"[..],
+            b"G(T / HTTP/1.1\r\n\r\n",
+            b"GET /\x7f HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1 \r\n\r\n",
+            b"GET / HTTP/1.1\rX\r\n\r\n",
+            b"GET / http/1.1\r\n\r\n",
+            b"\rGET / HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(status(bad), 400, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(status(b"GET / HTTP/1.2\r\n\r\n"), 505);
+        let long = [
+            b"GET /".as_slice(),
+            &[b'a'; MAX_TARGET],
+            b" HTTP/1.1\r\n\r\n",
+        ]
+        .concat();
+        assert_eq!(status(&long), 414);
+        assert_eq!(status(&long[..MAX_TARGET + 8]), 414);
+        // Every proper prefix of a good head is incomplete, not an error.
+        let good = b"GET /x?y HTTP/1.1\r\nHost: a\r\n\r\n";
+        for n in 0..good.len() {
+            assert_eq!(status(&good[..n]), 0, "prefix {n}");
+        }
+        let h = run(good).unwrap().unwrap();
+        assert_eq!((h.target, h.method, h.len), ((4, 4), (0, 3), good.len()));
+    }
+
+    #[test]
+    fn names_in_any_case() {
+        assert!(eq_lower(b"Content-Length", b"content-length"));
+        assert!(eq_lower(b"HOST", b"host"));
+        assert!(!eq_lower(b"hosts", b"host") && !eq_lower(b"h0st", b"host"));
     }
 
     #[test]

@@ -11,7 +11,6 @@
 //! (a large head, a large streamed write) is freed rather than pooled.
 
 use std::cell::RefCell;
-use std::mem::MaybeUninit;
 
 /// Initial read buffer: a typical request head is a few hundred bytes, and 16 pipelined
 /// ones fit with room to spare.
@@ -41,22 +40,21 @@ pub(crate) struct Bufs {
     pub head: Vec<u8>,
     /// The current request's headers.
     pub idx: Vec<HeaderIdx>,
-    /// httparse's scratch space. `MaybeUninit` because entries left from the previous
-    /// parse point into a buffer that has moved on; they are never read.
-    pub scratch: Vec<MaybeUninit<httparse::Header<'static>>>,
+    /// httparse's header slots, all `EMPTY_HEADER` between parses (`head::parse`
+    /// resets the ones it used).
+    pub scratch: Vec<httparse::Header<'static>>,
 }
 
 impl Bufs {
-    fn new() -> Bufs {
-        let mut scratch = Vec::with_capacity(MAX_HEADERS);
-        scratch.resize_with(MAX_HEADERS, MaybeUninit::uninit);
-        Bufs {
+    fn new() -> Box<Bufs> {
+        let scratch = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+        Box::new(Bufs {
             read: vec![0; READ_BUF],
             write: Vec::with_capacity(READ_BUF),
             head: Vec::with_capacity(256),
             idx: Vec::with_capacity(16),
             scratch,
-        }
+        })
     }
 
     fn worth_keeping(&self) -> bool {
@@ -67,21 +65,25 @@ impl Bufs {
 }
 
 thread_local! {
-    static POOL: RefCell<Vec<Bufs>> = const { RefCell::new(Vec::new()) };
+    // Boxed: a set moves in and out of the pool and the connection on every request,
+    // and a pointer moves cheaper than five `Vec`s (callgrind: ~40 instructions less
+    // per request).
+    #[allow(clippy::vec_box)]
+    static POOL: RefCell<Vec<Box<Bufs>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A buffer set from this thread's pool, or a new one. `#[inline(never)]` and no switch
 /// inside: the thread-local is looked up afresh on each call (gmp-core's rule for
 /// goroutines, which can change threads between calls).
 #[inline(never)]
-pub(crate) fn take() -> Bufs {
+pub(crate) fn take() -> Box<Bufs> {
     POOL.with(|p| p.borrow_mut().pop())
         .unwrap_or_else(Bufs::new)
 }
 
 /// Returns a set to this thread's pool (or frees it).
 #[inline(never)]
-pub(crate) fn give(mut b: Bufs) {
+pub(crate) fn give(mut b: Box<Bufs>) {
     if !b.worth_keeping() {
         return;
     }

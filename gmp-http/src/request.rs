@@ -128,12 +128,16 @@ impl<'c> Request<'c> {
     /// the target is an absolute URI).
     pub fn path(&self) -> &str {
         let t = origin_form(self.target());
-        t.split_once('?').map_or(t, |(p, _)| p)
+        match query_at(t) {
+            Some(i) => &t[..i],
+            None => t,
+        }
     }
 
     /// The query, without the `?`; `None` when the target has none.
     pub fn query(&self) -> Option<&str> {
-        origin_form(self.target()).split_once('?').map(|(_, q)| q)
+        let t = origin_form(self.target());
+        query_at(t).map(|i| &t[i + 1..])
     }
 
     /// HTTP/1.0 or HTTP/1.1.
@@ -350,8 +354,16 @@ fn sock_read(stream: &TcpStream, timeout: Option<Duration>, into: &mut [u8]) -> 
     r
 }
 
+/// Where the `?` is (a plain loop: targets are short, and `split_once` builds a searcher).
+fn query_at(t: &str) -> Option<usize> {
+    t.bytes().position(|b| b == b'?')
+}
+
 /// Strips `scheme://authority` from an absolute-form target.
 fn origin_form(t: &str) -> &str {
+    if t.starts_with('/') {
+        return t;
+    }
     let b = t.as_bytes();
     let scheme_len = if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
         7

@@ -3,11 +3,12 @@
 //!
 //! Timeouts on idle and half-received requests are kept by one *reaper* goroutine per
 //! server, not by a timer per read: each connection records its state and since when
-//! (two plain stores per request), and the reaper shuts down the sockets that overstay.
-//! A timer per read would cost a heap insert and removal on every request for a deadline
-//! that almost never fires (Go's net/http pays that); the reaper pays a scan of the
-//! registry a few times per timeout instead, and its resolution is a quarter of the
-//! shortest timeout.
+//! (a CAS and a store per state change), and the reaper shuts down the sockets that
+//! overstay. "When" is the reaper's tick count, not a clock read: the reaper advances it
+//! each tick (a quarter of the shortest timeout), so a connection closes between one and
+//! one and a half timeouts after its state began. A timer per read would cost a heap
+//! insert and removal on every request for a deadline that almost never fires (Go's
+//! net/http pays that); the reaper pays a scan of the registry per tick instead.
 
 use crate::conn;
 use crate::request::Request;
@@ -69,17 +70,22 @@ pub(crate) const CLOSED: u32 = 3;
 pub(crate) struct Entry {
     pub stream: TcpStream,
     state: AtomicU32,
-    /// When the current state began (`coarse_ms`).
+    /// When the current state began, in reaper ticks (`Shared::epoch`).
     since: AtomicU64,
 }
 
 impl Entry {
-    /// Moves `from → to`, restarting the clock. False if the connection was closed
-    /// under us.
-    pub(crate) fn enter(&self, from: u32, to: u32) -> bool {
-        // Relaxed: the reaper reads `since` only to judge age; a stale value delays or
-        // advances one judgement by a tick at most.
-        self.since.store(coarse_ms(), Relaxed);
+    /// Moves `from → to`, noting that the new state began at tick `now`. False if the
+    /// connection was closed under us.
+    pub(crate) fn enter(&self, from: u32, to: u32, now: u64) -> bool {
+        // Relaxed: the reaper reads `since` only to judge age, after it sees the state
+        // (SeqCst, below); a stale value shifts one judgement by a tick at most.
+        self.since.store(now, Relaxed);
+        self.to(from, to)
+    }
+
+    /// Moves `from → to` without restarting the clock (for BUSY, which never times out).
+    pub(crate) fn to(&self, from: u32, to: u32) -> bool {
         // SeqCst: with the SeqCst `shutting_down` flag, either the connection sees the
         // flag after going idle or shutdown's sweep sees it idle (Dekker).
         self.state
@@ -122,6 +128,8 @@ pub(crate) struct Shared {
     stopped: AtomicBool,
     conns: Mutex<Registry>,
     live: AtomicUsize,
+    /// Reaper ticks so far: the clock of connection states.
+    epoch: AtomicU64,
 }
 
 impl Shared {
@@ -129,11 +137,17 @@ impl Shared {
         self.shutting_down.load(SeqCst)
     }
 
+    /// The current reaper tick.
+    pub(crate) fn epoch(&self) -> u64 {
+        // Relaxed: a clock reading; see `Entry::enter`.
+        self.epoch.load(Relaxed)
+    }
+
     fn register(&self, stream: TcpStream) -> (usize, Arc<Entry>) {
         let entry = Arc::new(Entry {
             stream,
             state: AtomicU32::new(BUSY),
-            since: AtomicU64::new(coarse_ms()),
+            since: AtomicU64::new(self.epoch()),
         });
         let mut r = self.conns.lock();
         let slot = match r.free.pop() {
@@ -168,40 +182,37 @@ impl Shared {
         }
     }
 
-    /// One reaper pass: close connections idle or receiving a head for too long.
-    fn reap(&self) {
-        let now = coarse_ms();
-        let idle = self.settings.idle_timeout.map(as_ms);
-        let head = self.settings.header_read_timeout.map(as_ms);
+    /// One reaper tick: advance the clock, then close connections idle or receiving a
+    /// head for too long.
+    fn reap(&self, tick: Duration) {
+        let now = self.epoch.fetch_add(1, Relaxed) + 1;
+        // A state that began during tick `since` has lasted at least `now - since - 1`
+        // whole ticks; close once that reaches the timeout.
+        let limit = |t: Option<Duration>| {
+            t.map(|t| {
+                t.as_nanos()
+                    .div_ceil(tick.as_nanos())
+                    .min(u64::MAX as u128 - 1) as u64
+                    + 1
+            })
+        };
+        let (idle, head) = (
+            limit(self.settings.idle_timeout),
+            limit(self.settings.header_read_timeout),
+        );
         self.each(|e| {
             let age = now.saturating_sub(e.since.load(Relaxed));
             match e.state() {
                 IDLE if idle.is_some_and(|t| age >= t) && e.close_if(IDLE) => {
-                    tracing::debug!("gmp-http: closing a connection idle for {age} ms");
+                    tracing::debug!("gmp-http: idle timeout: closing a connection");
                 }
                 HEAD if head.is_some_and(|t| age >= t) && e.close_if(HEAD) => {
-                    tracing::debug!("gmp-http: header read timeout ({age} ms): closing");
+                    tracing::debug!("gmp-http: header read timeout: closing a connection");
                 }
                 _ => {}
             }
         });
     }
-}
-
-fn as_ms(d: Duration) -> u64 {
-    d.as_millis().min(u64::MAX as u128) as u64
-}
-
-/// Milliseconds of `CLOCK_MONOTONIC_COARSE` (a vDSO read; a few ms of resolution, which
-/// is all the reaper needs).
-pub(crate) fn coarse_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write; the clock exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
 /// An HTTP/1.1 server: one goroutine per connection, handlers written as plain
@@ -244,6 +255,7 @@ impl Server {
                 stopped: AtomicBool::new(false),
                 conns: Mutex::new(Registry::default()),
                 live: AtomicUsize::new(0),
+                epoch: AtomicU64::new(0),
             }),
             listener,
         })
@@ -408,19 +420,20 @@ fn start_conn<F: Handler>(
 
 fn spawn_reaper(shared: &Arc<Shared>) {
     let st = &shared.settings;
-    let shortest = [st.header_read_timeout, st.idle_timeout]
+    // Twice a second at least: the reaper also publishes the second for `Date`.
+    let tick = [st.header_read_timeout, st.idle_timeout]
         .into_iter()
         .flatten()
-        .min();
-    let Some(shortest) = shortest else {
-        return;
-    };
-    let tick = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        .map(|t| t / 4)
+        .fold(Duration::from_millis(500), Duration::min)
+        .max(Duration::from_millis(10));
+    crate::date::tick();
     let shared = shared.clone();
     gmp_core::spawn(move || {
         while !shared.stopped.load(SeqCst) {
             gmp_core::sleep(tick);
-            shared.reap();
+            crate::date::tick();
+            shared.reap(tick);
         }
     });
 }

@@ -80,6 +80,16 @@ pub(crate) fn append_status_line(out: &mut Vec<u8>, code: u16) {
 
 /// Appends `n` in decimal.
 pub(crate) fn append_u64(out: &mut Vec<u8>, mut n: u64) {
+    if n < 100 {
+        // Most bodies a server answers with from memory are this short or one digit
+        // longer; skip the general loop.
+        if n >= 10 {
+            out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+        } else {
+            out.push(b'0' + n as u8);
+        }
+        return;
+    }
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     loop {

@@ -75,8 +75,23 @@ impl<T: AsRawFd> Sock<T> {
     }
 
     /// Runs `f` until it does not return `WouldBlock`, waiting for readiness in between.
-    pub(crate) fn io<R>(&self, mode: Mode, f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        self.io_until(mode, self.timeout(mode).map(deadline_after), f)
+    ///
+    /// The deadline is computed at the first `WouldBlock`, so an operation that does not
+    /// wait (a write into a socket buffer with room) reads no clock.
+    pub(crate) fn io<R>(
+        &self,
+        mode: Mode,
+        mut f: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        match f(&self.io) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let deadline = self.timeout(mode).map(deadline_after);
+                self.pd.wait(mode, deadline)?;
+                self.io_until(mode, deadline, f)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => self.io(mode, f),
+            r => r,
+        }
     }
 
     /// `io` with the deadline already computed.
