@@ -242,6 +242,39 @@ fn header_syntax_errors_are_400_and_close() {
 }
 
 #[test]
+fn malformed_request_lines_are_400_and_close() {
+    let _w = Watchdog::new("request line", LIMIT);
+    let s = TestServer::demo();
+    for line in [
+        "GET  / HTTP/1.1",
+        "GET /  HTTP/1.1",
+        "GET\t/ HTTP/1.1",
+        "GET / HTTP/1.1 ",
+        " GET / HTTP/1.1",
+        "GET HTTP/1.1",
+        "GET /",
+        "G(T / HTTP/1.1",
+        "GET / x HTTP/1.1",
+        "GET /a\x7fb HTTP/1.1",
+        "GET /a b HTTP/1.1",
+        "GET /\0 HTTP/1.1",
+    ] {
+        // (A stray space or a space in the target is not an unknown version: 400,
+        // not 505.)
+        assert_refused(s.addr, format!("{line}\r\nHost: t\r\n\r\n").as_bytes(), 400);
+    }
+    // Methods are case-sensitive tokens, any of them reaches the handler.
+    for m in ["get", "PURGE", "M-SEARCH", "X!#$%&'*+.^_`|~1"] {
+        let r = assert_ok(
+            s.addr,
+            format!("{m} /m HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.text(), "target: /m");
+    }
+    s.stop();
+}
+
+#[test]
 fn http11_needs_exactly_one_host() {
     let _w = Watchdog::new("host", LIMIT);
     let s = TestServer::demo();
