@@ -32,6 +32,18 @@ impl<T: AsRawFd> Sock<T> {
         }
     }
 
+    /// Marks a socket that was just accepted as drained: nothing has been read, and
+    /// nothing says data is there, so `readable` parks until the peer sends (a server's
+    /// idle connection then holds no buffer from its very start) and the first `read`
+    /// waits for the event instead of trying its syscall first. No event is lost: the
+    /// socket registers with the poller on that first wait, and epoll reports data that
+    /// was already there at registration.
+    pub(crate) fn accepted(self) -> Sock<T> {
+        // Relaxed: see `read`; nothing else can see this socket yet.
+        self.drained.store(true, Relaxed);
+        self
+    }
+
     pub(crate) fn get(&self) -> &T {
         &self.io
     }

@@ -64,7 +64,12 @@ impl TcpListener {
         let (fd, addr) = self.sock.io(Mode::Read, |l| accept4(l.as_raw_fd()))?;
         // SAFETY: accept4 returned a fresh descriptor we own.
         let s = unsafe { net::TcpStream::from_raw_fd(fd) };
-        Ok((TcpStream { sock: Sock::new(s) }, addr))
+        Ok((
+            TcpStream {
+                sock: Sock::new(s).accepted(),
+            },
+            addr,
+        ))
     }
 
     /// An endless iterator of `accept` results.
