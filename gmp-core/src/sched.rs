@@ -851,10 +851,16 @@ fn netpoll_now(s: &Sched) -> Option<*mut G> {
     if s.netpoll.waiters.load(SeqCst) == 0 || s.netpoll.last_poll.load(SeqCst) == 0 {
         return None;
     }
-    let gs = s.netpoll.poll(Some(Duration::ZERO))?;
-    let (&first, rest) = gs.split_first()?;
-    for &g in rest {
-        ready(g, false);
+    let mut first: *mut G = ptr::null_mut();
+    s.netpoll.poll_with(Some(Duration::ZERO), |g| {
+        if first.is_null() {
+            first = g;
+        } else {
+            ready(g, false);
+        }
+    });
+    if first.is_null() {
+        return None;
     }
     // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
     unsafe { (*first).status.store(G_RUNNABLE, Relaxed) };
