@@ -475,6 +475,14 @@ fn expect_100_continue_is_answered_when_the_handler_reads_the_body() {
     c.send("abc");
     assert_eq!(c.resp().body, b"abc");
 
+    // A client that sends the body without waiting, behind a pipelined request whose
+    // answer is still pending: no 100 (it would overtake that answer), just the two
+    // responses in order.
+    c.send("GET /b HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nxyz");
+    assert_eq!(c.resp().text(), "target: /b");
+    let r = c.resp();
+    assert_eq!((r.status, r.body.as_slice()), (200, b"xyz".as_slice()));
+
     // A handler that never reads: no 100; the final answer; the connection closes
     // (the client may still send the body, or not).
     let mut c = s.client();

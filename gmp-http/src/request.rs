@@ -234,10 +234,15 @@ impl<'c> Request<'c> {
             return Ok(0);
         }
         if self.cont == Continue::Pending {
-            // Pending responses were flushed before the handler ran (the connection
-            // does that when the body is not all buffered), so this goes out in order.
-            let mut s = self.stream;
-            s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            // A client that already sent part of the body is not waiting for the interim
+            // response, which may then be left out (RFC 9110 §10.1.1). That is also
+            // what keeps it in order: the connection flushes pending responses before
+            // the handler only when the body is not all buffered, and when nothing of
+            // it is buffered it is not.
+            if self.end == self.pos {
+                let mut s = self.stream;
+                s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            }
             self.cont = Continue::Sent;
         }
         loop {
