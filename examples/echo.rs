@@ -7,17 +7,10 @@ use gmp::net::{Shutdown, TcpListener, TcpStream};
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
+mod common;
+
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(io::stderr)
-        .init();
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:7000".into());
+    let addr = common::setup("127.0.0.1:7000");
     gmp::run(move || {
         let listener = match TcpListener::bind(addr.as_str()) {
             Ok(l) => l,

@@ -7,17 +7,10 @@
 use gmp::http::{Request, Response, Server};
 use std::io::{self, Read};
 
+mod common;
+
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(io::stderr)
-        .init();
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let addr = common::setup("127.0.0.1:8080");
     gmp::run(move || {
         let server = match Server::bind(addr.as_str()) {
             Ok(s) => s,
