@@ -217,3 +217,34 @@ fn a_response_shorter_than_its_content_length_closes_the_connection() {
     }
     s.stop();
 }
+
+#[test]
+fn a_header_that_would_split_the_response_is_refused() {
+    let _w = Watchdog::new("header injection", LIMIT);
+    let s = TestServer::start(
+        |s| s,
+        |req, res| {
+            match req.path() {
+                "/crlf" => res.header("x-a", "1\r\nx-injected: 2"),
+                "/nul" => res.header("x-a", "1\0"),
+                "/name" => res.header("x a", "1"),
+                _ => res.header("x-tab", "a\tb"),
+            };
+            res.body("ok");
+            Ok(())
+        },
+    );
+    for path in ["/crlf", "/nul", "/name"] {
+        let mut c = s.client();
+        let r = c.get(path);
+        // The handler panicked with a message saying what was wrong: a 500, nothing of
+        // the bad header on the wire, and the connection closes.
+        assert_eq!(r.status, 500, "{path}");
+        assert!(!r.has("x-injected") && !r.has("x-a"), "{path}: {r:?}");
+        assert!(r.says_close(), "{path}");
+    }
+    // HTAB is allowed in a value.
+    let r = s.client().get("/tab");
+    assert_eq!((r.status, r.header("x-tab")), (200, Some("a\tb")));
+    s.stop();
+}

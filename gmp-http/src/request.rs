@@ -365,10 +365,16 @@ fn query_at(t: &str) -> Option<usize> {
 }
 
 /// Strips `scheme://authority` from an absolute-form target.
+#[inline]
 fn origin_form(t: &str) -> &str {
     if t.starts_with('/') {
         return t;
     }
+    absolute_to_origin(t)
+}
+
+#[inline(never)]
+fn absolute_to_origin(t: &str) -> &str {
     let b = t.as_bytes();
     let scheme_len = if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
         7

@@ -129,14 +129,9 @@ impl<'c> Response<'c> {
     /// value split the response), or the handler sets `Transfer-Encoding` or an invalid
     /// `Content-Length`.
     pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
-        assert!(
-            valid_name(name.as_bytes()),
-            "gmp-http: invalid header name {name:?}"
-        );
-        assert!(
-            valid_value(value.as_bytes()),
-            "gmp-http: the value of header {name:?} contains a control character (CR, LF, NUL...)"
-        );
+        if !valid_name(name.as_bytes()) || !valid_value(value.as_bytes()) {
+            bad_header(name, value);
+        }
         if self.committed("header") {
             return self;
         }
@@ -465,6 +460,19 @@ static TCHAR: [bool; 256] = {
     }
     t
 };
+
+/// The panic for an invalid header, out of line: the formatting machinery would
+/// otherwise sit in `header`'s frame on every call.
+#[cold]
+#[inline(never)]
+fn bad_header(name: &str, value: &str) -> ! {
+    if !valid_name(name.as_bytes()) {
+        panic!("gmp-http: invalid header name {name:?}");
+    }
+    panic!(
+        "gmp-http: the value of header {name:?} contains a control character (CR, LF, NUL...): {value:?}"
+    );
+}
 
 /// A token character.
 pub(crate) fn is_tchar(b: u8) -> bool {
