@@ -83,34 +83,41 @@ pub(crate) fn parse(
     let Some(line) = parse_request_line(buf)? else {
         return partial(buf, limits);
     };
-    let (count, len) = {
+    let parsed = {
         // SAFETY: the same slice with the headers' borrow shortened from 'static to
         // `buf`'s. Every slot holds an `EMPTY_HEADER` (valid for any lifetime) on entry,
-        // and the slots httparse filled are reset to it below, before `buf`'s borrow
-        // ends, so the pool never keeps a header pointing into a reused buffer.
+        // and every slot httparse may have filled is reset to it below, on every path,
+        // before `buf`'s borrow ends: the pool never keeps a header pointing into a
+        // buffer that may since have moved or been freed.
         // (The cast changes only a lifetime, which clippy does not see.)
         #[allow(clippy::unnecessary_cast)]
         let slots: &mut [httparse::Header<'_>] = unsafe {
             &mut *(scratch as *mut [httparse::Header<'static>] as *mut [httparse::Header<'_>])
         };
-        let parsed = match httparse::parse_headers(&buf[line.end..], slots) {
-            Ok(httparse::Status::Complete((n, headers))) => (headers, n),
-            Ok(httparse::Status::Partial) => return partial(buf, limits),
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(reject(431, "too many header fields"))
-            }
-            Err(httparse::Error::HeaderName) => {
-                return Err(reject(
+        match httparse::parse_headers(&buf[line.end..], slots) {
+            Ok(httparse::Status::Complete((n, headers))) => Ok((headers.len(), n)),
+            Ok(httparse::Status::Partial) => Err(None),
+            Err(e) => Err(Some(e)),
+        }
+    };
+    let (count, len) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            // httparse filled an unknown number of slots before it stopped.
+            scratch.fill(httparse::EMPTY_HEADER);
+            return match e {
+                None => partial(buf, limits),
+                Some(httparse::Error::TooManyHeaders) => Err(reject(431, "too many header fields")),
+                Some(httparse::Error::HeaderName) => Err(reject(
                     400,
                     "malformed header name (whitespace before the colon or a folded line?)",
-                ))
-            }
-            Err(httparse::Error::HeaderValue) => {
-                return Err(reject(400, "invalid byte in a header value"))
-            }
-            Err(_) => return Err(reject(400, "malformed line ending")),
-        };
-        (parsed.0.len(), parsed.1)
+                )),
+                Some(httparse::Error::HeaderValue) => {
+                    Err(reject(400, "invalid byte in a header value"))
+                }
+                Some(_) => Err(reject(400, "malformed line ending")),
+            };
+        }
     };
     let len = line.end + len;
     let result = finish(buf, base, &scratch[..count], line, len, idx, limits);
@@ -523,6 +530,26 @@ mod tests {
         }
         let h = run(good).unwrap().unwrap();
         assert_eq!((h.target, h.method, h.len), ((4, 4), (0, 3), good.len()));
+    }
+
+    #[test]
+    fn header_slots_are_left_empty() {
+        let mut scratch = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut idx = Vec::new();
+        let limits = Limits {
+            max_header_bytes: 4096,
+            max_body_bytes: 1000,
+        };
+        for raw in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n"[..], // complete
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n",          // partial
+            b"GET / HTTP/1.1\r\nHost: a\r\nX : 1\r\n\r\n",     // refused
+        ] {
+            let _ = parse(raw, 0, &mut scratch, &mut idx, limits);
+            assert!(scratch
+                .iter()
+                .all(|h| h.name.is_empty() && h.value.is_empty()));
+        }
     }
 
     #[test]

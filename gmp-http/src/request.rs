@@ -108,9 +108,10 @@ impl<'c> Request<'c> {
     }
 
     fn text(&self, range: (u32, u32)) -> &str {
-        // SAFETY: `range` is where httparse found a `&str` (method, target or header
-        // name) in this buffer, and the head's bytes are not written while the request
-        // lives: body reads only use the buffer past the head.
+        // SAFETY: `range` is the method (token characters, checked by `head`), the
+        // target (visible ASCII, or checked UTF-8, by `head`) or a header name (token
+        // characters, checked by httparse) in this buffer, and the head's bytes are not
+        // written while the request lives: body reads only use the buffer past the head.
         unsafe { std::str::from_utf8_unchecked(self.bytes(range)) }
     }
 
