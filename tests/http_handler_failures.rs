@@ -97,3 +97,61 @@ fn panics_on_many_connections_at_once_leave_the_server_serving() {
     assert_eq!(s.client().get("/").status, 200);
     s.stop();
 }
+
+/// Parks in its destructor: the handler that panics while holding it keeps unwinding
+/// across switches (as one holding a buffered writer to a backend, or a lock whose
+/// release waits, would).
+struct ParksOnDrop;
+
+impl Drop for ParksOnDrop {
+    fn drop(&mut self) {
+        for _ in 0..3 {
+            gmp::sleep(Duration::from_micros(300));
+            gmp::yield_now();
+        }
+    }
+}
+
+#[test]
+fn handlers_that_park_while_unwinding_leave_the_server_serving() {
+    // Before goroutines were kept on their thread while unwinding, a goroutine resumed
+    // on another thread mid-unwind left std's panic count of its first thread at 1, and
+    // the next handler panic there aborted the whole server.
+    let _w = Watchdog::new("panic parking in drop", LIMIT);
+    let s = TestServer::start(
+        |srv| srv,
+        |req: &mut gmp::http::Request<'_>, res: &mut gmp::http::Response<'_>| {
+            if req.path() == "/panic-parks" {
+                let _guard = ParksOnDrop;
+                panic!("handler panics holding a value that parks when dropped");
+            }
+            assert!(
+                !std::thread::panicking(),
+                "a stale panic count on this thread"
+            );
+            res.body("ok");
+            Ok(())
+        },
+    );
+    let addr = s.addr;
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let mut c = http_util::Client::connect(addr);
+                    assert_eq!(c.get(&format!("/{i}")).text(), "ok");
+                    let r = c.get("/panic-parks");
+                    assert_eq!(r.status, 500);
+                    c.expect_closed();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for _ in 0..20 {
+        assert_eq!(s.client().get("/").text(), "ok");
+    }
+    s.stop();
+}

@@ -29,7 +29,7 @@ use std::cell::UnsafeCell;
 use std::mem::{align_of, size_of};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -73,6 +73,11 @@ pub(crate) struct G {
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
     pub wait_cleanup: Option<crate::wait::Cleanup>,
+    /// While this G is parked mid-unwind: the M it must resume on (see
+    /// `sched::park`), else null. Set by the G's own M before the G can be woken and
+    /// cleared by that M when it resumes the G; Relaxed, because the G reaches another
+    /// M only through a wake-up and a run queue, which carry the happens-before.
+    pub locked_m: AtomicPtr<crate::m::M>,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -105,6 +110,7 @@ impl G {
                 min_sp: stack.hi,
                 wait: AtomicU64::new(0),
                 wait_cleanup: None,
+                locked_m: AtomicPtr::new(ptr::null_mut()),
             });
         }
         g

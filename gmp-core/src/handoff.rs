@@ -226,11 +226,44 @@ unsafe fn reacquire(m: &mut M) {
     tracing::trace!("goroutine lost its P and found no idle one: requeued");
     locks_add(m, 1);
     // SAFETY: this G is running on `m`; `requeue_m` saves it and never returns to this
-    // frame directly (the G resumes here when an M runs it again).
+    // frame directly (the G resumes here when an M runs it again). Mid-unwind it must
+    // resume on this M (see `sched::park`), so it is locked to it first.
     unsafe {
         let g = m.curg;
-        crate::arch::mcall(&mut (*g).sched, m.g0_sp, requeue_m, m as *mut M as usize);
+        let requeue = if std::thread::panicking() {
+            (*g).locked_m.store(m, Relaxed);
+            requeue_locked_m
+        } else {
+            requeue_m
+        };
+        crate::arch::mcall(&mut (*g).sched, m.g0_sp, requeue, m as *mut M as usize);
     }
+}
+
+/// `requeue_m` for a goroutine locked to its M: the M sleeps until the M that dequeues
+/// the goroutine hands it a P, then resumes it here.
+unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
+    // SAFETY: as in `requeue_m`; the G's `locked_m` is this M.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        sched::lockedm_prepare(m);
+        sched::inject(&*m.sched, &[g]);
+        sched::lockedm_sleep(m, g)
+    }
+}
+
+/// Gives away the P of `m` (on g0, inside a section), as `blocking` does: to an M if
+/// the P has work, else to the idle list. For an M about to sleep with its G.
+pub(crate) fn handoff_own_p(m: &mut M) {
+    // SAFETY: an M's runtime outlives it.
+    let s = unsafe { &*m.sched };
+    // SAFETY: `m` holds its P.
+    let work = needs_m(s, unsafe { &*m.p });
+    let p = releasep(m);
+    handoffp(s, p, work);
 }
 
 /// On g0, for an M without a P: the saved goroutine goes to the global queue, the M

@@ -234,6 +234,7 @@ impl Sched {
             netpoll,
             external: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
+            locked_ms: Mutex::new(Vec::new()),
             sysmon_key: AtomicU32::new(0),
             max_threads: AtomicUsize::new(DEFAULT_MAX_THREADS),
             retakes: AtomicU64::new(0),
@@ -318,6 +319,15 @@ fn shutdown(s: &Sched) {
                 (*m).next_p = ptr::null();
                 (*m).park.wake();
             }
+        }
+    }
+    for m in std::mem::take(&mut *s.locked_ms.lock().unwrap_or_else(|e| e.into_inner())) {
+        let m = m as *mut M;
+        // SAFETY: a listed M sleeps in `lockedm_sleep` and reads `next_p` after its note
+        // is woken; unlisting it here keeps `startlockedm` away.
+        unsafe {
+            (*m).next_p = ptr::null();
+            (*m).park.wake();
         }
     }
     s.wake_sleeper();

@@ -90,6 +90,10 @@ pub(crate) struct Sched {
     /// after readying, so `checkdead` then sees the G in the global queue.
     pub external: AtomicUsize,
     pub threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Ms asleep with a goroutine that parked mid-unwind (addresses of `M`s; see
+    /// `park`), until the M that dequeues the goroutine hands them a P. `shutdown` wakes
+    /// those left. A leaf lock.
+    pub locked_ms: Mutex<Vec<usize>>,
     /// Woken at shutdown, so sysmon exits promptly.
     pub sysmon_key: AtomicU32,
     /// Ms allowed at once (`RuntimeBuilder::max_threads`).
@@ -179,6 +183,17 @@ pub(crate) fn current_m() -> *mut M {
 ///
 /// Panics with Go's deadlock message if the runtime found every G asleep while this
 /// was the main G.
+///
+/// # Parking mid-unwind
+/// A goroutine that parks while it unwinds (a destructor that sleeps, locks or does
+/// I/O) resumes on the same M, which runs nothing else meanwhile: std counts panics
+/// per thread, so a goroutine that moved would leave its old thread "panicking" (every
+/// later goroutine there would see `thread::panicking()`, and its next panic would
+/// abort the process as a panic inside a panic) and underflow its new thread's count.
+/// This is Go's `LockOSThread` for the length of the unwind: the M gives its P away and
+/// sleeps (`stoplockedm`); whichever M later dequeues the woken goroutine hands its own
+/// P over and goes idle (`startlockedm`). It costs two thread wake-ups per park, on a
+/// path that only unwinding takes; the common park pays one `panicking()` check.
 pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
     assert!(
         !current_m().is_null(),
@@ -193,6 +208,9 @@ pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
         let c: *mut (dyn FnMut(*mut G) -> bool + 'static) = std::mem::transmute(c);
         (*m).park_commit = Some(c);
         let g = (*m).curg;
+        if std::thread::panicking() {
+            (*g).locked_m.store(m, Relaxed);
+        }
         arch::mcall(&mut (*g).sched, (*m).g0_sp, park_m, m as usize);
         g
     };
@@ -305,6 +323,15 @@ pub fn yield_now() {
         std::thread::yield_now();
         return;
     }
+    if std::thread::panicking() {
+        // Mid-unwind this M runs no other G (see `park`): park, readied at once, so the
+        // others still get to run, on another M.
+        park(|g| {
+            ready(g, false);
+            true
+        });
+        return;
+    }
     let m = handoff::p_enter_for_mcall();
     // SAFETY: `m` is this thread's M, running a G (a thread with an M runs only Gs and g0,
     // and g0 code never calls this), holding its P in a section that g0 continues.
@@ -407,15 +434,103 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
         (*g).status.store(G_WAITING, Relaxed);
         let commit = m.park_commit.take().expect("park sets a commit");
         tracing::trace!(goid = (*g).id, "park");
+        let locked = ptr::eq((*g).locked_m.load(Relaxed), m);
+        if locked {
+            lockedm_prepare(m);
+        }
         if !(*commit)(g) {
+            if locked {
+                lockedm_cancel(m, g);
+            }
             (*g).status.store(G_RUNNING, Relaxed);
             m.curg = g;
             // Back in the goroutine's own code: out of the P section.
             m.locks.store(0, Relaxed);
             arch::gogo(&(*g).sched);
         }
+        if locked {
+            handoff::handoff_own_p(m);
+            lockedm_sleep(m, g);
+        }
         schedule(m)
     }
+}
+
+// ---- goroutines locked to their M while they unwind (see `park`) ----------------------
+
+/// Before the G locked to `m` can be woken: re-arms the M's note and lists the M for
+/// `shutdown`.
+pub(crate) fn lockedm_prepare(m: &mut M) {
+    m.park.clear();
+    let s = sched(m);
+    s.locked_ms
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(m as *mut M as usize);
+}
+
+/// The locked G did not park after all: it goes on running here, unlocked.
+///
+/// # Safety
+/// `g` is the G `m` is about to resume.
+unsafe fn lockedm_cancel(m: &mut M, g: *mut G) {
+    let me = m as *mut M as usize;
+    sched(m)
+        .locked_ms
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&x| x != me);
+    // SAFETY: per the contract.
+    unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
+}
+
+/// Sleeps, without a P, until `startlockedm` hands this M the P of whichever M
+/// dequeued `g`, then runs `g` (or exits at shutdown).
+///
+/// # Safety
+/// `g` is locked to `m` and parked or queued; `lockedm_prepare` ran before it could be
+/// woken; `m` holds no P.
+pub(crate) unsafe fn lockedm_sleep(m: &mut M, g: *mut G) -> ! {
+    m.park.sleep();
+    let p = std::mem::replace(&mut m.next_p, ptr::null());
+    if p.is_null() {
+        if !sched(m).shutdown.load(SeqCst) {
+            unreachable!("a locked M was woken without a P outside shutdown");
+        }
+        mexit(m);
+    }
+    handoff::acquirep(m, p);
+    execute(m, g)
+}
+
+/// `execute` dequeued a G locked to `target`: gives `target` this M's P to run it with,
+/// then waits for another P like any idle M.
+#[cold]
+#[inline(never)]
+unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) -> ! {
+    let s = sched(m);
+    let listed = {
+        let mut l = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let before = l.len();
+        l.retain(|&x| x != target as usize);
+        l.len() != before
+    };
+    if !listed {
+        // `shutdown` already woke `target` to exit: leave the G for the final sweep.
+        // SAFETY: `g` was dequeued by this M and is in no queue now.
+        unsafe { s.injector.push(GRef(NonNull::new_unchecked(g))) };
+        mexit(m);
+    }
+    let p = handoff::releasep(m);
+    // SAFETY: `target` sleeps in `lockedm_sleep` (it listed itself before `g` could be
+    // woken and only `startlockedm` or `shutdown` unlists it) and reads `next_p` after
+    // its note is woken.
+    unsafe {
+        (*target).next_p = p;
+        (*target).park.wake();
+    }
+    stopm(m);
+    schedule(m)
 }
 
 unsafe extern "C" fn gosched_m(m: usize) -> ! {
@@ -507,6 +622,13 @@ fn schedule(m: &mut M) -> ! {
 fn execute(m: &mut M, g: *mut G) -> ! {
     // SAFETY: `g` was taken from a queue, so this M alone owns running it; the M holds P.
     unsafe {
+        let locked = (*g).locked_m.load(Relaxed);
+        if !locked.is_null() {
+            if !ptr::eq(locked, m) {
+                startlockedm(m, g, locked);
+            }
+            (*g).locked_m.store(ptr::null_mut(), Relaxed);
+        }
         let p = &*m.p;
         p.tick();
         P::bump(&p.switches);
