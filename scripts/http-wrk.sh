@@ -53,8 +53,14 @@ for r in $(seq "$rounds"); do
 done
 to_us() { case $1 in *us) echo "${1%us}";; *ms) awk -v x="${1%ms}" 'BEGIN{print x*1000}';; *s) awk -v x="${1%s}" 'BEGIN{print x*1000000}';; esac; }
 median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+# Ratios are taken round by round (this round's peer figure over this round's gmp
+# figure) and then their median, as compare.py does, so a drift in the machine's speed
+# between rounds cancels out.
+ratio() { paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk '{printf "%.3f\n", $1/$2}' | median; }
+gp=$(for v in ${p99s[gmp]}; do to_us "$v"; done)
 for n in "${names[@]}"; do
-    p=$(for v in ${p99s[$n]}; do to_us "$v"; done | median)
+    np=$(for v in ${p99s[$n]}; do to_us "$v"; done)
+    p=$(median <<<"$np")
     c=$(for v in ${cpus[$n]}; do echo "$v"; done | median)
-    echo "$n median p99 ${p} us, median server CPU ${c} us/request"
+    echo "$n median p99 ${p} us (ratio to gmp $(ratio "$np" "$gp")), median server CPU ${c} us/request (ratio to gmp $(ratio "${cpus[$n]}" "${cpus[gmp]}"))"
 done
