@@ -250,6 +250,7 @@ unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
         sched::lockedm_prepare(m);
+        sched::lockedm_count(m);
         sched::inject(&*m.sched, &[g]);
         sched::lockedm_sleep(m, g)
     }
@@ -351,7 +352,10 @@ unsafe fn entersyscall(m: &mut M) {
     // SAFETY: `m` holds its P.
     let pr = unsafe { &*m.p };
     let work = needs_m(s, pr);
-    if work && s.nmidle.load(SeqCst) == 0 && s.mcount.load(SeqCst) >= s.max_threads.load(Relaxed) {
+    if work
+        && s.nmidle.load(SeqCst) == 0
+        && sched::threads_counted(s) >= s.max_threads.load(Relaxed)
+    {
         locks_add(m, u32::MAX);
         panic!(
             "gmp::blocking: the runtime already runs {} threads, its limit \

@@ -46,6 +46,9 @@ pub(crate) struct M {
     /// a goroutine runs its own code. Written only by this thread (Relaxed load + store);
     /// sysmon reads it after a `membarrier` (see `handoff.rs`).
     pub locks: AtomicU32,
+    /// Counted in `Sched::nmlocked` (asleep with a G that parked mid-unwind). Read and
+    /// written under the scheduler lock only.
+    pub locked_idle: bool,
 }
 
 thread_local! {
@@ -100,6 +103,7 @@ impl M {
             exit_buf: Gobuf::default(),
             rand: 0x9E37_79B9_7F4A_7C15 ^ (id as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
             locks: AtomicU32::new(1),
+            locked_idle: false,
         }
     }
 

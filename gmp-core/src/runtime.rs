@@ -235,6 +235,7 @@ impl Sched {
             external: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             locked_ms: Mutex::new(Vec::new()),
+            nmlocked: AtomicUsize::new(0),
             sysmon_key: AtomicU32::new(0),
             max_threads: AtomicUsize::new(DEFAULT_MAX_THREADS),
             retakes: AtomicU64::new(0),
@@ -265,7 +266,7 @@ pub(crate) fn is_live(id: u64) -> bool {
 pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
     // `startm` counted this M already.
     let max = s.max_threads.load(Relaxed);
-    if s.mcount.load(SeqCst) > max {
+    if sched::threads_counted(s) > max {
         return Err(io::Error::other(format!(
             "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
         )));

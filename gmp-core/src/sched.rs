@@ -94,6 +94,9 @@ pub(crate) struct Sched {
     /// `park`), until the M that dequeues the goroutine hands them a P. `shutdown` wakes
     /// those left. A leaf lock.
     pub locked_ms: Mutex<Vec<usize>>,
+    /// Listed Ms that gave their P away and sleep (`lockedm_count`). Changed under
+    /// `lock`. `checkdead` counts them as idle; the thread limit does not count them.
+    pub nmlocked: AtomicUsize,
     /// Woken at shutdown, so sysmon exits promptly.
     pub sysmon_key: AtomicU32,
     /// Ms allowed at once (`RuntimeBuilder::max_threads`).
@@ -449,6 +452,7 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
             arch::gogo(&(*g).sched);
         }
         if locked {
+            lockedm_count(m);
             handoff::handoff_own_p(m);
             lockedm_sleep(m, g);
         }
@@ -463,10 +467,34 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
 pub(crate) fn lockedm_prepare(m: &mut M) {
     m.park.clear();
     let s = sched(m);
-    s.locked_ms
+    let mut l = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
+    // `shutdown` sets the flag before it drains this list under the same lock: either
+    // the drain wakes this M, or this M sees the flag and wakes itself.
+    if s.shutdown.load(SeqCst) {
+        drop(l);
+        // `next_p` stays null: `lockedm_sleep` exits the M.
+        m.park.wake();
+        return;
+    }
+    l.push(m as *mut M as usize);
+}
+
+/// Counts `m`, listed by `lockedm_prepare` and about to give its P away, as asleep with
+/// its G (`Sched::nmlocked`), unless `startlockedm` already claimed it. Under the
+/// scheduler lock, as `startlockedm`'s uncount and `checkdead`'s read.
+pub(crate) fn lockedm_count(m: &mut M) {
+    let s = sched(m);
+    let me = m as *mut M as usize;
+    let _l = s.lock();
+    let listed = s
+        .locked_ms
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push(m as *mut M as usize);
+        .contains(&me);
+    if listed {
+        m.locked_idle = true;
+        s.nmlocked.fetch_add(1, SeqCst);
+    }
 }
 
 /// The locked G did not park after all: it goes on running here, unlocked.
@@ -491,6 +519,12 @@ unsafe fn lockedm_cancel(m: &mut M, g: *mut G) {
 /// `g` is locked to `m` and parked or queued; `lockedm_prepare` ran before it could be
 /// woken; `m` holds no P.
 pub(crate) unsafe fn lockedm_sleep(m: &mut M, g: *mut G) -> ! {
+    {
+        // This may be the last M to go to sleep.
+        let s = sched(m);
+        let mut l = s.lock();
+        checkdead(s, &mut l);
+    }
     m.park.sleep();
     let p = std::mem::replace(&mut m.next_p, ptr::null());
     if p.is_null() {
@@ -503,34 +537,80 @@ pub(crate) unsafe fn lockedm_sleep(m: &mut M, g: *mut G) -> ! {
     execute(m, g)
 }
 
-/// `execute` dequeued a G locked to `target`: gives `target` this M's P to run it with,
-/// then waits for another P like any idle M.
+/// Threads that count against `RuntimeBuilder::max_threads`: every M but those asleep
+/// with a G that parked mid-unwind. Those are as many as goroutines unwinding through a
+/// park at once, and failing to start an M for the P one gives away would leave its
+/// timers and queue to nobody (a panic there would be a panic inside a panic).
+pub(crate) fn threads_counted(s: &Sched) -> usize {
+    s.mcount
+        .load(SeqCst)
+        .saturating_sub(s.nmlocked.load(SeqCst))
+}
+
+/// `schedule` dequeued `g`, locked to `target`: gives `target` this M's P to run it
+/// with, then waits, idle, for another P. Returns holding one.
+///
+/// # Safety
+/// `g` was just dequeued by this M and is locked to `target`.
 #[cold]
 #[inline(never)]
-unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) -> ! {
+unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
     let s = sched(m);
+    let mut l = s.lock();
     let listed = {
-        let mut l = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
-        let before = l.len();
-        l.retain(|&x| x != target as usize);
-        l.len() != before
+        let mut list = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let before = list.len();
+        list.retain(|&x| x != target as usize);
+        list.len() != before
     };
-    if !listed {
-        // `shutdown` already woke `target` to exit: leave the G for the final sweep.
-        // SAFETY: `g` was dequeued by this M and is in no queue now.
-        unsafe { s.injector.push(GRef(NonNull::new_unchecked(g))) };
+    if !listed || s.shutdown.load(SeqCst) {
+        // Shutdown: `shutdown` woke `target` to exit, or (if we unlisted it first) we
+        // do. Leave the G for the final sweep.
+        drop(l);
+        // SAFETY: `g` was dequeued by this M and is in no queue now; a listed `target`
+        // sleeps in `lockedm_sleep` and reads `next_p` after its note is woken.
+        unsafe {
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+            if listed {
+                (*target).next_p = ptr::null();
+                (*target).park.wake();
+            }
+        }
         mexit(m);
     }
+    // SAFETY: `locked_idle` of a listed M is read and written under the scheduler lock.
+    unsafe {
+        if (*target).locked_idle {
+            (*target).locked_idle = false;
+            s.nmlocked.fetch_sub(1, SeqCst);
+        }
+    }
     let p = handoff::releasep(m);
+    // Idle before `target` runs: when its G parks again it hands the P to an idle M,
+    // and must find this one rather than start a thread (or fail to, at the limit).
+    // `target` is no longer counted as idle, so `checkdead` cannot fire here.
+    if !stopm_register(s, m, &mut l) {
+        // Shutdown began after the check above: `target` is unlisted, so wake it to
+        // exit (`next_p` null), leave the G for the final sweep, and exit too.
+        s.pidleput(&mut l, p);
+        drop(l);
+        // SAFETY: as below; `g` is in no queue.
+        unsafe {
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+            (*target).next_p = ptr::null();
+            (*target).park.wake();
+        }
+        mexit(m);
+    }
+    drop(l);
     // SAFETY: `target` sleeps in `lockedm_sleep` (it listed itself before `g` could be
-    // woken and only `startlockedm` or `shutdown` unlists it) and reads `next_p` after
-    // its note is woken.
+    // woken; only this function and `shutdown` unlist it, both under a lock we held)
+    // and reads `next_p` after its note is woken.
     unsafe {
         (*target).next_p = p;
         (*target).park.wake();
     }
-    stopm(m);
-    schedule(m)
+    stopm_wait(m);
 }
 
 unsafe extern "C" fn gosched_m(m: usize) -> ! {
@@ -597,36 +677,44 @@ fn sched(m: &M) -> &'static Sched {
 /// bench on one P: 33 → 20 ns per yield.
 #[inline(always)]
 fn schedule(m: &mut M) -> ! {
-    let mut g = ptr::null_mut();
-    // The common case inline: local work, no timer pending, not the 61st tick.
-    // SAFETY: an M in `schedule` holds its P.
-    let p = unsafe { &*m.p };
-    // Relaxed: hints only. A timer or shutdown missed here is seen by `find_runnable`
-    // (SeqCst loads) the next time this P runs out of local work or hits tick 61.
-    if p.timer0.load(Relaxed) == NEVER
-        && p.schedtick.load(Relaxed) % 61 != 0
-        && !sched(m).shutdown.load(Relaxed)
-    {
-        g = p.runqget();
+    loop {
+        let mut g = ptr::null_mut();
+        // The common case inline: local work, no timer pending, not the 61st tick.
+        // SAFETY: an M in `schedule` holds its P.
+        let p = unsafe { &*m.p };
+        // Relaxed: hints only. A timer or shutdown missed here is seen by `find_runnable`
+        // (SeqCst loads) the next time this P runs out of local work or hits tick 61.
+        if p.timer0.load(Relaxed) == NEVER
+            && p.schedtick.load(Relaxed) % 61 != 0
+            && !sched(m).shutdown.load(Relaxed)
+        {
+            g = p.runqget();
+        }
+        if g.is_null() {
+            g = find_runnable(m);
+        }
+        if m.spinning {
+            resetspinning(m);
+        }
+        // SAFETY: `g` was just dequeued by this M; its header is live.
+        let locked = unsafe { (*g).locked_m.load(Relaxed) };
+        if !locked.is_null() && !ptr::eq(locked, m) {
+            // SAFETY: as above; `locked` is the M that `g` is locked to.
+            unsafe { startlockedm(m, g, locked) };
+            continue;
+        }
+        execute(m, g)
     }
-    if g.is_null() {
-        g = find_runnable(m);
-    }
-    if m.spinning {
-        resetspinning(m);
-    }
-    execute(m, g)
 }
 
 #[inline(always)]
 fn execute(m: &mut M, g: *mut G) -> ! {
     // SAFETY: `g` was taken from a queue, so this M alone owns running it; the M holds P.
     unsafe {
-        let locked = (*g).locked_m.load(Relaxed);
-        if !locked.is_null() {
-            if !ptr::eq(locked, m) {
-                startlockedm(m, g, locked);
-            }
+        // A G locked to this M (see `park`) is running here again: unlock it. `schedule`
+        // passed any G locked to another M to that M.
+        if !(*g).locked_m.load(Relaxed).is_null() {
+            debug_assert!(ptr::eq((*g).locked_m.load(Relaxed), m));
             (*g).locked_m.store(ptr::null_mut(), Relaxed);
         }
         let p = &*m.p;
@@ -1011,15 +1099,30 @@ pub(crate) fn inject(s: &Sched, gs: &[*mut G]) {
 pub(crate) fn stopm(m: &mut M) {
     let s = sched(m);
     let mut l = s.lock();
-    if s.shutdown.load(SeqCst) {
+    if !stopm_register(s, m, &mut l) {
         drop(l);
         mexit(m);
+    }
+    drop(l);
+    stopm_wait(m);
+}
+
+/// `stopm`'s first half, under the lock: lists the M as idle. Returns `false` at
+/// shutdown instead; the caller then drops the lock and exits the M.
+fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
+    if s.shutdown.load(SeqCst) {
+        return false;
     }
     m.park.clear();
     l.midle.push(m as *mut M);
     s.nmidle.fetch_add(1, SeqCst);
-    checkdead(s, &mut l);
-    drop(l);
+    checkdead(s, l);
+    true
+}
+
+/// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown).
+fn stopm_wait(m: &mut M) {
+    let s = sched(m);
     m.park.sleep();
     let p = std::mem::replace(&mut m.next_p, ptr::null());
     if p.is_null() {
@@ -1041,7 +1144,12 @@ pub(crate) fn stopm(m: &mut M) {
 /// (Reporting one anyway would also ready the main G behind the claim protocol's back:
 /// the thread could still complete its channel operation and ready it a second time.)
 fn checkdead(s: &Sched, l: &mut Locked) {
-    if s.shutdown.load(SeqCst) || s.nmidle.load(SeqCst) != s.mcount.load(SeqCst) {
+    // Every M idle: in `stopm`, or asleep with a G that parked mid-unwind.
+    if s.shutdown.load(SeqCst)
+        || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) != s.mcount.load(SeqCst)
+        // From `lockedm_sleep` with no M in `stopm`: none to run the main G on.
+        || l.midle.is_empty()
+    {
         return;
     }
     if !s.injector.is_empty()
@@ -1070,10 +1178,11 @@ fn checkdead(s: &Sched, l: &mut Locked) {
         s.pidleput(l, p);
         return;
     }
-    let me = l.midle.pop().expect("this M is idle");
+    let me = l.midle.pop().expect("checked above");
     s.nmidle.fetch_sub(1, SeqCst);
-    // SAFETY: `me` is the calling M (it pushed itself last, under this lock); the main G
-    // is parked and, with every M idle, nobody else can wake it.
+    // SAFETY: `me` sleeps in `stopm` (the calling M, which pushed itself last under this
+    // lock, or, called from `lockedm_sleep`, another) and reads `next_p` after its note
+    // is woken; the main G is parked and, with every M idle, nobody else can wake it.
     unsafe {
         (*main).deadlocked.store(true, Relaxed);
         (*main).status.store(G_RUNNABLE, Relaxed);
