@@ -48,6 +48,11 @@ pub(crate) struct G {
     /// which carry the happens-before; `checkdead` and the shutdown sweep read it only
     /// when those have already quiesced every M.
     pub status: AtomicU32,
+    /// Next to `status`, which every switch touches. While this G is parked mid-unwind: the M it must resume on (see
+    /// `sched::park`), else null. Set by the G's own M before the G can be woken and
+    /// cleared by that M when it resumes the G; Relaxed, because the G reaches another
+    /// M only through a wake-up and a run queue, which carry the happens-before.
+    pub locked_m: AtomicPtr<crate::m::M>,
     /// Set before readying the main G when every G is asleep; `park` then panics.
     /// Relaxed: the ready that follows (queue push, note wake-up) publishes it.
     pub deadlocked: AtomicBool,
@@ -73,11 +78,6 @@ pub(crate) struct G {
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
     pub wait_cleanup: Option<crate::wait::Cleanup>,
-    /// While this G is parked mid-unwind: the M it must resume on (see
-    /// `sched::park`), else null. Set by the G's own M before the G can be woken and
-    /// cleared by that M when it resumes the G; Relaxed, because the G reaches another
-    /// M only through a wake-up and a run queue, which carry the happens-before.
-    pub locked_m: AtomicPtr<crate::m::M>,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -97,6 +97,7 @@ impl G {
             g.write(G {
                 sched: Gobuf::default(),
                 status: AtomicU32::new(G_IDLE),
+                locked_m: AtomicPtr::new(ptr::null_mut()),
                 deadlocked: AtomicBool::new(false),
                 id: 0,
                 stack,
@@ -110,7 +111,6 @@ impl G {
                 min_sp: stack.hi,
                 wait: AtomicU64::new(0),
                 wait_cleanup: None,
-                locked_m: AtomicPtr::new(ptr::null_mut()),
             });
         }
         g

@@ -327,12 +327,7 @@ pub fn yield_now() {
         return;
     }
     if std::thread::panicking() {
-        // Mid-unwind this M runs no other G (see `park`): park, readied at once, so the
-        // others still get to run, on another M.
-        park(|g| {
-            ready(g, false);
-            true
-        });
+        yield_unwinding();
         return;
     }
     let m = handoff::p_enter_for_mcall();
@@ -342,6 +337,17 @@ pub fn yield_now() {
         let g = (*m).curg;
         arch::mcall(&mut (*g).sched, (*m).g0_sp, gosched_m, m as usize);
     }
+}
+
+/// `yield_now` mid-unwind, when this M may run no other G (see `park`): park, readied
+/// at once, so the others still get to run, on another M.
+#[cold]
+#[inline(never)]
+fn yield_unwinding() {
+    park(|g| {
+        ready(g, false);
+        true
+    });
 }
 
 /// Ends the running G. Called by `g_entry` after the closure returned or panicked.
@@ -534,6 +540,9 @@ pub(crate) unsafe fn lockedm_sleep(m: &mut M, g: *mut G) -> ! {
         mexit(m);
     }
     handoff::acquirep(m, p);
+    // SAFETY: `g` is locked to this M, which alone may run it: it runs here again,
+    // unlocked.
+    unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
     execute(m, g)
 }
 
@@ -711,12 +720,6 @@ fn schedule(m: &mut M) -> ! {
 fn execute(m: &mut M, g: *mut G) -> ! {
     // SAFETY: `g` was taken from a queue, so this M alone owns running it; the M holds P.
     unsafe {
-        // A G locked to this M (see `park`) is running here again: unlock it. `schedule`
-        // passed any G locked to another M to that M.
-        if !(*g).locked_m.load(Relaxed).is_null() {
-            debug_assert!(ptr::eq((*g).locked_m.load(Relaxed), m));
-            (*g).locked_m.store(ptr::null_mut(), Relaxed);
-        }
         let p = &*m.p;
         p.tick();
         P::bump(&p.switches);
