@@ -56,11 +56,18 @@ median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 # Ratios are taken round by round (this round's peer figure over this round's gmp
 # figure) and then their median, as compare.py does, so a drift in the machine's speed
 # between rounds cancels out.
-ratio() { paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk '{printf "%.3f\n", $1/$2}' | median; }
+# wrk reports some pipelined rounds' p99 as 0.00us (its latency is per batch there):
+# rounds with a zero on either side are left out, and "n/a" printed if none is left.
+ratio() {
+    local r
+    r=$(paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk '$1 > 0 && $2 > 0 {printf "%.3f\n", $1/$2}' | median)
+    echo "${r:-n/a}"
+}
 gp=$(for v in ${p99s[gmp]}; do to_us "$v"; done)
 for n in "${names[@]}"; do
     np=$(for v in ${p99s[$n]}; do to_us "$v"; done)
-    p=$(median <<<"$np")
+    p=$(awk '$1 > 0' <<<"$np" | median)
+    p=${p:-n/a}
     c=$(for v in ${cpus[$n]}; do echo "$v"; done | median)
     echo "$n median p99 ${p} us (ratio to gmp $(ratio "$np" "$gp")), median server CPU ${c} us/request (ratio to gmp $(ratio "${cpus[$n]}" "${cpus[gmp]}"))"
 done
