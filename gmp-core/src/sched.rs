@@ -194,9 +194,11 @@ pub(crate) fn current_m() -> *mut M {
 /// later goroutine there would see `thread::panicking()`, and its next panic would
 /// abort the process as a panic inside a panic) and underflow its new thread's count.
 /// This is Go's `LockOSThread` for the length of the unwind: the M gives its P away and
-/// sleeps (`stoplockedm`); whichever M later dequeues the woken goroutine hands its own
-/// P over and goes idle (`startlockedm`). It costs two thread wake-ups per park, on a
-/// path that only unwinding takes; the common park pays one `panicking()` check.
+/// sleeps (`lockedm_sleep`); whichever M later dequeues the woken goroutine hands its
+/// own P over and goes idle (`startlockedm`). Such an M counts as idle for `checkdead`
+/// and not against the thread limit; `shutdown` wakes it to exit. It costs two thread
+/// wake-ups per park, on a path that only unwinding takes; every park and yield pays a
+/// `panicking()` check, and `schedule` a look at the dequeued G's `locked_m`.
 pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
     assert!(
         !current_m().is_null(),
