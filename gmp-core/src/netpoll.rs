@@ -29,9 +29,10 @@
 //! (top 16 bits) so stale events are dropped; deadline timers carry a per-direction
 //! deadline number that only the current wait matches.
 //!
-//! One word holds one waiter per direction. A second goroutine waiting on the same
-//! direction (several acceptors on one listener) naps 1 ms and retries its syscall;
-//! a proper queue of waiters (Go's fdMutex) needs issue 4's goroutine-aware locks.
+//! One word holds one waiter per direction. gmp-net's sockets queue their waiting
+//! operations per direction (a FIFO semaphore, taken only when an operation has to
+//! wait, as Go's fdMutex), so they never have two. Any other caller's second waiter
+//! naps 1 ms and retries its syscall.
 
 use crate::g::G;
 use crate::m;
@@ -53,6 +54,11 @@ const WAIT: usize = 2;
 /// The `nanotime` instant `d` from now: a deadline for [`PollDesc::wait`].
 pub fn deadline_after(d: Duration) -> u64 {
     nanotime().saturating_add(d.as_nanos().min(u64::MAX as u128 / 2) as u64)
+}
+
+/// How long until `deadline` (from [`deadline_after`]); zero once it has passed.
+pub fn deadline_left(deadline: u64) -> Duration {
+    Duration::from_nanos(deadline.saturating_sub(nanotime()))
 }
 
 /// How long a second goroutine waiting on the same socket direction naps before it
@@ -204,12 +210,11 @@ impl PollDesc {
             if cur == READY && slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
                 return Ok(());
             }
-            // Another goroutine waits on this direction (several acceptors on one
-            // listener, a shared `&UdpSocket`). One word holds one waiter, so this one
-            // naps and then retries the syscall: the edge that woke the other may have
-            // announced more than it consumed, and no new edge will come for that.
-            // (A per-direction queue of waiters, as Go's fdMutex, needs issue 4's
-            // goroutine-aware locks.)
+            // Another goroutine waits on this direction. gmp-net's sockets never get
+            // here (they queue their waiters); for other callers, one word holds one
+            // waiter, so this one naps and then retries the syscall: the edge that
+            // woke the other may have announced more than it consumed, and no new edge
+            // will come for that.
             self.check(mode, deadline, None)?;
             crate::timer::sleep(SHARED_WAIT_NAP);
             return self.check(mode, deadline, None);

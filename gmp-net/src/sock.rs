@@ -2,11 +2,12 @@
 //! turns `WouldBlock` into parking the goroutine (or blocking the thread, outside a
 //! runtime).
 
-use gmp_core::netpoll::{deadline_after, Mode, PollDesc};
+use gmp_core::netpoll::{deadline_after, deadline_left, Mode, PollDesc};
+use gmp_core::sync::Semaphore;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Duration;
 
 pub(crate) struct Sock<T: AsRawFd> {
@@ -17,6 +18,85 @@ pub(crate) struct Sock<T: AsRawFd> {
     wto: AtomicU64,
     /// The last read came up short: the socket is probably drained.
     drained: AtomicBool,
+    /// Per direction, the turn to wait: an operation that has to wait holds it until it
+    /// returns, so goroutines sharing the socket wait one at a time, and each queued
+    /// one is woken when the one before it is done (Go's fdMutex, but only on the
+    /// waiting path: an operation that does not block takes no lock). The `PollDesc`
+    /// holds one waiter per direction.
+    rturn: TurnLock,
+    wturn: TurnLock,
+}
+
+/// The lock behind a direction's turn. Uncontended it is one swap to take and a store
+/// and a load to give back; goroutines that find it taken count themselves in `queued`
+/// and park on `hint`, a FIFO semaphore that each release posts one permit to while
+/// anyone is queued. A woken goroutine tries again (one that was not queued may take
+/// the turn first); a permit nobody needed only makes a later queuer try once more.
+struct TurnLock {
+    held: AtomicBool,
+    queued: AtomicUsize,
+    hint: Semaphore,
+}
+
+/// A turn held by an operation (see `Sock::rturn`), given back when it returns.
+struct Turn<'a>(&'a TurnLock);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let t = self.0;
+        // SeqCst with `queued` (here and in `TurnLock::take`): either the queuer's try
+        // after counting itself sees the turn free, or this sees the queuer.
+        t.held.store(false, SeqCst);
+        if t.queued.load(SeqCst) > 0 {
+            t.hint.release();
+        }
+    }
+}
+
+impl TurnLock {
+    const fn new() -> TurnLock {
+        TurnLock {
+            held: AtomicBool::new(false),
+            queued: AtomicUsize::new(0),
+            hint: Semaphore::new(0),
+        }
+    }
+
+    /// Takes the turn. `Ok(true)` if it had to queue: the goroutine before may have
+    /// left data, so the caller retries its syscall before it waits.
+    fn take(&self, deadline: Option<u64>) -> io::Result<(Turn<'_>, bool)> {
+        if !self.held.swap(true, SeqCst) {
+            return Ok((Turn(self), false));
+        }
+        self.queued.fetch_add(1, SeqCst);
+        let r = loop {
+            if !self.held.swap(true, SeqCst) {
+                break Ok((Turn(self), true));
+            }
+            let hinted = match deadline.map(deadline_left) {
+                None => {
+                    self.hint.acquire().forget();
+                    true
+                }
+                Some(left) => {
+                    !left.is_zero()
+                        && self
+                            .hint
+                            .acquire_timeout(left)
+                            .map(|p| p.forget())
+                            .is_some()
+                }
+            };
+            if !hinted {
+                break Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "timed out waiting behind another goroutine using this socket",
+                ));
+            }
+        };
+        self.queued.fetch_sub(1, SeqCst);
+        r
+    }
 }
 
 impl<T: AsRawFd> Sock<T> {
@@ -29,6 +109,8 @@ impl<T: AsRawFd> Sock<T> {
             rto: AtomicU64::new(0),
             wto: AtomicU64::new(0),
             drained: AtomicBool::new(false),
+            rturn: TurnLock::new(),
+            wturn: TurnLock::new(),
         }
     }
 
@@ -86,6 +168,30 @@ impl<T: AsRawFd> Sock<T> {
         }
     }
 
+    /// Waits for readiness on `mode`, first taking this direction's turn (queueing
+    /// behind another goroutine's wait, until `deadline`) unless `turn` holds it.
+    fn wait<'s>(
+        &'s self,
+        mode: Mode,
+        deadline: Option<u64>,
+        turn: &mut Option<Turn<'s>>,
+    ) -> io::Result<()> {
+        if turn.is_none() {
+            let lock = match mode {
+                Mode::Read => &self.rturn,
+                Mode::Write => &self.wturn,
+            };
+            let (t, queued) = lock.take(deadline)?;
+            *turn = Some(t);
+            if queued {
+                // The one before us may have left data it was woken for: retry the
+                // syscall before waiting.
+                return Ok(());
+            }
+        }
+        self.pd.wait(mode, deadline)
+    }
+
     /// Runs `f` until it does not return `WouldBlock`, waiting for readiness in between.
     ///
     /// The deadline is computed at the first `WouldBlock`, so an operation that does not
@@ -98,24 +204,28 @@ impl<T: AsRawFd> Sock<T> {
         match f(&self.io) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let deadline = self.timeout(mode).map(deadline_after);
-                self.pd.wait(mode, deadline)?;
-                self.io_until(mode, deadline, f)
+                let mut turn = None;
+                self.wait(mode, deadline, &mut turn)?;
+                self.io_until(mode, deadline, &mut turn, f)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => self.io(mode, f),
             r => r,
         }
     }
 
-    /// `io` with the deadline already computed.
-    fn io_until<R>(
-        &self,
+    /// `io` with the deadline already computed, and the turn if already taken.
+    fn io_until<'s, R>(
+        &'s self,
         mode: Mode,
         deadline: Option<u64>,
+        turn: &mut Option<Turn<'s>>,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
         loop {
             match f(&self.io) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.pd.wait(mode, deadline)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(mode, deadline, turn)?
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }
@@ -137,10 +247,11 @@ impl<T: AsRawFd> Sock<T> {
         // words it is combined with carry the ordering (Acquire).
         // One deadline for the whole read, however many waits it takes.
         let deadline = self.timeout(Mode::Read).map(deadline_after);
+        let mut turn = None;
         if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
-            self.pd.wait(Mode::Read, deadline)?;
+            self.wait(Mode::Read, deadline, &mut turn)?;
         }
-        let n = self.io_until(Mode::Read, deadline, f)?;
+        let n = self.io_until(Mode::Read, deadline, &mut turn, f)?;
         self.drained.store(n > 0 && n < want, Relaxed);
         Ok(n)
     }
@@ -155,8 +266,9 @@ impl<T: AsRawFd> Sock<T> {
         // Relaxed: see `read`.
         if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
             let deadline = self.timeout(Mode::Read).map(deadline_after);
-            self.pd.wait(Mode::Read, deadline)?;
-            // The wait consumed the event: the next read must make its syscall.
+            self.wait(Mode::Read, deadline, &mut None)?;
+            // The wait consumed the event (or another goroutine's wait ended, which
+            // may have left data): the next read must make its syscall.
             self.drained.store(false, Relaxed);
         }
         Ok(())
@@ -164,7 +276,7 @@ impl<T: AsRawFd> Sock<T> {
 
     /// Waits for writability once (for a nonblocking connect).
     pub(crate) fn wait_writable(&self, deadline: Option<u64>) -> io::Result<()> {
-        self.pd.wait(Mode::Write, deadline)
+        self.wait(Mode::Write, deadline, &mut None)
     }
 }
 
