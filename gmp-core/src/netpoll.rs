@@ -83,6 +83,9 @@ pub enum Mode {
 pub struct PollDesc {
     rg: AtomicUsize,
     wg: AtomicUsize,
+    /// Readiness events seen per direction (see [`PollDesc::events`]).
+    rev: AtomicU64,
+    wev: AtomicU64,
     /// Generation, bumped at close: tokens of older registrations are ignored.
     seq: AtomicU64,
     closing: AtomicBool,
@@ -119,6 +122,8 @@ impl PollDesc {
                 Box::leak(Box::new(PollDesc {
                     rg: AtomicUsize::new(0),
                     wg: AtomicUsize::new(0),
+                    rev: AtomicU64::new(0),
+                    wev: AtomicU64::new(0),
                     seq: AtomicU64::new(0),
                     closing: AtomicBool::new(false),
                     rclosed: AtomicBool::new(false),
@@ -192,6 +197,29 @@ impl PollDesc {
     ///
     /// Inside a runtime the goroutine parks; elsewhere the thread blocks in `poll(2)`.
     pub fn wait(&'static self, mode: Mode, deadline: Option<u64>) -> io::Result<()> {
+        self.wait_since(mode, deadline, None)
+    }
+
+    /// How many readiness events for `mode` the poller has seen. Read it *before* the
+    /// syscall that returned `WouldBlock` and hand it to [`wait_since`](Self::wait_since).
+    pub fn events(&self, mode: Mode) -> u64 {
+        match mode {
+            Mode::Read => self.rev.load(SeqCst),
+            Mode::Write => self.wev.load(SeqCst),
+        }
+    }
+
+    /// [`wait`](Self::wait) for a caller whose syscall ran after it read
+    /// [`events`](Self::events) = `since`: if an event arrived after that, it does not
+    /// park. With several goroutines on one direction, that event's READY (or wake-up)
+    /// may have gone to another of them and the slot be back at 0; parking would miss it
+    /// (edge-triggered: it is not repeated).
+    pub fn wait_since(
+        &'static self,
+        mode: Mode,
+        deadline: Option<u64>,
+        since: Option<u64>,
+    ) -> io::Result<()> {
         let m = m::current();
         if m.is_null() {
             return self.wait_thread(mode, deadline);
@@ -223,6 +251,13 @@ impl PollDesc {
             // Only our own WAIT goes back to 0: a READY that raced in stays.
             let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
             return Err(e);
+        }
+        // An event since the caller's syscall that someone else consumed: retry instead.
+        // (The poller counts before its CAS on the slot; our CAS above read that CAS or a
+        // later RMW in its release sequence, so this load sees the count.)
+        if since.is_some_and(|n| self.events(mode) != n) {
+            let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
+            return Ok(());
         }
         let dl = deadline.map(|when| {
             let (ctr, _) = self.deadline_words(mode);
@@ -493,6 +528,7 @@ impl Netpoll {
                     pd.rclosed.store(true, Release);
                 }
                 if ev.is_readable() || ev.is_read_closed() || err {
+                    pd.rev.fetch_add(1, SeqCst);
                     let g = unblock(&pd.rg, true);
                     if !g.is_null() {
                         woken += 1;
@@ -500,6 +536,7 @@ impl Netpoll {
                     }
                 }
                 if ev.is_writable() || ev.is_write_closed() || err {
+                    pd.wev.fetch_add(1, SeqCst);
                     let g = unblock(&pd.wg, true);
                     if !g.is_null() {
                         woken += 1;

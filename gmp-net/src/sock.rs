@@ -170,11 +170,14 @@ impl<T: AsRawFd> Sock<T> {
 
     /// Waits for readiness on `mode`, first taking this direction's turn (queueing
     /// behind another goroutine's wait, until `deadline`) unless `turn` holds it.
+    /// `since`: the desc's event count read before the syscall that would block (see
+    /// `PollDesc::wait_since`); `None` when no syscall preceded the wait.
     fn wait<'s>(
         &'s self,
         mode: Mode,
         deadline: Option<u64>,
         turn: &mut Option<Turn<'s>>,
+        since: Option<u64>,
     ) -> io::Result<()> {
         if turn.is_none() {
             let lock = match mode {
@@ -189,7 +192,7 @@ impl<T: AsRawFd> Sock<T> {
                 return Ok(());
             }
         }
-        self.pd.wait(mode, deadline)
+        self.pd.wait_since(mode, deadline, since)
     }
 
     /// Runs `f` until it does not return `WouldBlock`, waiting for readiness in between.
@@ -201,11 +204,14 @@ impl<T: AsRawFd> Sock<T> {
         mode: Mode,
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
+        // Before the syscall: an event after this, for a `WouldBlock` the syscall may
+        // already have missed, keeps the wait from parking (see `PollDesc::wait_since`).
+        let since = self.pd.events(mode);
         match f(&self.io) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let deadline = self.timeout(mode).map(deadline_after);
                 let mut turn = None;
-                self.wait(mode, deadline, &mut turn)?;
+                self.wait(mode, deadline, &mut turn, Some(since))?;
                 self.io_until(mode, deadline, &mut turn, f)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => self.io(mode, f),
@@ -222,9 +228,10 @@ impl<T: AsRawFd> Sock<T> {
         mut f: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
         loop {
+            let since = self.pd.events(mode);
             match f(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.wait(mode, deadline, turn)?
+                    self.wait(mode, deadline, turn, Some(since))?
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
@@ -249,7 +256,7 @@ impl<T: AsRawFd> Sock<T> {
         let deadline = self.timeout(Mode::Read).map(deadline_after);
         let mut turn = None;
         if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
-            self.wait(Mode::Read, deadline, &mut turn)?;
+            self.wait(Mode::Read, deadline, &mut turn, None)?;
         }
         let n = self.io_until(Mode::Read, deadline, &mut turn, f)?;
         self.drained.store(n > 0 && n < want, Relaxed);
@@ -266,7 +273,7 @@ impl<T: AsRawFd> Sock<T> {
         // Relaxed: see `read`.
         if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
             let deadline = self.timeout(Mode::Read).map(deadline_after);
-            self.wait(Mode::Read, deadline, &mut None)?;
+            self.wait(Mode::Read, deadline, &mut None, None)?;
             // The wait consumed the event (or another goroutine's wait ended, which
             // may have left data): the next read must make its syscall.
             self.drained.store(false, Relaxed);
@@ -276,7 +283,7 @@ impl<T: AsRawFd> Sock<T> {
 
     /// Waits for writability once (for a nonblocking connect).
     pub(crate) fn wait_writable(&self, deadline: Option<u64>) -> io::Result<()> {
-        self.wait(Mode::Write, deadline, &mut None)
+        self.wait(Mode::Write, deadline, &mut None, None)
     }
 }
 
