@@ -31,6 +31,20 @@ fn quiet_expected_panics() {
     }));
 }
 
+/// `n` goroutines that keep their Ps busy, yielding, until `stop`.
+fn spawn_yielders(n: usize, stop: &Arc<AtomicBool>) -> Vec<gmp::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            gmp::spawn(move || {
+                while !stop.load(SeqCst) {
+                    gmp::yield_now();
+                }
+            })
+        })
+        .collect()
+}
+
 fn tid() -> u64 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() as u64 }
@@ -71,16 +85,7 @@ fn goroutine_parking_mid_unwind_stays_on_its_thread() {
         let stop = Arc::new(AtomicBool::new(false));
         // Busy goroutines on both Ps, so a readied goroutine is likely to be picked
         // up by the other thread.
-        let busy: Vec<_> = (0..4)
-            .map(|_| {
-                let stop = stop.clone();
-                gmp::spawn(move || {
-                    while !stop.load(SeqCst) {
-                        gmp::yield_now();
-                    }
-                })
-            })
-            .collect();
+        let busy = spawn_yielders(4, &stop);
         for round in 0..50 {
             let (tx, rx) = gmp::chan::bounded::<()>(0);
             let moved2 = moved.clone();
@@ -152,16 +157,7 @@ fn goroutine_losing_its_p_mid_unwind_stays_on_its_thread() {
     let _w = Watchdog::new("P lost mid-unwind", Duration::from_secs(60));
     gmp::Runtime::builder().procs(1).run(|| {
         let stop = Arc::new(AtomicBool::new(false));
-        let busy: Vec<_> = (0..2 * gmp::stats().procs)
-            .map(|_| {
-                let stop = stop.clone();
-                gmp::spawn(move || {
-                    while !stop.load(SeqCst) {
-                        gmp::yield_now();
-                    }
-                })
-            })
-            .collect();
+        let busy = spawn_yielders(2 * gmp::stats().procs, &stop);
         struct BlocksThenParks(Arc<AtomicUsize>);
         impl Drop for BlocksThenParks {
             fn drop(&mut self) {
