@@ -1,7 +1,7 @@
 //! Conversions to and from the `http` crate's request and response parts (cargo feature
 //! `http-types`), for code written against hyper or axum types.
 
-use crate::head::Version;
+use crate::h1::Version;
 use crate::request::Request;
 use crate::response::Response;
 use std::io;

@@ -25,24 +25,28 @@
 //! - header-read and idle timeouts (on by default), write and body-read timeouts, and a
 //!   graceful [`ShutdownHandle`].
 //!
-//! Module map: `server` (accept loop, settings, reaper, shutdown), `conn` (one
-//! connection's loop), `head` (parsing and framing rules), `chunked` (the chunked
-//! decoder), `request`, `response`, `pool` (per-thread buffer pools), `date`, `status`.
+//! Module map (each arrow points one way: `h1` imports nothing above it, and no module
+//! imports one that imports it back):
+//!
+//! | module | owns |
+//! |---|---|
+//! | `h1` | the HTTP/1 wire format shared by server and client: the field-line grammar, framing (`Content-Length`, `Transfer-Encoding`, chunked), request heads, status lines, `Date` |
+//! | `request`, `response` | the handler's view of one exchange: `Request` (the head in place, the body as a reader), `Response` (serialised into the connection's write buffer) |
+//! | `handler` | the `Handler` trait that `serve` calls |
+//! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`) |
+//! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
-mod chunked;
-mod conn;
-mod date;
-mod head;
+mod h1;
+mod handler;
 #[cfg(feature = "http-types")]
 mod interop;
-mod pool;
 mod request;
 mod response;
 mod server;
-mod status;
 
 pub use bytes::Bytes;
-pub use head::Version;
+pub use h1::Version;
+pub use handler::Handler;
 pub use request::{Body, Request};
 pub use response::Response;
-pub use server::{Handler, Server, ShutdownHandle};
+pub use server::{Server, ShutdownHandle};

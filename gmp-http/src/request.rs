@@ -1,9 +1,11 @@
 //! `Request`: the parsed head, read in place from the connection's buffer, and the body
 //! as a reader.
 
-use crate::chunked::Decoder;
-use crate::head::{Framing, Head, Reject, Version};
-use crate::pool::HeaderIdx;
+use crate::h1::chunked::Decoder;
+use crate::h1::fields::FieldIdx;
+use crate::h1::framing::Framing;
+use crate::h1::request_head::Head;
+use crate::h1::{Reject, Version};
 use gmp_net::TcpStream;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -41,7 +43,7 @@ pub(crate) enum Continue {
 pub struct Request<'c> {
     stream: &'c TcpStream,
     buf: &'c mut Vec<u8>,
-    idx: &'c [HeaderIdx],
+    idx: &'c [FieldIdx],
     head: Head,
     /// First byte of the head in `buf`.
     start: usize,
@@ -67,7 +69,7 @@ impl<'c> Request<'c> {
     pub(crate) fn new(
         stream: &'c TcpStream,
         buf: &'c mut Vec<u8>,
-        idx: &'c [HeaderIdx],
+        idx: &'c [FieldIdx],
         head: Head,
         start: usize,
         end: usize,
@@ -274,10 +276,12 @@ impl<'c> Request<'c> {
                             }
                         };
                         self.pos += used;
-                        if n > 0 || self.body_done() {
+                        if n > 0 || dec.is_done() {
                             return self.count(n);
                         }
-                        continue;
+                        // Nothing decoded: the decoder needs more input (it may have
+                        // left a partial trailer section unconsumed, which `fill`
+                        // keeps). All of it was consumed if it is in chunk data.
                     }
                     if dec.in_data() && out.len() >= DIRECT_READ {
                         let want = (out.len() as u64).min(dec.remaining) as usize;

@@ -1,8 +1,10 @@
 //! `Response`: status, headers and a body, serialised into the connection's write buffer
 //! so that the responses to pipelined requests leave in one `write`.
 
-use crate::head::Version;
-use crate::status::{append_hex, append_status_line, append_u64, has_no_body};
+use crate::h1::date;
+use crate::h1::fields::{eq_lower, valid_name, valid_value};
+use crate::h1::status::{append_hex, append_status_line, append_u64, has_no_body};
+use crate::h1::Version;
 use bytes::Bytes;
 use gmp_net::TcpStream;
 use std::io::{self, IoSlice, Write};
@@ -223,7 +225,7 @@ impl<'c> Response<'c> {
         let out = &mut *self.out;
         out.reserve(128 + self.head.len());
         if self.code == 200 && !self.user_server && !self.user_date {
-            crate::date::append_200_head(out);
+            date::append_200_head(out);
         } else {
             append_status_line(out, self.code);
             if !self.user_server {
@@ -231,7 +233,7 @@ impl<'c> Response<'c> {
             }
             if !self.user_date {
                 out.extend_from_slice(b"Date: ");
-                crate::date::append(out);
+                date::append(out);
                 out.extend_from_slice(b"\r\n");
             }
         }
@@ -432,34 +434,20 @@ pub(crate) fn write_all_two(stream: &TcpStream, a: &mut Vec<u8>, b: &[u8]) -> io
 }
 
 /// Appends a complete error response (the server's own: a malformed request, a panic).
-pub(crate) fn write_error(out: &mut Vec<u8>, code: u16, why: &str) {
+/// The response to a HEAD request keeps its headers, `Content-Length` included (what a
+/// GET would have got), and has no body (RFC 9110 §9.3.2).
+pub(crate) fn write_error(out: &mut Vec<u8>, code: u16, why: &str, is_head: bool) {
     append_status_line(out, code);
     out.extend_from_slice(b"Server: gmp\r\nDate: ");
-    crate::date::append(out);
+    date::append(out);
     out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
     append_u64(out, why.len() as u64 + 1);
     out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
-    out.extend_from_slice(why.as_bytes());
-    out.push(b'\n');
+    if !is_head {
+        out.extend_from_slice(why.as_bytes());
+        out.push(b'\n');
+    }
 }
-
-/// Token characters (RFC 9110 §5.6.2), as a table: a header name is checked per byte.
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let extra = b"!#$%&'*+-.^_`|~";
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric();
-        i += 1;
-    }
-    let mut j = 0;
-    while j < extra.len() {
-        t[extra[j] as usize] = true;
-        j += 1;
-    }
-    t
-};
 
 /// The panic for an invalid header, out of line: the formatting machinery would
 /// otherwise sit in `header`'s frame on every call.
@@ -474,42 +462,6 @@ fn bad_header(name: &str, value: &str) -> ! {
     );
 }
 
-/// A token character.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    TCHAR[b as usize]
-}
-
-/// A header name: one or more token characters. Branch-free, so the loop vectorises.
-fn valid_name(n: &[u8]) -> bool {
-    let mut ok = !n.is_empty();
-    for &b in n {
-        ok &= TCHAR[b as usize];
-    }
-    ok
-}
-
-/// A header value: no control characters but HTAB (CR, LF or NUL would let a value
-/// split the response). Eight bytes at a time: a word with no byte under 0x20 and no
-/// DEL is fine as a whole; only a word that has one is looked at byte by byte.
-fn valid_value(v: &[u8]) -> bool {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let byte_ok = |b: u8| (b >= 0x20 && b != 0x7f) || b == b'\t';
-    let mut words = v.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-        // High bit set in a byte of `under` iff that byte is < 0x20 (for bytes < 0x80;
-        // a byte >= 0x80 can only raise false alarms, which the slow check clears).
-        let under = x.wrapping_sub(LOW * 0x20) & !x & HIGH;
-        let y = x ^ (LOW * 0x7f);
-        let del = y.wrapping_sub(LOW) & !y & HIGH;
-        if (under | del) != 0 && !w.iter().all(|&b| byte_ok(b)) {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|&b| byte_ok(b))
-}
-
 /// Headers the server treats specially.
 enum Special {
     None,
@@ -521,7 +473,7 @@ enum Special {
 }
 
 fn special(n: &[u8]) -> Special {
-    let is = |name: &[u8]| crate::head::eq_lower(n, name);
+    let is = |name: &[u8]| eq_lower(n, name);
     match n.len() {
         4 if is(b"date") => Special::Date,
         6 if is(b"server") => Special::Server,
@@ -529,33 +481,5 @@ fn special(n: &[u8]) -> Special {
         14 if is(b"content-length") => Special::ContentLength,
         17 if is(b"transfer-encoding") => Special::TransferEncoding,
         _ => Special::None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{valid_name, valid_value};
-
-    #[test]
-    fn header_checks() {
-        assert!(valid_name(b"content-type") && valid_name(b"X-a_b.c~1"));
-        assert!(!valid_name(b"") && !valid_name(b"a b") && !valid_name(b"a:b"));
-        for ok in [
-            &b""[..],
-            b"text/plain",
-            b"a\tb",
-            b"\x80\xff caf\xc3\xa9 0123456789abcdef",
-        ] {
-            assert!(valid_value(ok), "{ok:?}");
-        }
-        // Every control byte but HTAB, and DEL, at every position of a word and of the
-        // tail, is refused.
-        for bad in (0u8..0x20).filter(|&b| b != b'\t').chain([0x7f]) {
-            for at in 0..19 {
-                let mut v = vec![b'a'; 19];
-                v[at] = bad;
-                assert!(!valid_value(&v), "{bad:#x} at {at}");
-            }
-        }
     }
 }

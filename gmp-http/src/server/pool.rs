@@ -10,6 +10,7 @@
 //! thread hoarding memory after they go idle, and a set that grew past its usual size
 //! (a large head, a large streamed write) is freed rather than pooled.
 
+use crate::h1::fields::{FieldIdx, MAX_FIELDS};
 use std::cell::RefCell;
 
 /// Initial read buffer: a typical request head is a few hundred bytes, and 16 pipelined
@@ -17,17 +18,9 @@ use std::cell::RefCell;
 pub(crate) const READ_BUF: usize = 4096;
 /// A write buffer that grew past this is not pooled.
 const WRITE_KEEP: usize = 64 << 10;
-/// Parsed header slots (hyper's default limit too).
-pub(crate) const MAX_HEADERS: usize = 100;
+
 /// Buffer sets kept per thread. 64 sets are about 1 MiB.
 const POOL_MAX: usize = 64;
-
-/// Where one header's name and value lie in the read buffer.
-#[derive(Clone, Copy)]
-pub(crate) struct HeaderIdx {
-    pub name: (u32, u32),
-    pub value: (u32, u32),
-}
 
 /// Everything a connection needs while a request is in progress.
 pub(crate) struct Bufs {
@@ -39,7 +32,7 @@ pub(crate) struct Bufs {
     /// The current response's own header lines (`name: value\r\n`).
     pub head: Vec<u8>,
     /// The current request's headers.
-    pub idx: Vec<HeaderIdx>,
+    pub idx: Vec<FieldIdx>,
     /// httparse's header slots, all `EMPTY_HEADER` between parses (`head::parse`
     /// resets the ones it used).
     pub scratch: Vec<httparse::Header<'static>>,
@@ -47,7 +40,7 @@ pub(crate) struct Bufs {
 
 impl Bufs {
     fn new() -> Box<Bufs> {
-        let scratch = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+        let scratch = vec![httparse::EMPTY_HEADER; MAX_FIELDS];
         Box::new(Bufs {
             read: vec![0; READ_BUF],
             write: Vec::with_capacity(READ_BUF),

@@ -6,11 +6,14 @@
 //! Requests that arrive together (pipelining) are answered into one write buffer that
 //! goes out before the connection next reads, or once it is large.
 
-use crate::head::{self, Framing, Limits, Reject, MAX_TARGET};
-use crate::pool::{self, Bufs};
+use super::pool::{self, Bufs};
+use super::registry::{Entry, Shared, BUSY, HEAD, IDLE};
+use crate::h1::framing::Framing;
+use crate::h1::request_head::{self as head, Limits, MAX_TARGET};
+use crate::h1::Reject;
+use crate::handler::Handler;
 use crate::request::{Continue, Request};
 use crate::response::{write_all_two, write_error, Response, FLUSH_AT};
-use crate::server::{Entry, Handler, Shared, BUSY, HEAD, IDLE};
 use gmp_net::{Shutdown, TcpStream};
 use std::io::Read;
 use std::net::SocketAddr;
@@ -81,7 +84,7 @@ pub(crate) fn serve_conn<F: Handler>(
             ) {
                 Ok(Some(h)) => break h,
                 Ok(None) => {}
-                Err(r) => return reject(stream, b, r),
+                Err(r) => return reject(stream, b, start, end, r),
             }
             // Answers to earlier pipelined requests go out before we wait for more.
             if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {
@@ -99,6 +102,8 @@ pub(crate) fn serve_conn<F: Handler>(
                     return reject(
                         stream,
                         b,
+                        start,
+                        end,
                         Reject {
                             status: 431,
                             why: "request header section too large",
@@ -198,7 +203,7 @@ pub(crate) fn serve_conn<F: Handler>(
         }
         drop(res);
         if let Some(r) = error {
-            write_error(write, r.status, r.why);
+            write_error(write, r.status, r.why, is_head);
         }
         // A body that broke (malformed, too large, cut short) leaves the input in an
         // unknown place: the connection cannot carry another request.
@@ -225,10 +230,12 @@ pub(crate) fn serve_conn<F: Handler>(
     }
 }
 
-/// Answers a request the server refuses, then closes.
-fn reject(stream: &TcpStream, b: &mut Bufs, r: Reject) {
+/// Answers a request the server refuses, then closes. The refused head lies in
+/// `b.read[start..end]`: if its method is HEAD, the answer has no body.
+fn reject(stream: &TcpStream, b: &mut Bufs, start: usize, end: usize, r: Reject) {
     tracing::debug!("gmp-http: {} {}", r.status, r.why);
-    write_error(&mut b.write, r.status, r.why);
+    let is_head = head::is_head_request(&b.read[start..end]);
+    write_error(&mut b.write, r.status, r.why, is_head);
     if write_all_two(stream, &mut b.write, &[]).is_ok() {
         linger_close(stream);
     }

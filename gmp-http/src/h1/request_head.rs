@@ -1,40 +1,16 @@
-//! Request heads: httparse for the syntax, then the framing rules of RFC 9112 that decide
+//! Request heads (the server's side): the request line, the header section through the
+//! shared field-line grammar ([`super::fields`]), then the rules of RFC 9112 that decide
 //! how long the body is and whether the connection can carry another request.
 //!
 //! The head is parsed in place: the request keeps offsets into the connection's read
-//! buffer ([`HeaderIdx`]), never owned copies of its headers.
+//! buffer ([`FieldIdx`]), never owned copies of its headers.
 
-use crate::pool::{HeaderIdx, MAX_HEADERS};
+use super::fields::{self, eq_lower, is_tchar, trim, FieldError, FieldIdx, MAX_FIELDS};
+use super::framing::{Framing, FramingFields};
+use super::{reject, Reject, Version};
 
 /// Longest request target accepted (RFC 9112 §3 recommends at least 8000 octets).
 pub(crate) const MAX_TARGET: usize = 8 << 10;
-
-/// The HTTP version of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Version {
-    /// HTTP/1.0
-    Http10,
-    /// HTTP/1.1
-    Http11,
-}
-
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Version::Http10 => "HTTP/1.0",
-            Version::Http11 => "HTTP/1.1",
-        })
-    }
-}
-
-/// How the request body is delimited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// `Content-Length: n` (0 when the request has neither header).
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
 
 /// A parsed, validated request head. Ranges are absolute offsets in the read buffer.
 #[derive(Clone, Copy, Debug)]
@@ -51,18 +27,6 @@ pub(crate) struct Head {
     pub expect_continue: bool,
 }
 
-/// A request the server refuses: the status to answer with and why, for the body of the
-/// error response. The connection closes after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Reject {
-    pub status: u16,
-    pub why: &'static str,
-}
-
-const fn reject(status: u16, why: &'static str) -> Reject {
-    Reject { status, why }
-}
-
 /// Limits that apply while parsing a head.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
@@ -76,53 +40,22 @@ pub(crate) fn parse(
     buf: &[u8],
     base: usize,
     scratch: &mut [httparse::Header<'static>],
-    idx: &mut Vec<HeaderIdx>,
+    idx: &mut Vec<FieldIdx>,
     limits: Limits,
 ) -> Result<Option<Head>, Reject> {
-    debug_assert_eq!(scratch.len(), MAX_HEADERS);
+    debug_assert_eq!(scratch.len(), MAX_FIELDS);
     let Some(line) = parse_request_line(buf)? else {
         return partial(buf, limits);
     };
-    let parsed = {
-        // SAFETY: the same slice with the headers' borrow shortened from 'static to
-        // `buf`'s. Every slot holds an `EMPTY_HEADER` (valid for any lifetime) on entry,
-        // and every slot httparse may have filled is reset to it below, on every path,
-        // before `buf`'s borrow ends: the pool never keeps a header pointing into a
-        // buffer that may since have moved or been freed.
-        // (The cast changes only a lifetime, which clippy does not see.)
-        #[allow(clippy::unnecessary_cast)]
-        let slots: &mut [httparse::Header<'_>] = unsafe {
-            &mut *(scratch as *mut [httparse::Header<'static>] as *mut [httparse::Header<'_>])
-        };
-        match httparse::parse_headers(&buf[line.end..], slots) {
-            Ok(httparse::Status::Complete((n, headers))) => Ok((headers.len(), n)),
-            Ok(httparse::Status::Partial) => Err(None),
-            Err(e) => Err(Some(e)),
-        }
-    };
-    let (count, len) = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            // httparse filled an unknown number of slots before it stopped.
-            scratch.fill(httparse::EMPTY_HEADER);
-            return match e {
-                None => partial(buf, limits),
-                Some(httparse::Error::TooManyHeaders) => Err(reject(431, "too many header fields")),
-                Some(httparse::Error::HeaderName) => Err(reject(
-                    400,
-                    "malformed header name (whitespace before the colon or a folded line?)",
-                )),
-                Some(httparse::Error::HeaderValue) => {
-                    Err(reject(400, "invalid byte in a header value"))
-                }
-                Some(_) => Err(reject(400, "malformed line ending")),
-            };
-        }
-    };
-    let len = line.end + len;
-    let result = finish(buf, base, &scratch[..count], line, len, idx, limits);
-    scratch[..count].fill(httparse::EMPTY_HEADER);
-    result
+    let parsed = fields::parse_section(&buf[line.end..], scratch, |headers, n| {
+        finish(buf, base, headers, line, line.end + n, idx, limits)
+    });
+    match parsed {
+        Ok(Some(result)) => result,
+        Ok(None) => partial(buf, limits),
+        Err(FieldError::TooMany) => Err(reject(431, "too many header fields")),
+        Err(e) => Err(reject(400, e.why())),
+    }
 }
 
 /// The request line's parts, as offsets in the buffer.
@@ -231,7 +164,7 @@ fn finish(
     headers: &[httparse::Header<'_>],
     line: Line,
     len: usize,
-    idx: &mut Vec<HeaderIdx>,
+    idx: &mut Vec<FieldIdx>,
     limits: Limits,
 ) -> Result<Option<Head>, Reject> {
     if len > limits.max_header_bytes {
@@ -245,15 +178,13 @@ fn finish(
     let version = line.version;
 
     let mut hosts = 0;
-    let mut length: Option<u64> = None;
-    let mut te_chunked = false;
-    let mut te_seen = false;
+    let mut framing = FramingFields::default();
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expect_continue = false;
     idx.clear();
     for h in headers {
-        idx.push(HeaderIdx {
+        idx.push(FieldIdx {
             name: at(h.name.as_bytes()),
             value: at(h.value),
         });
@@ -264,32 +195,9 @@ fn finish(
         if is(b"host") {
             hosts += 1;
         } else if is(b"content-length") {
-            for item in h.value.split(|&b| b == b',') {
-                let n = parse_length(trim(item))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(reject(400, "conflicting Content-Length values"));
-                }
-                length = Some(n);
-            }
+            framing.content_length(h.value)?;
         } else if is(b"transfer-encoding") {
-            te_seen = true;
-            for item in h.value.split(|&b| b == b',') {
-                let coding = trim(item);
-                if coding.is_empty() {
-                    continue; // empty list elements are allowed (RFC 9110 §5.6.1)
-                }
-                if te_chunked {
-                    // Anything after `chunked` (another coding, or chunked twice).
-                    return Err(reject(400, "chunked must be the final transfer coding"));
-                }
-                if coding.eq_ignore_ascii_case(b"chunked") {
-                    te_chunked = true;
-                } else if is_coding(coding) {
-                    return Err(reject(501, "unsupported transfer coding"));
-                } else {
-                    return Err(reject(400, "malformed Transfer-Encoding"));
-                }
-            }
+            framing.transfer_encoding(h.value)?;
         } else if is(b"connection") {
             for item in h.value.split(|&b| b == b',') {
                 let t = trim(item);
@@ -314,19 +222,8 @@ fn finish(
             },
         ));
     }
-    let framing = match (te_seen, length) {
-        (true, Some(_)) => {
-            return Err(reject(
-                400,
-                "both Content-Length and Transfer-Encoding are present",
-            ))
-        }
-        (true, None) if !te_chunked => {
-            return Err(reject(400, "empty Transfer-Encoding"));
-        }
-        (true, None) => Framing::Chunked,
-        (false, l) => Framing::Length(l.unwrap_or(0)),
-    };
+    let te_seen = framing.te_seen;
+    let framing = framing.framing()?.unwrap_or(Framing::Length(0));
     if let Framing::Length(n) = framing {
         if n > limits.max_body_bytes {
             return Err(reject(413, "request body too large"));
@@ -349,6 +246,16 @@ fn finish(
     }))
 }
 
+/// Whether the (possibly incomplete or refused) request at the start of `buf` is a HEAD
+/// request: its method, after any empty lines, is `HEAD`.
+pub(crate) fn is_head_request(buf: &[u8]) -> bool {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    buf[start..].starts_with(b"HEAD ")
+}
+
 /// An incomplete head: fine unless it already breaks a limit.
 fn partial(buf: &[u8], limits: Limits) -> Result<Option<Head>, Reject> {
     match request_line(buf) {
@@ -369,48 +276,12 @@ fn request_line(buf: &[u8]) -> Option<&[u8]> {
     rest.iter().position(|&b| b == b'\n').map(|n| &rest[..n])
 }
 
-/// Whether header name `name` (token characters, as httparse checked) is `lower` (a
-/// name in lowercase letters and `-`) in any case. `b | 0x20` lowercases a letter and
-/// leaves `-` alone; no other token character maps onto a lowercase letter or `-`.
-pub(crate) fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
-    name.len() == lower.len() && name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
-}
-
-/// `1*DIGIT`, without overflow.
-fn parse_length(v: &[u8]) -> Result<u64, Reject> {
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return Err(reject(400, "invalid Content-Length"));
-    }
-    v.iter()
-        .try_fold(0u64, |n, &d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })
-        .ok_or(reject(400, "Content-Length out of range"))
-}
-
-/// A transfer coding name, possibly with parameters (`gzip`, `foo;q=1`): well-formed
-/// but not one we decode.
-fn is_coding(v: &[u8]) -> bool {
-    let name = v.split(|&b| b == b';').next().unwrap_or(v);
-    let name = trim(name);
-    !name.is_empty() && name.iter().all(|&b| is_tchar(b))
-}
-
-use crate::response::is_tchar;
-
-fn trim(v: &[u8]) -> &[u8] {
-    let is_ws = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = v.iter().position(|b| !is_ws(b)).unwrap_or(v.len());
-    let end = v.iter().rposition(|b| !is_ws(b)).map_or(start, |e| e + 1);
-    &v[start..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn run(raw: &[u8]) -> Result<Option<Head>, Reject> {
-        let mut scratch = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut scratch = vec![httparse::EMPTY_HEADER; MAX_FIELDS];
         let mut idx = Vec::new();
         parse(
             raw,
@@ -534,7 +405,7 @@ mod tests {
 
     #[test]
     fn header_slots_are_left_empty() {
-        let mut scratch = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut scratch = vec![httparse::EMPTY_HEADER; MAX_FIELDS];
         let mut idx = Vec::new();
         let limits = Limits {
             max_header_bytes: 4096,
@@ -550,13 +421,6 @@ mod tests {
                 .iter()
                 .all(|h| h.name.is_empty() && h.value.is_empty()));
         }
-    }
-
-    #[test]
-    fn names_in_any_case() {
-        assert!(eq_lower(b"Content-Length", b"content-length"));
-        assert!(eq_lower(b"HOST", b"host"));
-        assert!(!eq_lower(b"hosts", b"host") && !eq_lower(b"h0st", b"host"));
     }
 
     #[test]
