@@ -49,4 +49,4 @@ pub use h1::Version;
 pub use handler::Handler;
 pub use request::{Body, Request};
 pub use response::Response;
-pub use server::{Server, ShutdownHandle};
+pub use server::{stats, Server, ShutdownHandle, Stats};

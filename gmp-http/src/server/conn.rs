@@ -38,6 +38,23 @@ pub(crate) fn serve_conn<F: Handler>(
     remote: SocketAddr,
     handler: &F,
 ) {
+    let mut bufs = None;
+    serve(shared, entry, remote, handler, &mut bufs);
+    // However the connection ended (the client left, an error, a refusal), the buffers
+    // it held go back to the pool, cut back to size, for the next connection.
+    if let Some(b) = bufs {
+        pool::give(b);
+    }
+}
+
+/// The connection's loop; `bufs` holds the buffer set while a request is in progress.
+fn serve<F: Handler>(
+    shared: &Shared,
+    entry: &Entry,
+    remote: SocketAddr,
+    handler: &F,
+    bufs: &mut Option<Box<Bufs>>,
+) {
     let stream = &entry.stream;
     let s = &shared.settings;
     let limits = Limits {
@@ -46,7 +63,6 @@ pub(crate) fn serve_conn<F: Handler>(
     };
     // The read buffer may grow to hold a head at the limit, plus room for the body.
     let max_buf = s.max_header_bytes.max(MAX_TARGET + 1024) + 4096;
-    let mut bufs: Option<Box<Bufs>> = None;
     // Unread input lies in `[start, end)` of the read buffer.
     let (mut start, mut end) = (0usize, 0usize);
     loop {
@@ -67,7 +83,7 @@ pub(crate) fn serve_conn<F: Handler>(
             if stream.readable().is_err() {
                 return;
             }
-            bufs = Some(pool::take());
+            *bufs = Some(pool::take());
         }
         let Some(b) = bufs.as_mut() else {
             unreachable!("buffers are taken above")

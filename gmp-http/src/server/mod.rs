@@ -15,6 +15,8 @@ mod conn;
 mod pool;
 mod registry;
 
+pub use pool::{stats, Stats};
+
 use crate::handler::Handler;
 use gmp_core::sync::Mutex;
 use gmp_net::{TcpListener, TcpStream, ToSocketAddrs};

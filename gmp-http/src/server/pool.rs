@@ -1,4 +1,4 @@
-//! Per-thread pools of connection buffers.
+//! Per-thread pools of connection buffers, and the count of what they hold.
 //!
 //! A connection takes a [`Bufs`] when a request starts arriving and gives it back when it
 //! goes idle, so an idle keep-alive connection holds no buffer at all: only its goroutine,
@@ -6,21 +6,73 @@
 //! line; a goroutine that takes on one thread and gives back on another just moves a
 //! buffer between pools.
 //!
-//! Each pool keeps at most [`POOL_MAX`] sets, so a burst of connections does not leave a
-//! thread hoarding memory after they go idle, and a set that grew past its usual size
-//! (a large head, a large streamed write) is freed rather than pooled.
+//! The bound on what gmp keeps: a set that grew during a request (a large head, a long
+//! run of pipelined or streamed output, many response headers) is cut back to its
+//! initial sizes when it is given back, and each pool keeps at most [`POOL_MAX`] sets,
+//! freeing the rest. So once its connections are idle or gone, a thread holds at most
+//! `POOL_MAX` sets of [`SET_BYTES`], whatever the traffic was.
+//!
+//! [`stats`] counts the bytes of every live set (pooled or in a connection). The count
+//! changes only when a set is made, freed, or comes back a different size, never on the
+//! take/give of every request, so it costs the hot path no shared atomic.
 
 use crate::h1::fields::{FieldIdx, MAX_FIELDS};
 use std::cell::RefCell;
+use std::mem::size_of;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Initial read buffer: a typical request head is a few hundred bytes, and 16 pipelined
 /// ones fit with room to spare.
 pub(crate) const READ_BUF: usize = 4096;
-/// A write buffer that grew past this is not pooled.
-const WRITE_KEEP: usize = 64 << 10;
+/// Initial write buffer, and what a larger one is cut back to.
+const WRITE_BUF: usize = 4096;
+/// Initial buffer for a response's own header lines.
+const HEAD_BUF: usize = 256;
+/// Initial header index slots.
+const IDX_SLOTS: usize = 16;
 
-/// Buffer sets kept per thread. 64 sets are about 1 MiB.
+/// Bytes of one set at its initial sizes (about 11.5 KiB: the 3.2 KiB of httparse slots
+/// are the largest part after the two 4 KiB buffers).
+const SET_BYTES: usize = READ_BUF
+    + WRITE_BUF
+    + HEAD_BUF
+    + IDX_SLOTS * size_of::<FieldIdx>()
+    + MAX_FIELDS * size_of::<httparse::Header<'static>>();
+
+/// Buffer sets kept per thread: 64 sets are about 740 KiB.
 const POOL_MAX: usize = 64;
+
+/// Bytes of all live sets, as last accounted (exact while no request is in progress).
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Live sets.
+static SETS: AtomicUsize = AtomicUsize::new(0);
+
+/// What the connection buffers of every server in this process hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Buffer sets alive: in the per-thread pools, or lent to connections with a request
+    /// in progress (an idle connection holds none).
+    pub buffer_sets: usize,
+    /// Their bytes of capacity (read, write and header buffers, parse slots). Exact when
+    /// no request is in progress; a set that grows during a request is counted at its
+    /// new size when it is given back or freed.
+    pub buffer_bytes: usize,
+}
+
+/// The connection buffers' figures: see [`Stats`].
+///
+/// ```
+/// let s = gmp_http::stats();
+/// assert!(s.buffer_bytes >= s.buffer_sets);
+/// ```
+pub fn stats() -> Stats {
+    // Relaxed: two independent counters read for a report; no memory they guard.
+    Stats {
+        buffer_sets: SETS.load(Relaxed),
+        buffer_bytes: BYTES.load(Relaxed),
+    }
+}
 
 /// Everything a connection needs while a request is in progress.
 pub(crate) struct Bufs {
@@ -36,24 +88,80 @@ pub(crate) struct Bufs {
     /// httparse's header slots, all `EMPTY_HEADER` between parses (`head::parse`
     /// resets the ones it used).
     pub scratch: Vec<httparse::Header<'static>>,
+    /// The bytes this set is counted for in [`BYTES`].
+    accounted: usize,
 }
 
 impl Bufs {
     fn new() -> Box<Bufs> {
         let scratch = vec![httparse::EMPTY_HEADER; MAX_FIELDS];
-        Box::new(Bufs {
+        let mut b = Box::new(Bufs {
             read: vec![0; READ_BUF],
-            write: Vec::with_capacity(READ_BUF),
-            head: Vec::with_capacity(256),
-            idx: Vec::with_capacity(16),
+            write: Vec::with_capacity(WRITE_BUF),
+            head: Vec::with_capacity(HEAD_BUF),
+            idx: Vec::with_capacity(IDX_SLOTS),
             scratch,
-        })
+            accounted: 0,
+        });
+        // Relaxed, here and below: counters for `stats`, paired with nothing.
+        SETS.fetch_add(1, Relaxed);
+        b.account();
+        debug_assert_eq!(b.accounted, SET_BYTES);
+        b
     }
 
-    fn worth_keeping(&self) -> bool {
-        self.read.len() == READ_BUF
-            && self.write.capacity() <= WRITE_KEEP
-            && self.head.capacity() <= WRITE_KEEP
+    /// Bytes of capacity the set holds now.
+    fn bytes(&self) -> usize {
+        self.read.capacity()
+            + self.write.capacity()
+            + self.head.capacity()
+            + self.idx.capacity() * size_of::<FieldIdx>()
+            + self.scratch.capacity() * size_of::<httparse::Header<'static>>()
+    }
+
+    /// Empties the set and cuts what grew back to its initial size.
+    fn reset(&mut self) {
+        self.write.clear();
+        self.head.clear();
+        self.idx.clear();
+        if self.read.len() > READ_BUF {
+            shrink_read(&mut self.read);
+        }
+        if self.write.capacity() > WRITE_BUF
+            || self.head.capacity() > HEAD_BUF
+            || self.idx.capacity() > IDX_SLOTS
+        {
+            self.write.shrink_to(WRITE_BUF);
+            self.head.shrink_to(HEAD_BUF);
+            self.idx.shrink_to(IDX_SLOTS);
+        }
+        self.account();
+    }
+
+    /// Brings [`BYTES`] up to date with this set's size, if it changed.
+    fn account(&mut self) {
+        let now = self.bytes();
+        if now != self.accounted {
+            if now > self.accounted {
+                BYTES.fetch_add(now - self.accounted, Relaxed);
+            } else {
+                BYTES.fetch_sub(self.accounted - now, Relaxed);
+            }
+            self.accounted = now;
+        }
+    }
+}
+
+#[cold]
+fn shrink_read(read: &mut Vec<u8>) {
+    read.truncate(READ_BUF);
+    read.shrink_to_fit();
+}
+
+impl Drop for Bufs {
+    fn drop(&mut self) {
+        SETS.fetch_sub(1, Relaxed);
+        BYTES.fetch_sub(self.accounted, Relaxed);
     }
 }
 
@@ -74,15 +182,11 @@ pub(crate) fn take() -> Box<Bufs> {
         .unwrap_or_else(Bufs::new)
 }
 
-/// Returns a set to this thread's pool (or frees it).
+/// Returns a set to this thread's pool, cut back to its initial size (or frees it if the
+/// pool is full).
 #[inline(never)]
 pub(crate) fn give(mut b: Box<Bufs>) {
-    if !b.worth_keeping() {
-        return;
-    }
-    b.write.clear();
-    b.head.clear();
-    b.idx.clear();
+    b.reset();
     // `try_with`: during thread teardown the pool may be gone; then just free.
     let _ = POOL.try_with(|p| {
         let mut p = p.borrow_mut();
@@ -90,4 +194,25 @@ pub(crate) fn give(mut b: Box<Bufs>) {
             p.push(b);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_that_grew_comes_back_at_its_initial_size() {
+        let mut b = Bufs::new();
+        assert_eq!(b.bytes(), SET_BYTES);
+        b.read.resize(64 << 10, 0);
+        b.write.extend_from_slice(&[1; 100 << 10]);
+        b.head.extend_from_slice(&[1; 10 << 10]);
+        b.idx.extend((0..100).map(|_| FieldIdx {
+            name: (0, 0),
+            value: (0, 0),
+        }));
+        b.reset();
+        assert_eq!((b.read.len(), b.bytes()), (READ_BUF, SET_BYTES));
+        assert!(b.write.is_empty() && b.head.is_empty() && b.idx.is_empty());
+    }
 }
