@@ -7,7 +7,7 @@ mod common;
 mod http_util;
 
 use common::Watchdog;
-use http_util::{have, TestServer};
+use http_util::TestServer;
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -118,8 +118,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn curl_keep_alive_chunked_continue_and_head() {
-    if !have("curl") {
-        eprintln!("note: curl is not on PATH; skipping the curl tests");
+    if !common::tool("curl") {
         return;
     }
     let _w = Watchdog::new("curl", LIMIT);
@@ -296,8 +295,7 @@ print("python-ok")
 
 #[test]
 fn python_http_client_keep_alive_chunked_continue_and_head() {
-    if !have("python3") {
-        eprintln!("note: python3 is not on PATH; skipping the http.client tests");
+    if !common::tool("python3") {
         return;
     }
     let _w = Watchdog::new("python", LIMIT);

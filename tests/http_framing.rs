@@ -115,7 +115,7 @@ fn transfer_encoding_other_than_final_chunked_is_501_or_400_and_close() {
 fn chunked_body_with_extensions_and_trailers_is_decoded() {
     let _w = Watchdog::new("chunked", LIMIT);
     let s = TestServer::demo();
-    let body = b"5;name=value\r\nhello\r\n6;a=\"b c\";flag\r\n, worl\r\n000A \r\nd! and mor\r\n1\r\ne\r\n0;last\r\nX-Trailer: 1\r\nChecksum: abc\r\n\r\n";
+    let body = b"5;name=value\r\nhello\r\n6;a=\"b c\";flag\r\n, worl\r\n000A ;x=y\r\nd! and mor\r\n1\r\ne\r\n0;last\r\nX-Trailer: 1\r\nChecksum: abc\r\n\r\n";
     let head = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
     let want = b"hello, world! and more";
 

@@ -248,3 +248,75 @@ fn a_header_that_would_split_the_response_is_refused() {
     assert_eq!((r.status, r.header("x-tab")), (200, Some("a\tb")));
     s.stop();
 }
+
+#[test]
+fn try_header_refuses_what_header_panics_on_with_an_error() {
+    let _w = Watchdog::new("try_header", LIMIT);
+    let s = TestServer::start(
+        |s| s,
+        |req, res| {
+            // Echoes the query into a header: the case `try_header` is for.
+            let v = req
+                .query()
+                .unwrap_or("")
+                .replace("%0D%0A", "\r\n")
+                .replace("%00", "\0");
+            let name = if req.path() == "/name" {
+                "x a"
+            } else {
+                "x-echo"
+            };
+            match res.try_header(name, &v) {
+                Ok(_) => {
+                    res.body("ok");
+                }
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+                    res.status(400).body(e.to_string());
+                }
+            }
+            Ok(())
+        },
+    );
+    for (path, why) in [
+        ("/v?a%0D%0Ax-injected:%202", "control character"),
+        ("/v?a%00", "control character"),
+        ("/name?a", "invalid header name"),
+    ] {
+        let r = s.client().get(path);
+        assert_eq!(r.status, 400, "{path}: {r:?}");
+        assert!(r.text().contains(why), "{path}: {}", r.text());
+        assert!(!r.has("x-injected") && !r.has("x-echo"), "{path}: {r:?}");
+        assert!(
+            !r.says_close(),
+            "an error the handler answered keeps the connection"
+        );
+    }
+    let r = s.client().get("/v?fine");
+    assert_eq!((r.status, r.header("x-echo")), (200, Some("fine")));
+    // Transfer-Encoding and a bad Content-Length are errors too.
+    let s2 = TestServer::start(
+        |s| s,
+        |req, res| {
+            let (n, v) = match req.path() {
+                "/te" => ("transfer-encoding", "chunked"),
+                _ => ("content-length", "12x"),
+            };
+            let e = res.try_header(n, v).expect_err("an error");
+            res.status(400).body(e.to_string());
+            Ok(())
+        },
+    );
+    assert!(s2
+        .client()
+        .get("/te")
+        .text()
+        .contains("Transfer-Encoding is set by the server"));
+    assert!(s2
+        .client()
+        .get("/cl")
+        .text()
+        .contains("invalid Content-Length"));
+    s.stop();
+    s2.stop();
+}

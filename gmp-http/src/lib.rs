@@ -36,6 +36,10 @@
 //! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
 mod h1;
 mod handler;
 #[cfg(feature = "http-types")]

@@ -408,6 +408,17 @@ impl std::fmt::Debug for Request<'_> {
 }
 
 /// The request body as a reader: see [`Request::body`].
+///
+/// ```no_run
+/// use std::io::Read;
+/// gmp_http::Server::bind("127.0.0.1:8080")?.serve(|req, res| {
+///     let mut first = [0u8; 16];
+///     let n = req.body().read(&mut first)?; // parks until body bytes arrive
+///     res.body(format!("the body starts with {:?}", &first[..n]));
+///     Ok(())
+/// })
+/// # ; Ok::<(), std::io::Error>(())
+/// ```
 pub struct Body<'r, 'c> {
     req: &'r mut Request<'c>,
 }

@@ -126,16 +126,53 @@ impl<'c> Response<'c> {
     /// Adds a header. Repeats are sent as given. `Content-Length` is taken as the
     /// length of a streamed body (or of the body a HEAD response describes).
     ///
+    /// For names and values the handler wrote itself. A value that comes from the client
+    /// (a header or query echoed back, a file name) goes through
+    /// [`try_header`](Self::try_header), which returns an error instead of panicking.
+    ///
     /// # Panics
-    /// If the name is not a token, the value holds CR, LF or NUL (either would let a
-    /// value split the response), or the handler sets `Transfer-Encoding` or an invalid
-    /// `Content-Length`.
+    /// If the name is not a token, the value holds CR, LF, NUL or another control
+    /// character but HTAB (any would let a value split the response), or the handler
+    /// sets `Transfer-Encoding` or an invalid `Content-Length`.
     pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
-        if !valid_name(name.as_bytes()) || !valid_value(value.as_bytes()) {
-            bad_header(name, value);
+        if let Err(e) = self.add_header(name, value) {
+            bad_header(e, name, value);
+        }
+        self
+    }
+
+    /// [`header`](Self::header) that returns an `InvalidInput` error, saying what was
+    /// wrong, where `header` would panic; the header is then not added. The form to use
+    /// for values that come from the client.
+    ///
+    /// ```no_run
+    /// gmp_http::Server::bind("127.0.0.1:8080")?.serve(|req, res| {
+    ///     let name = req.query().unwrap_or("").to_string();
+    ///     res.try_header("x-echo", &name)?; // a CR or LF in it: an error, not a panic
+    ///     res.body("ok");
+    ///     Ok(())
+    /// })
+    /// # ; Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_header(&mut self, name: &str, value: &str) -> io::Result<&mut Self> {
+        match self.add_header(name, value) {
+            Ok(()) => Ok(self),
+            Err(e) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                header_error(e, name, value),
+            )),
+        }
+    }
+
+    fn add_header(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
+        if !valid_name(name.as_bytes()) {
+            return Err(HeaderError::Name);
+        }
+        if !valid_value(value.as_bytes()) {
+            return Err(HeaderError::Value);
         }
         if self.committed("header") {
-            return self;
+            return Ok(());
         }
         let n = name.as_bytes();
         match special(n) {
@@ -146,14 +183,10 @@ impl<'c> Response<'c> {
                     .parse::<u64>()
                     .ok()
                     .filter(|_| v.bytes().all(|b| b.is_ascii_digit()));
-                self.declared = Some(
-                    len.unwrap_or_else(|| panic!("gmp-http: invalid Content-Length {value:?}")),
-                );
-                return self;
+                self.declared = Some(len.ok_or(HeaderError::ContentLength)?);
+                return Ok(());
             }
-            Special::TransferEncoding => panic!(
-                "gmp-http: Transfer-Encoding is set by the server (stream through Write for chunked)"
-            ),
+            Special::TransferEncoding => return Err(HeaderError::TransferEncoding),
             Special::Connection => {
                 if value
                     .split(',')
@@ -161,7 +194,7 @@ impl<'c> Response<'c> {
                 {
                     self.close = true;
                 }
-                return self;
+                return Ok(());
             }
             Special::Date => self.user_date = true,
             Special::Server => self.user_server = true,
@@ -171,7 +204,7 @@ impl<'c> Response<'c> {
         self.head.extend_from_slice(b": ");
         self.head.extend_from_slice(value.as_bytes());
         self.head.extend_from_slice(b"\r\n");
-        self
+        Ok(())
     }
 
     /// Sets the whole body; Content-Length follows from it. A `&'static str` or
@@ -449,17 +482,38 @@ pub(crate) fn write_error(out: &mut Vec<u8>, code: u16, why: &str, is_head: bool
     }
 }
 
+/// Why a header was not added.
+#[derive(Clone, Copy, Debug)]
+enum HeaderError {
+    Name,
+    Value,
+    ContentLength,
+    TransferEncoding,
+}
+
+/// What was wrong with a header, for `try_header`'s error and `header`'s panic.
+#[cold]
+#[inline(never)]
+fn header_error(e: HeaderError, name: &str, value: &str) -> String {
+    match e {
+        HeaderError::Name => format!("gmp-http: invalid header name {name:?}"),
+        HeaderError::Value => format!(
+            "gmp-http: the value of header {name:?} contains a control character (CR, LF, NUL...): {value:?}"
+        ),
+        HeaderError::ContentLength => format!("gmp-http: invalid Content-Length {value:?}"),
+        HeaderError::TransferEncoding => {
+            "gmp-http: Transfer-Encoding is set by the server (stream through Write for chunked)"
+                .to_string()
+        }
+    }
+}
+
 /// The panic for an invalid header, out of line: the formatting machinery would
 /// otherwise sit in `header`'s frame on every call.
 #[cold]
 #[inline(never)]
-fn bad_header(name: &str, value: &str) -> ! {
-    if !valid_name(name.as_bytes()) {
-        panic!("gmp-http: invalid header name {name:?}");
-    }
-    panic!(
-        "gmp-http: the value of header {name:?} contains a control character (CR, LF, NUL...): {value:?}"
-    );
+fn bad_header(e: HeaderError, name: &str, value: &str) -> ! {
+    panic!("{}", header_error(e, name, value));
 }
 
 /// Headers the server treats specially.

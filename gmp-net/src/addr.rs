@@ -7,8 +7,16 @@ use std::vec;
 
 /// Like [`std::net::ToSocketAddrs`], implemented for the same types. Addresses given as
 /// numbers resolve in place; a host name is looked up off the P.
+///
+/// ```
+/// use gmp_net::ToSocketAddrs;
+/// let addrs: Vec<_> = gmp_core::run(|| ("127.0.0.1", 80).to_socket_addrs().unwrap().collect());
+/// assert_eq!(addrs[0].port(), 80);
+/// ```
 pub trait ToSocketAddrs {
+    /// The addresses, in the order the resolver gave them.
     type Iter: Iterator<Item = SocketAddr>;
+    /// Resolves `self`; from a goroutine a host-name lookup parks it, not the P.
     fn to_socket_addrs(&self) -> io::Result<Self::Iter>;
 }
 

@@ -12,6 +12,10 @@
 //!
 //! Conversions: `from_std`/`into_std` and `TryFrom` both ways for every type.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
 mod addr;
 #[macro_use]
 mod macros;

@@ -47,12 +47,16 @@ macro_rules! timeout_methods {
         pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
             self.sock.set_timeout(gmp_core::netpoll::Mode::Read, dur)
         }
+        /// A write that waits longer than `dur` fails with `TimedOut`; `None` waits
+        /// forever. A zero duration is an error, as in std.
         pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
             self.sock.set_timeout(gmp_core::netpoll::Mode::Write, dur)
         }
+        /// The read timeout set by `set_read_timeout`.
         pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
             Ok(self.sock.timeout(gmp_core::netpoll::Mode::Read))
         }
+        /// The write timeout set by `set_write_timeout`.
         pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
             Ok(self.sock.timeout(gmp_core::netpoll::Mode::Write))
         }

@@ -77,18 +77,23 @@ impl TcpListener {
         Incoming { listener: self }
     }
 
+    /// As [`std::net::TcpListener::local_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.get().local_addr()
     }
+    /// As [`std::net::TcpListener::set_ttl`].
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.sock.get().set_ttl(ttl)
     }
+    /// As [`std::net::TcpListener::ttl`].
     pub fn ttl(&self) -> io::Result<u32> {
         self.sock.get().ttl()
     }
+    /// As [`std::net::TcpListener::take_error`].
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.get().take_error()
     }
+    /// As [`std::net::TcpListener::try_clone`].
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         Ok(TcpListener {
             sock: Sock::new(self.sock.get().try_clone()?),
@@ -170,6 +175,16 @@ fn sockaddr_to_addr(s: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
 }
 
 /// Iterator over incoming connections; see [`TcpListener::incoming`].
+///
+/// ```no_run
+/// gmp_core::run(|| {
+///     let l = gmp_net::TcpListener::bind("127.0.0.1:7000").unwrap();
+///     for conn in l.incoming() {
+///         let Ok(conn) = conn else { continue };
+///         gmp_core::spawn(move || drop(conn));
+///     }
+/// });
+/// ```
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
 }
@@ -183,6 +198,26 @@ impl Iterator for Incoming<'_> {
 
 /// A TCP connection. Reads and writes park the calling goroutine while the socket is
 /// not ready; from a plain thread outside any runtime they block the thread.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// gmp_core::run(|| {
+///     let l = gmp_net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = l.local_addr().unwrap();
+///     let server = gmp_core::spawn(move || {
+///         let (mut s, _) = l.accept().unwrap();
+///         let mut b = [0u8; 4];
+///         s.read_exact(&mut b).unwrap(); // parks until the bytes arrive
+///         s.write_all(&b).unwrap();
+///     });
+///     let mut c = gmp_net::TcpStream::connect(addr).unwrap();
+///     c.write_all(b"ping").unwrap();
+///     let mut b = [0u8; 4];
+///     c.read_exact(&mut b).unwrap();
+///     assert_eq!(&b, b"ping");
+///     server.join().unwrap();
+/// });
+/// ```
 pub struct TcpStream {
     sock: Sock<net::TcpStream>,
 }
@@ -268,30 +303,39 @@ impl TcpStream {
     pub fn readable(&self) -> io::Result<()> {
         self.sock.readable()
     }
+    /// As [`std::net::TcpStream::peek`]; the goroutine parks where std's call would block.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.io(Mode::Read, |s| s.peek(buf))
     }
+    /// As [`std::net::TcpStream::shutdown`].
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.sock.get().shutdown(how)
     }
+    /// As [`std::net::TcpStream::set_nodelay`].
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.sock.get().set_nodelay(nodelay)
     }
+    /// As [`std::net::TcpStream::nodelay`].
     pub fn nodelay(&self) -> io::Result<bool> {
         self.sock.get().nodelay()
     }
+    /// As [`std::net::TcpStream::peer_addr`].
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock.get().peer_addr()
     }
+    /// As [`std::net::TcpStream::local_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.get().local_addr()
     }
+    /// As [`std::net::TcpStream::set_ttl`].
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.sock.get().set_ttl(ttl)
     }
+    /// As [`std::net::TcpStream::ttl`].
     pub fn ttl(&self) -> io::Result<u32> {
         self.sock.get().ttl()
     }
+    /// As [`std::net::TcpStream::take_error`].
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.get().take_error()
     }

@@ -37,31 +37,39 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
+    /// As [`std::os::unix::net::UnixListener::bind`].
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         UnixListener::from_std(net::UnixListener::bind(path)?)
     }
+    /// Takes a socket from std, switching it to nonblocking mode.
     pub fn from_std(l: net::UnixListener) -> io::Result<UnixListener> {
         l.set_nonblocking(true)?;
         Ok(UnixListener { sock: Sock::new(l) })
     }
+    /// Gives the socket back to std, in blocking mode.
     pub fn into_std(self) -> io::Result<net::UnixListener> {
         let l = self.sock.into_inner();
         l.set_nonblocking(false)?;
         Ok(l)
     }
+    /// As [`std::os::unix::net::UnixListener::accept`].
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (s, a) = self.sock.io(Mode::Read, |l| l.accept())?;
         Ok((UnixStream::from_std(s)?, a))
     }
+    /// As [`std::os::unix::net::UnixListener::incoming`].
     pub fn incoming(&self) -> impl Iterator<Item = io::Result<UnixStream>> + '_ {
         std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
     }
+    /// As [`std::os::unix::net::UnixListener::local_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.get().local_addr()
     }
+    /// As [`std::os::unix::net::UnixListener::take_error`].
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.get().take_error()
     }
+    /// As [`std::os::unix::net::UnixListener::try_clone`].
     pub fn try_clone(&self) -> io::Result<UnixListener> {
         Ok(UnixListener {
             sock: Sock::new(self.sock.get().try_clone()?),
@@ -70,6 +78,17 @@ impl UnixListener {
 }
 
 /// A Unix stream connection.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// gmp_core::run(|| {
+///     let (mut a, mut b) = gmp_net::UnixStream::pair().unwrap();
+///     a.write_all(b"hi").unwrap();
+///     let mut buf = [0u8; 2];
+///     b.read_exact(&mut buf).unwrap();
+///     assert_eq!(&buf, b"hi");
+/// });
+/// ```
 pub struct UnixStream {
     sock: Sock<net::UnixStream>,
 }
@@ -84,28 +103,35 @@ impl UnixStream {
         let (a, b) = net::UnixStream::pair()?;
         Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
     }
+    /// Takes a socket from std, switching it to nonblocking mode.
     pub fn from_std(s: net::UnixStream) -> io::Result<UnixStream> {
         s.set_nonblocking(true)?;
         Ok(UnixStream { sock: Sock::new(s) })
     }
+    /// Gives the socket back to std, in blocking mode.
     pub fn into_std(self) -> io::Result<net::UnixStream> {
         let s = self.sock.into_inner();
         s.set_nonblocking(false)?;
         Ok(s)
     }
+    /// As [`std::os::unix::net::UnixStream::shutdown`].
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.sock.get().shutdown(how)
     }
+    /// As [`std::os::unix::net::UnixStream::peer_addr`].
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock.get().peer_addr()
     }
+    /// As [`std::os::unix::net::UnixStream::local_addr`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.get().local_addr()
     }
+    /// As [`std::os::unix::net::UnixStream::take_error`].
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.get().take_error()
     }
     timeout_methods!();
+    /// As [`std::os::unix::net::UnixStream::try_clone`].
     pub fn try_clone(&self) -> io::Result<UnixStream> {
         let s = self.sock.get().try_clone()?;
         set_nonblocking_fd(s.as_raw_fd())?;

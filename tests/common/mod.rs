@@ -181,3 +181,24 @@ impl Drop for Watchdog {
         self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Whether the external tool `prog` is there for a test that drives it (`prog
+/// --version` exits successfully). When it is not: under `CI` the test fails (CI
+/// installs every tool the tests use, so a missing one is a broken CI, not a reason to
+/// skip); elsewhere it prints a notice and the caller skips.
+pub fn tool(prog: &str) -> bool {
+    let ok = std::process::Command::new(prog)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{prog} is not on PATH and CI is set: .ci/run installs it; a test must not skip in CI"
+        );
+        eprintln!("note: {prog} is not on PATH; skipping the test that needs it");
+    }
+    ok
+}

@@ -488,16 +488,6 @@ pub fn now_secs() -> u64 {
         .as_secs()
 }
 
-/// Whether `prog` runs (`prog --version` exits successfully).
-pub fn have(prog: &str) -> bool {
-    std::process::Command::new(prog)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Raises the soft open-files limit to at least `want` (up to the hard limit); returns
 /// the soft limit now in force.
 pub fn raise_nofile(want: u64) -> u64 {

@@ -15,6 +15,10 @@ pub(crate) mod request_head;
 pub(crate) mod status;
 
 /// The HTTP version of a message.
+///
+/// ```
+/// assert_eq!(gmp_http::Version::Http11.to_string(), "HTTP/1.1");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Version {
     /// HTTP/1.0

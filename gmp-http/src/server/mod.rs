@@ -47,6 +47,21 @@ pub struct Server {
 
 /// Stops a [`Server`]: see [`ShutdownHandle::shutdown`]. Cheap to clone; usable from
 /// any goroutine or thread.
+///
+/// ```
+/// let server = gmp_http::Server::bind("127.0.0.1:0")?;
+/// let handle = server.shutdown_handle();
+/// let stopper = std::thread::spawn(move || {
+///     std::thread::sleep(std::time::Duration::from_millis(50));
+///     handle.shutdown();
+/// });
+/// server.serve(|_req, res| {
+///     res.body("ok");
+///     Ok(())
+/// })?; // returns once the handle stops it
+/// stopper.join().unwrap();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct ShutdownHandle {
     shared: Arc<Shared>,

@@ -56,8 +56,9 @@ impl Entry {
     /// Moves `from → to`, noting that the new state began at tick `now`. False if the
     /// connection was closed under us.
     pub(crate) fn enter(&self, from: u32, to: u32, now: u64) -> bool {
-        // Relaxed: the reaper reads `since` only to judge age, after it sees the state
-        // (SeqCst, below); a stale value shifts one judgement by a tick at most.
+        // Relaxed: pairs with the Relaxed load in `Shared::reap`, which reads `since` only
+        // after its SeqCst load of `state`; the SeqCst CAS below publishes this store with
+        // the new state, so a reaper that sees the state sees this `since` or a later one.
         self.since.store(now, Relaxed);
         self.to(from, to)
     }
@@ -75,13 +76,13 @@ impl Entry {
         self.state.load(SeqCst)
     }
 
-    /// Closes the connection from outside if it is in state `from`.
     /// Closes the connection whatever its state (shutdown's grace is over).
     pub(crate) fn force_close(&self) {
         self.state.store(CLOSED, SeqCst);
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 
+    /// Closes the connection from outside if it is in state `from`.
     pub(crate) fn close_if(&self, from: u32) -> bool {
         if self
             .state
@@ -123,7 +124,9 @@ impl Shared {
 
     /// The current reaper tick.
     pub(crate) fn epoch(&self) -> u64 {
-        // Relaxed: a clock reading; see `Entry::enter`.
+        // Relaxed: pairs with the reaper's Relaxed `fetch_add` in `reap`. A tick count
+        // guards no memory; a connection that reads the previous tick starts its state
+        // one tick early, which `reap`'s rounding allows for.
         self.epoch.load(Relaxed)
     }
 
@@ -169,6 +172,7 @@ impl Shared {
     /// One reaper tick: advance the clock, then close connections idle or receiving a
     /// head for too long.
     pub(crate) fn reap(&self, tick: Duration) {
+        // Relaxed: pairs with the Relaxed load in `epoch`; see there.
         let now = self.epoch.fetch_add(1, Relaxed) + 1;
         // A state that began during tick `since` has lasted at least `now - since - 1`
         // whole ticks; close once that reaches the timeout.
@@ -185,8 +189,12 @@ impl Shared {
             limit(self.settings.header_read_timeout),
         );
         self.each(|e| {
+            // The state first, then when it began: a state read here was stored after its
+            // `since` (see `Entry::enter`), so the age is never that of an older state.
+            // Relaxed: pairs with the Relaxed store in `Entry::enter`.
+            let state = e.state();
             let age = now.saturating_sub(e.since.load(Relaxed));
-            match e.state() {
+            match state {
                 IDLE if idle.is_some_and(|t| age >= t) && e.close_if(IDLE) => {
                     tracing::debug!("gmp-http: idle timeout: closing a connection");
                 }
