@@ -103,6 +103,11 @@ for shape in http http16; do
         done
         fig[$name.$shape]=$(awk -v a="$least_a" -v b="$least_b" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')
         printf '%-6s %-7s %7d %12s   %s\n' "$name" "$shape" "$n" "${fig[$name.$shape]}" "${per[*]}"
+        # A pair more than 2% from the figure had a disturbed run; with one run of each size,
+        # or few requests, that can be the figure too.
+        printf '%s\n' "${per[@]}" | awk -v f="${fig[$name.$shape]}" -v w="$name $shape" '
+            { d = ($1 - f) / f; if (d < 0) d = -d; if (d > m) m = d }
+            END { if (m > 0.02) printf "note: a pair of %s is %.0f%% off the figure; a run was disturbed (more --repeat, more --requests)\n", w, 100 * m }' >&2
     done
 done
 if [ -n "${fig[gmp.http]:-}" ]; then
