@@ -1,10 +1,10 @@
-//! Channel micro-benchmarks, in the shapes of ../shared/bench's go-micro. Prints one
+//! Channel micro-benchmarks, in the shapes of go-micro's (`bench/go/micro`). Prints one
 //! `name value unit` line each.
 //!
 //! `cargo bench --bench chan` runs all; `cargo bench --bench chan -- NAME` runs those whose
 //! name contains NAME. `BENCH_SCALE=k` divides the iteration counts by k (for valgrind).
 //!
-//! Definitions (go-micro's, /work/shared/bench/go/micro/main.go):
+//! Definitions (go-micro's, `bench/go/micro/main.go`):
 //! - `chan ping-pong`: two unbuffered channels; an echo goroutine forwards each value
 //!   from `ping` to `pong`; the main goroutine sends `i` on `ping` and receives the
 //!   answer from `pong`, n = 1,000,000 times. ns per round trip (one send + its answer).

@@ -1,4 +1,5 @@
-//! Scheduler micro-benchmarks, in the shapes of ../shared/bench's go-micro and may-micro.
+//! Scheduler micro-benchmarks, in the shapes of the peers go-micro and may-micro
+//! (`bench/go/micro/main.go`, `bench/rust/src/bin/may-micro.rs`).
 //! Prints one `name value unit` line each.
 //!
 //! `cargo bench --bench sched` runs all; `cargo bench --bench sched -- NAME` runs those

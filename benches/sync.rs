@@ -1,4 +1,4 @@
-//! `gmp::sync` micro-benchmarks, in the shapes of ../shared/bench's go-micro (`mutex
+//! `gmp::sync` micro-benchmarks, in the shapes of go-micro's (`bench/go/micro`; `mutex
 //! uncontended` is its case of the same name). Prints one `name value unit` line each.
 //!
 //! `cargo bench --bench sync` runs all; `cargo bench --bench sync -- NAME` runs those

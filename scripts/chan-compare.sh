@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Issue 4's figures, gmp and Go in turn, ROUNDS times (default 3): channel ping-pong,
 # buffered 4x4, mutex, and gmp::blocking. Prints every round; quote medians of one run.
+# Usage: scripts/chan-compare.sh [ROUNDS]. go-micro comes from bench/build-peers.sh, run
+# here when it is missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/../bench/common.sh"
 ROUNDS=${1:-3}
-GO=/tmp/gmp-peers/go-micro
-[ -x "$GO" ] || bash ../shared/bench/build-peers.sh
+GO=$peers/go-micro
+need go-micro
+cd "$root"
 cargo bench --no-run --bench chan --bench sync --bench sched >/dev/null 2>&1
 for r in $(seq "$ROUNDS"); do
     echo "== round $r"

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# The echo server against the peers (Go, tokio, may) with ../shared/bench/compare.py:
-# 64-byte round trips at 50 and 1,000 connections pinned, 50 unpinned, and memory per
-# idle connection at 10,000. Usage: scripts/echo-compare.sh [ROUNDS] (default 5).
+# The echo server (examples/echo) against the peers (Go, tokio, may) with
+# bench/compare.py: 64-byte round trips at 50 and 1,000 connections pinned, 50 unpinned,
+# and memory per idle connection at 10,000.
+# Usage: scripts/echo-compare.sh [ROUNDS] [--secs S] [--quota PCT]
+#   ROUNDS (default 5) and S (seconds of load per round, default 5) as in compare.py;
+#   --quota PCT caps each server at PCT% of one CPU (a cgroup v1 cpu quota, needs root),
+#   so that the server, not echo-load, is the bottleneck.
+# Peers come from bench/build-peers.sh, run here when one is missing.
 set -euo pipefail
-rounds=${1:-5}
-here=$(cd "$(dirname "$0")/.." && pwd)
-peers=${GMP_PEERS:-/tmp/gmp-peers}
-[ -x "$peers/go-echo" ] && [ -x "$peers/echo-load" ] || bash "$here/../shared/bench/build-peers.sh"
-cd "$here"
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/../bench/common.sh"
+compare_args "scripts/echo-compare.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
+need go-echo tokio-echo may-echo echo-load conn-hold
+cd "$root"
 cargo build -q --release --example echo
-cmp="python3 ../shared/bench/compare.py"
 servers=(gmp="target/release/examples/echo {addr}" go="$peers/go-echo -addr {addr}"
          tokio="$peers/tokio-echo {addr}" may="$peers/may-echo {addr}")
-$cmp echo --rounds "$rounds" --conns 50 "${servers[@]}"
-$cmp echo --rounds "$rounds" --conns 1000 "${servers[@]}"
-$cmp echo --no-pin --rounds "$rounds" --conns 50 "${servers[@]}"
-$cmp idle --rounds 1 --conns 10000 "${servers[@]}"
+"${compare[@]}" echo --rounds "$rounds" --conns 50 "${opts[@]}" "${servers[@]}"
+"${compare[@]}" echo --rounds "$rounds" --conns 1000 "${opts[@]}" "${servers[@]}"
+"${compare[@]}" echo --no-pin --rounds "$rounds" --conns 50 "${opts[@]}" "${servers[@]}"
+"${compare[@]}" idle --rounds 1 --conns 10000 "${opts[@]}" "${servers[@]}"

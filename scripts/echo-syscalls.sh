@@ -2,16 +2,17 @@
 # Where an echo server's CPU goes, per 64-byte round trip, in counts that machine noise
 # does not move (unlike compare.py's cpu/rt): syscalls by kind (perf tracepoints),
 # context switches, and user vs system CPU. Server on CPU 0, echo-load (50 conns) on
-# CPU 1, as compare.py does. Needs perf with access to syscall tracepoints (root).
+# CPU 1, as compare.py does. Needs perf with access to syscall tracepoints (root);
+# perf and the peers come from bench/build-peers.sh, run here when one is missing.
 # Usage: scripts/echo-syscalls.sh [SECS] [NAME=COMMAND ...]   ({addr} as in compare.py)
 # Default: gmp and tokio for 4 s.
 set -euo pipefail
 secs=${1:-4}
 shift || true
-here=$(cd "$(dirname "$0")/.." && pwd)
-peers=${GMP_PEERS:-/tmp/gmp-peers}
-[ -x "$peers/echo-load" ] || bash "$here/../shared/bench/build-peers.sh"
-cd "$here"
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/../bench/common.sh"
+need perf echo-load tokio-echo
+cd "$root"
 if [ $# -eq 0 ]; then
     cargo build -q --release --example echo
     set -- gmp="target/release/examples/echo {addr}" tokio="$peers/tokio-echo {addr}"

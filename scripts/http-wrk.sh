@@ -5,19 +5,20 @@
 # or wrk is the bottleneck (a single wrk thread saturates its CPU first at 100
 # connections), with server CPU time per request as the server-side cost.
 # Usage: scripts/http-wrk.sh [ROUNDS] [PIPELINE] (default 3 rounds, 1 = not pipelined).
+# The peers and wrk come from bench/build-peers.sh, run here when one is missing.
 set -euo pipefail
 rounds=${1:-3}
 depth=${2:-1}
-here=$(cd "$(dirname "$0")/.." && pwd)
-peers=${GMP_PEERS:-/tmp/gmp-peers}
-[ -x "$peers/hyper-hello" ] && [ -x "$peers/may-hello" ] || bash "$here/../shared/bench/build-peers.sh"
-cd "$here"
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/../bench/common.sh"
+need wrk hyper-hello may-hello
+cd "$root"
 cargo build -q --release --example hello
 declare -A cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-hello"
                 [may]="$peers/may-hello")
 names=(gmp hyper may)
 script=()
-[ "$depth" -gt 1 ] && script=(-s ../shared/bench/pipeline.lua)
+[ "$depth" -gt 1 ] && script=(-s bench/pipeline.lua)
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 declare -A p99s cpus

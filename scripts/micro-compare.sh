@@ -2,15 +2,13 @@
 # Runs gmp's scheduler micro-benchmarks and the peers' (Go, may, the corosensei switch
 # floor) round after round in one run, and prints each line's median over the rounds.
 # Usage: scripts/micro-compare.sh [ROUNDS]   (default 5)
-# Peers come from ../shared/bench/build-peers.sh, built here if /tmp/gmp-peers lacks them.
+# Peers come from bench/build-peers.sh, run here when one is missing from $GMP_PEERS.
 set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/../bench/common.sh"
 rounds=${1:-5}
-here=$(cd "$(dirname "$0")/.." && pwd)
-peers=${GMP_PEERS:-/tmp/gmp-peers}
-if [ ! -x "$peers/go-micro" ] || [ ! -x "$peers/may-micro" ] || [ ! -x "$peers/switch-floor" ]; then
-    bash "$here/../shared/bench/build-peers.sh"
-fi
-cd "$here"
+need go-micro may-micro switch-floor
+cd "$root"
 cargo bench --bench sched --no-run -q 2>/dev/null
 bench=$(cargo bench --bench sched --no-run --message-format=json -q 2>/dev/null |
     python3 -c 'import sys,json
@@ -18,7 +16,7 @@ for l in sys.stdin:
     m=json.loads(l)
     if m.get("executable") and m.get("target",{}).get("name")=="sched": print(m["executable"])')
 out=$(mktemp)
-for r in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
     "$bench" | sed 's/^/gmp /' >>"$out"
     "$peers/go-micro" | grep -v GOMAXPROCS | sed 's/^/go /' >>"$out"
     "$peers/may-micro" | sed 's/^/may /' >>"$out"
