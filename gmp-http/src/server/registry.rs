@@ -55,6 +55,7 @@ pub(crate) struct Entry {
 impl Entry {
     /// Moves `from → to`, noting that the new state began at tick `now`. False if the
     /// connection was closed under us.
+    #[inline]
     pub(crate) fn enter(&self, from: u32, to: u32, now: u64) -> bool {
         // Relaxed: pairs with the Relaxed load in `Shared::reap`, which reads `since` only
         // after its SeqCst load of `state`; the SeqCst CAS below publishes this store with
@@ -64,6 +65,7 @@ impl Entry {
     }
 
     /// Moves `from → to` without restarting the clock (for BUSY, which never times out).
+    #[inline]
     pub(crate) fn to(&self, from: u32, to: u32) -> bool {
         // SeqCst: with the SeqCst `shutting_down` flag, either the connection sees the
         // flag after going idle or shutdown's sweep sees it idle (Dekker).
@@ -72,6 +74,7 @@ impl Entry {
             .is_ok()
     }
 
+    #[inline]
     pub(crate) fn state(&self) -> u32 {
         self.state.load(SeqCst)
     }
@@ -118,11 +121,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    #[inline]
     pub(crate) fn shutting_down(&self) -> bool {
         self.shutting_down.load(SeqCst)
     }
 
     /// The current reaper tick.
+    #[inline]
     pub(crate) fn epoch(&self) -> u64 {
         // Relaxed: pairs with the reaper's Relaxed `fetch_add` in `reap`. A tick count
         // guards no memory; a connection that reads the previous tick starts its state
