@@ -46,11 +46,14 @@ mod handler;
 mod interop;
 mod request;
 mod response;
+mod router;
 mod server;
+mod url;
 
 pub use bytes::Bytes;
 pub use h1::Version;
-pub use handler::Handler;
+pub use handler::{Handler, Next, With};
 pub use request::{Body, Request};
 pub use response::Response;
+pub use router::Router;
 pub use server::{stats, Server, ShutdownHandle, Stats};

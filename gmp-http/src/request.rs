@@ -7,6 +7,7 @@ use crate::h1::framing::Framing;
 use crate::h1::request_head::Head;
 use crate::h1::{Reject, Version};
 use gmp_net::TcpStream;
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub struct Request<'c> {
     stream: &'c TcpStream,
     buf: &'c mut Vec<u8>,
     idx: &'c [FieldIdx],
+    params: &'c mut Params,
     head: Head,
     /// First byte of the head in `buf`.
     start: usize,
@@ -70,6 +72,7 @@ impl<'c> Request<'c> {
         stream: &'c TcpStream,
         buf: &'c mut Vec<u8>,
         idx: &'c [FieldIdx],
+        params: &'c mut Params,
         head: Head,
         start: usize,
         end: usize,
@@ -82,10 +85,12 @@ impl<'c> Request<'c> {
             Framing::Length(n) => (n, None),
             Framing::Chunked => (0, Some(Decoder::new(max_trailer))),
         };
+        params.clear();
         Request {
             stream,
             buf,
             idx,
+            params,
             head,
             start,
             pos: start + head.len,
@@ -130,17 +135,97 @@ impl<'c> Request<'c> {
     /// The path: the target without its query (and without scheme and authority when
     /// the target is an absolute URI).
     pub fn path(&self) -> &str {
-        let t = origin_form(self.target());
-        match query_at(t) {
-            Some(i) => &t[..i],
-            None => t,
-        }
+        path_of(self.target())
     }
 
     /// The query, without the `?`; `None` when the target has none.
     pub fn query(&self) -> Option<&str> {
         let t = origin_form(self.target());
         query_at(t).map(|i| &t[i + 1..])
+    }
+
+    /// The value of the router's wildcard `name` (`{name}` or `{name...}` in the pattern
+    /// that matched), percent-decoded: one path segment, or the rest of the path for
+    /// `{name...}`. `None` if the pattern has no such wildcard (or no router routed this
+    /// request).
+    ///
+    /// ```no_run
+    /// let mut app = gmp_http::Router::new();
+    /// app.handle("GET /users/{id}/files/{path...}", |req, res| {
+    ///     let id = req.param("id").unwrap_or("");
+    ///     let path = req.param("path").unwrap_or("");
+    ///     res.body(format!("user {id}, file {path}"));
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+
+    /// The first query parameter `name`, percent-decoded (`+` is a space). `None` if the
+    /// query has none; `Some("")` for `?name` or `?name=`.
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The query's `name=value` pairs in order, percent-decoded (`+` is a space), repeats
+    /// included. Invalid UTF-8 after decoding is replaced with U+FFFD.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
+        crate::url::query_pairs(self.query().unwrap_or(""))
+    }
+
+    /// What a router matches on: the method, the path, the `Host` header, and its
+    /// scratch vector for wildcard ranges (emptied).
+    pub(crate) fn routing(&mut self) -> (&str, &str, Option<&str>, &mut Vec<(u32, u32)>) {
+        let caps = &mut self.params.caps;
+        caps.clear();
+        let text = |(off, len): (u32, u32)| {
+            // SAFETY: as in `text`: the method (token characters) and target (visible
+            // ASCII or checked UTF-8) were checked by `request_head`.
+            unsafe { std::str::from_utf8_unchecked(&self.buf[off as usize..(off + len) as usize]) }
+        };
+        let host = self
+            .idx
+            .iter()
+            .find(|h| text(h.name).eq_ignore_ascii_case("host"))
+            .and_then(|h| {
+                let (off, len) = h.value;
+                std::str::from_utf8(&self.buf[off as usize..(off + len) as usize]).ok()
+            });
+        (
+            text(self.head.method),
+            path_of(text(self.head.target)),
+            host,
+            caps,
+        )
+    }
+
+    /// Sets the parameters from the wildcard `names` and their byte ranges in the path,
+    /// percent-decoding each value. False (and no parameters) if a value is not UTF-8.
+    pub(crate) fn set_params<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n str>,
+        caps: &[(u32, u32)],
+    ) -> bool {
+        self.params.clear();
+        if caps.is_empty() {
+            return true;
+        }
+        let (off, len) = self.head.target;
+        let target = &self.buf[off as usize..(off + len) as usize];
+        // SAFETY: the target is visible ASCII or checked UTF-8 (`request_head`), as in
+        // `text`; only `self.params` is written below, never the buffer.
+        let target = unsafe { std::str::from_utf8_unchecked(target) };
+        let path = path_of(target);
+        for (name, &(s, e)) in names.zip(caps) {
+            let value = crate::url::path_unescape(&path.as_bytes()[s as usize..e as usize]);
+            let Ok(v) = std::str::from_utf8(&value) else {
+                self.params.clear();
+                return false;
+            };
+            self.params.push(name, v);
+        }
+        true
     }
 
     /// HTTP/1.0 or HTTP/1.1.
@@ -362,6 +447,49 @@ fn sock_read(stream: &TcpStream, timeout: Option<Duration>, into: &mut [u8]) -> 
     let r = s.read(into);
     s.set_read_timeout(None)?;
     r
+}
+
+/// The path of a request target: without scheme and authority, and without the query.
+fn path_of(target: &str) -> &str {
+    let t = origin_form(target);
+    match query_at(t) {
+        Some(i) => &t[..i],
+        None => t,
+    }
+}
+
+/// Path parameters set by a router, and the router's scratch while matching. Kept with
+/// the connection's buffers, so routing allocates nothing once they have grown.
+#[derive(Default, Debug)]
+pub(crate) struct Params {
+    /// Names and values, back to back.
+    text: String,
+    /// (name start, name end, value end) in `text`; the value starts at the name's end.
+    spans: Vec<(u32, u32, u32)>,
+    /// The router's wildcard ranges while it matches.
+    caps: Vec<(u32, u32)>,
+}
+
+impl Params {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(name);
+        let mid = self.text.len() as u32;
+        self.text.push_str(value);
+        self.spans.push((start, mid, self.text.len() as u32));
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.spans
+            .iter()
+            .find(|&&(s, m, _)| &self.text[s as usize..m as usize] == name)
+            .map(|&(_, m, e)| &self.text[m as usize..e as usize])
+    }
 }
 
 /// Where the `?` is (a plain loop: targets are short, and `split_once` builds a searcher).

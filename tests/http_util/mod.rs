@@ -23,13 +23,25 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts `handler` with the settings `configure` applies.
-    pub fn start(configure: impl FnOnce(Server) -> Server, handler: impl Handler) -> TestServer {
+    pub fn start<F>(configure: impl FnOnce(Server) -> Server, handler: F) -> TestServer
+    where
+        F: Fn(&mut Request<'_>, &mut Response<'_>) -> io::Result<()> + Send + Sync + 'static,
+    {
+        TestServer::start_handler(configure, handler)
+    }
+
+    /// Starts any `Handler` (a `Router`, a wrapped handler) with the settings `configure`
+    /// applies.
+    pub fn start_handler(
+        configure: impl FnOnce(Server) -> Server,
+        handler: impl Handler,
+    ) -> TestServer {
         let server = configure(Server::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"));
         let addr = server.local_addr().expect("local_addr");
         let handle = server.shutdown_handle();
         let thread = std::thread::Builder::new()
             .name("http-server".into())
-            .spawn(move || server.serve(handler))
+            .spawn(move || server.serve_handler(handler))
             .expect("spawn server thread");
         TestServer {
             addr,

@@ -160,12 +160,14 @@ fn serve<F: Handler>(
             write,
             head: res_head,
             idx,
+            params,
             ..
         } = &mut **b;
         let mut req = Request::new(
             stream,
             read,
             idx,
+            params,
             head,
             start,
             end,
@@ -175,7 +177,7 @@ fn serve<F: Handler>(
             s.body_read_timeout,
         );
         let mut res = Response::new(stream, write, res_head, head.version, is_head, !keep_alive);
-        let outcome = catch_unwind(AssertUnwindSafe(|| handler(&mut req, &mut res)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler.call(&mut req, &mut res)));
         let mut close = !keep_alive;
         let mut drain = false;
         let mut error = None;

@@ -18,6 +18,8 @@ mod registry;
 pub use pool::{stats, Stats};
 
 use crate::handler::Handler;
+use crate::request::Request;
+use crate::response::Response;
 use gmp_core::sync::Mutex;
 use gmp_net::{TcpListener, TcpStream, ToSocketAddrs};
 use registry::{Registry, Settings, Shared, IDLE};
@@ -164,15 +166,28 @@ impl Server {
         }
     }
 
-    /// Accepts connections and serves each on its own goroutine until a
-    /// [`ShutdownHandle`] stops the server; then returns `Ok(())`.
+    /// Accepts connections and serves each on its own goroutine with the closure or
+    /// `fn` `handler`, until a [`ShutdownHandle`] stops the server; then returns
+    /// `Ok(())`.
     ///
     /// Called outside a gmp runtime, it starts one (with default settings) and serves
     /// in it. Accept errors are logged and do not stop the server; running out of file
     /// descriptors backs off (5 ms, doubling up to 1 s) instead of spinning.
-    pub fn serve<F: Handler>(self, handler: F) -> io::Result<()> {
+    ///
+    /// A [`Router`](crate::Router) or other [`Handler`] value is served with [`serve_handler`](Server::serve_handler): this
+    /// method's `Fn` bound is what lets Rust infer a closure's argument types.
+    pub fn serve<F>(self, handler: F) -> io::Result<()>
+    where
+        F: Fn(&mut Request<'_>, &mut Response<'_>) -> io::Result<()> + Send + Sync + 'static,
+    {
+        self.serve_handler(handler)
+    }
+
+    /// [`serve`](Server::serve) for any [`Handler`]: a [`Router`](crate::Router), a file
+    /// server, a handler wrapped by middleware.
+    pub fn serve_handler<H: Handler>(self, handler: H) -> io::Result<()> {
         if !gmp_core::in_runtime() {
-            return gmp_core::run(move || self.serve(handler));
+            return gmp_core::run(move || self.serve_handler(handler));
         }
         let Server { listener, shared } = self;
         let handler = Arc::new(handler);

@@ -17,6 +17,7 @@
 //! take/give of every request, so it costs the hot path no shared atomic.
 
 use crate::h1::fields::{FieldIdx, MAX_FIELDS};
+use crate::request::Params;
 use std::cell::RefCell;
 use std::mem::size_of;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -88,6 +89,8 @@ pub(crate) struct Bufs {
     /// httparse's header slots, all `EMPTY_HEADER` between parses (`head::parse`
     /// resets the ones it used).
     pub scratch: Vec<httparse::Header<'static>>,
+    /// Path parameters and the router's scratch.
+    pub params: Params,
     /// The bytes this set is counted for in [`BYTES`].
     accounted: usize,
 }
@@ -101,6 +104,7 @@ impl Bufs {
             head: Vec::with_capacity(HEAD_BUF),
             idx: Vec::with_capacity(IDX_SLOTS),
             scratch,
+            params: Params::default(),
             accounted: 0,
         });
         // Relaxed, here and below: counters for `stats`, paired with nothing.

@@ -1,0 +1,270 @@
+//! The routing tree: a decision tree over host, then method, then path segments, as
+//! Go's `routingNode`. Matching tries, at each segment, the literal child first, then the
+//! single wildcard, then the multi wildcard, backtracking when a branch fails: since
+//! conflicting patterns are refused at registration, the first match found this way is
+//! the most specific pattern that matches (a pattern with a literal where another has a
+//! wildcard is the more specific one, or the two are disjoint).
+//!
+//! Nodes live in one arena and refer to each other by index; literal children are kept
+//! sorted by their (percent-decoded) bytes and found by binary search. A lookup
+//! allocates nothing unless a segment holds a `%` escape.
+
+use super::pattern::{Pattern, Segment};
+use crate::url::path_unescape;
+
+/// A wildcard's value: the byte range `start..end` of the matched path (escaped, as
+/// sent).
+pub(crate) type Capture = (u32, u32);
+
+#[derive(Default, Debug)]
+struct Node {
+    /// The route of a pattern that ends here.
+    route: Option<u32>,
+    /// Literal children, sorted by key.
+    lits: Vec<(Box<[u8]>, u32)>,
+    /// The `{$}` child: the trailing slash.
+    end: Option<u32>,
+    /// The `{name}` child.
+    wild: Option<u32>,
+    /// The leaf of a `{name...}` or trailing-slash pattern, and whether it records
+    /// its match (anonymous ones do not).
+    multi: Option<(u32, bool)>,
+}
+
+/// The method level under one host.
+#[derive(Default, Debug)]
+struct Methods {
+    by_method: Vec<(Box<str>, u32)>,
+    any: Option<u32>,
+}
+
+/// The whole tree.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    nodes: Vec<Node>,
+    hosts: Vec<(Box<str>, Methods)>,
+    any_host: Methods,
+}
+
+impl Tree {
+    pub(crate) fn new() -> Tree {
+        Tree {
+            nodes: Vec::new(),
+            hosts: Vec::new(),
+            any_host: Methods::default(),
+        }
+    }
+
+    /// Whether any pattern names a host (the request's host then has to be looked up).
+    pub(crate) fn has_hosts(&self) -> bool {
+        !self.hosts.is_empty()
+    }
+
+    fn new_node(&mut self) -> u32 {
+        self.nodes.push(Node::default());
+        (self.nodes.len() - 1) as u32
+    }
+
+    /// Adds `p` as route `route`. The caller has checked it conflicts with no pattern
+    /// already in the tree, so its leaf is free.
+    pub(crate) fn insert(&mut self, p: &Pattern, route: u32) {
+        let host = match &p.host {
+            Some(h) => match self.hosts.iter().position(|(k, _)| k == h) {
+                Some(i) => Some(i),
+                None => {
+                    self.hosts.push((h.clone(), Methods::default()));
+                    Some(self.hosts.len() - 1)
+                }
+            },
+            None => None,
+        };
+        let methods = match host {
+            Some(i) => &self.hosts[i].1,
+            None => &self.any_host,
+        };
+        let existing = match &p.method {
+            Some(m) => methods
+                .by_method
+                .iter()
+                .find(|(k, _)| k == m)
+                .map(|&(_, n)| n),
+            None => methods.any,
+        };
+        let mut n = match existing {
+            Some(n) => n,
+            None => {
+                let n = self.new_node();
+                let methods = match host {
+                    Some(i) => &mut self.hosts[i].1,
+                    None => &mut self.any_host,
+                };
+                match &p.method {
+                    Some(m) => methods.by_method.push((m.clone(), n)),
+                    None => methods.any = Some(n),
+                }
+                n
+            }
+        };
+        for seg in &p.segments {
+            n = match seg {
+                Segment::Lit(l) => {
+                    let lits = &self.nodes[n as usize].lits;
+                    match lits.binary_search_by(|(k, _)| (**k).cmp(&**l)) {
+                        Ok(i) => lits[i].1,
+                        Err(i) => {
+                            let c = self.new_node();
+                            self.nodes[n as usize].lits.insert(i, (l.clone(), c));
+                            c
+                        }
+                    }
+                }
+                Segment::Wild(_) => match self.nodes[n as usize].wild {
+                    Some(c) => c,
+                    None => {
+                        let c = self.new_node();
+                        self.nodes[n as usize].wild = Some(c);
+                        c
+                    }
+                },
+                Segment::End => match self.nodes[n as usize].end {
+                    Some(c) => c,
+                    None => {
+                        let c = self.new_node();
+                        self.nodes[n as usize].end = Some(c);
+                        c
+                    }
+                },
+                Segment::Multi(name) => {
+                    let c = self.new_node();
+                    debug_assert!(self.nodes[n as usize].multi.is_none());
+                    self.nodes[n as usize].multi = Some((c, name.is_some()));
+                    c
+                }
+            };
+        }
+        debug_assert!(self.nodes[n as usize].route.is_none());
+        self.nodes[n as usize].route = Some(route);
+    }
+
+    /// The route for (host, method, path), with its wildcards' values in `caps`.
+    /// `host` is `""` when the request has none or no pattern names one. `path` is
+    /// clean and starts with `/`.
+    pub(crate) fn find(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+        caps: &mut Vec<Capture>,
+    ) -> Option<u32> {
+        if !host.is_empty() {
+            if let Some((_, m)) = self
+                .hosts
+                .iter()
+                .find(|(h, _)| h.eq_ignore_ascii_case(host))
+            {
+                if let Some(r) = self.find_method(m, method, path, caps) {
+                    return Some(r);
+                }
+            }
+        }
+        self.find_method(&self.any_host, method, path, caps)
+    }
+
+    fn find_method(
+        &self,
+        m: &Methods,
+        method: &str,
+        path: &str,
+        caps: &mut Vec<Capture>,
+    ) -> Option<u32> {
+        let exact = m.by_method.iter().find(|(k, _)| &**k == method);
+        if let Some(&(_, n)) = exact {
+            if let Some(r) = self.find_path(n, path, 0, caps) {
+                return Some(r);
+            }
+        }
+        if method == "HEAD" {
+            // GET patterns match HEAD requests too.
+            if let Some(&(_, n)) = m.by_method.iter().find(|(k, _)| &**k == "GET") {
+                if let Some(r) = self.find_path(n, path, 0, caps) {
+                    return Some(r);
+                }
+            }
+        }
+        self.find_path(m.any?, path, 0, caps)
+    }
+
+    /// Matches `path[at..]` (empty, or starting with `/`) below node `n`.
+    fn find_path(&self, n: u32, path: &str, at: usize, caps: &mut Vec<Capture>) -> Option<u32> {
+        let node = &self.nodes[n as usize];
+        let rest = &path.as_bytes()[at..];
+        if rest.is_empty() {
+            return node.route;
+        }
+        if rest == b"/" {
+            // The trailing slash: `{$}`, or a multi wildcard's empty match.
+            if let Some(c) = node.end {
+                if let Some(r) = self.nodes[c as usize].route {
+                    return Some(r);
+                }
+            }
+        } else {
+            let len = rest[1..]
+                .iter()
+                .position(|&b| b == b'/')
+                .unwrap_or(rest.len() - 1);
+            let (seg_start, seg_end) = (at + 1, at + 1 + len);
+            if !node.lits.is_empty() {
+                let seg = path_unescape(&path.as_bytes()[seg_start..seg_end]);
+                if let Ok(i) = node.lits.binary_search_by(|(k, _)| (**k).cmp(&*seg)) {
+                    if let Some(r) = self.find_path(node.lits[i].1, path, seg_end, caps) {
+                        return Some(r);
+                    }
+                }
+            }
+            if let Some(c) = node.wild {
+                caps.push((seg_start as u32, seg_end as u32));
+                if let Some(r) = self.find_path(c, path, seg_end, caps) {
+                    return Some(r);
+                }
+                caps.pop();
+            }
+        }
+        let (c, named) = node.multi?;
+        if named {
+            caps.push(((at + 1) as u32, path.len() as u32));
+        }
+        self.nodes[c as usize].route
+    }
+
+    /// Methods with a pattern matching (host, path) under their own method name (GET
+    /// adds HEAD), for a 405's `Allow`; sorted.
+    pub(crate) fn allowed<'t>(&'t self, host: &str, path: &str) -> Vec<&'t str> {
+        let mut out: Vec<&'t str> = Vec::new();
+        let mut caps = Vec::new();
+        let mut scan = |m: &'t Methods| {
+            for (name, n) in &m.by_method {
+                caps.clear();
+                if self.find_path(*n, path, 0, &mut caps).is_some() {
+                    out.push(name);
+                    if &**name == "GET" {
+                        out.push("HEAD");
+                    }
+                }
+            }
+        };
+        if !host.is_empty() {
+            if let Some((_, m)) = self
+                .hosts
+                .iter()
+                .find(|(h, _)| h.eq_ignore_ascii_case(host))
+            {
+                scan(m);
+            }
+        }
+        scan(&self.any_host);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
