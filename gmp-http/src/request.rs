@@ -175,10 +175,9 @@ impl<'c> Request<'c> {
     }
 
     /// What a router matches on: the method, the path, the `Host` header, and its
-    /// scratch vector for wildcard ranges (emptied).
+    /// scratch vector for wildcard ranges.
     pub(crate) fn routing(&mut self) -> (&str, &str, Option<&str>, &mut Vec<(u32, u32)>) {
         let caps = &mut self.params.caps;
-        caps.clear();
         let text = |(off, len): (u32, u32)| {
             // SAFETY: as in `text`: the method (token characters) and target (visible
             // ASCII or checked UTF-8) were checked by `request_head`.

@@ -173,6 +173,7 @@ impl Router {
                 ""
             };
             let clean = clean_path(path);
+            caps.clear();
             let found = self.tree.find(host, method, &clean, caps);
             let mut to = None;
             // `/tree` with only `/tree/` registered: redirect to the subtree (Go's rule:
