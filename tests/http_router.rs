@@ -63,7 +63,9 @@ fn go_router() -> Router {
 /// Sends `method target` with `host` and returns the response.
 fn ask(s: &TestServer, method: &str, target: &str, host: &str) -> Resp {
     let mut c = s.client();
-    c.send(format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+    c.send(format!(
+        "{method} {target} HTTP/1.1\r\nHost: {host}\r\n\r\n"
+    ));
     c.read_resp(method == "HEAD")
 }
 
@@ -94,7 +96,13 @@ fn gos_routing_table() {
             200,
             "bucket-object bucket=mybucket objectname=path/to/obj x",
         ),
-        ("GET", "/b/mybucket/o/", "a", 200, "bucket-object bucket=mybucket objectname="),
+        (
+            "GET",
+            "/b/mybucket/o/",
+            "a",
+            200,
+            "bucket-object bucket=mybucket objectname=",
+        ),
         // The more specific subtree wins.
         ("GET", "/images/thumbnails/x.png", "a", 200, "thumbnails/"),
         ("GET", "/images/x.png", "a", 200, "images/"),
@@ -200,7 +208,10 @@ fn conflicting_patterns_panic_naming_both() {
             "{a} / {b}: {msg}"
         );
         assert!(msg.contains("conflicts"), "{msg}");
-        assert!(msg.contains("http_router.rs"), "no registration site: {msg}");
+        assert!(
+            msg.contains("http_router.rs"),
+            "no registration site: {msg}"
+        );
     }
     // Not conflicts: one is more specific, or they are disjoint.
     for set in [
@@ -288,7 +299,10 @@ fn a_handler_wrapped_alone_and_a_mounted_router() {
     assert_eq!((r.status, r.header("x-wrapped")), (200, Some("yes")));
     let r = ask(&s, "GET", "/plain", "a");
     assert_eq!((r.status, r.header("x-wrapped")), (200, None));
-    assert_eq!(ask(&s, "GET", "/api/v1/widgets", "a").text(), "api thing=widgets");
+    assert_eq!(
+        ask(&s, "GET", "/api/v1/widgets", "a").text(),
+        "api thing=widgets"
+    );
     // The inner router's own 404 and 405.
     assert_eq!(ask(&s, "GET", "/api/v2/x", "a").status, 404);
     assert_eq!(ask(&s, "POST", "/api/v1/x", "a").status, 405);

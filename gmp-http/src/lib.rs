@@ -44,6 +44,9 @@ mod h1;
 mod handler;
 #[cfg(feature = "http-types")]
 mod interop;
+#[cfg(feature = "json")]
+mod json;
+mod middleware;
 mod request;
 mod response;
 mod router;
@@ -53,7 +56,8 @@ mod url;
 pub use bytes::Bytes;
 pub use h1::Version;
 pub use handler::{Handler, Next, With};
-pub use request::{Body, Request};
+pub use middleware::{log_requests, timeout, Timeout};
+pub use request::{Body, BodyError, Request};
 pub use response::Response;
 pub use router::Router;
 pub use server::{stats, Server, ShutdownHandle, Stats};

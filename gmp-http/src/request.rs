@@ -5,7 +5,7 @@ use crate::h1::chunked::Decoder;
 use crate::h1::fields::FieldIdx;
 use crate::h1::framing::Framing;
 use crate::h1::request_head::Head;
-use crate::h1::{Reject, Version};
+use crate::h1::Version;
 use gmp_net::TcpStream;
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
@@ -63,7 +63,7 @@ pub struct Request<'c> {
     pub(crate) cont: Continue,
     /// Set when the body turned out malformed, too large, or cut short: the status for
     /// the error response (if nothing was sent yet), and the connection must close.
-    pub(crate) broken: Option<Reject>,
+    pub(crate) broken: Option<BodyError>,
 }
 
 impl<'c> Request<'c> {
@@ -308,14 +308,25 @@ impl<'c> Request<'c> {
         self.body_done()
     }
 
-    fn fail(&mut self, status: u16, why: &'static str, kind: io::ErrorKind) -> io::Error {
-        self.broken = Some(Reject { status, why });
-        io::Error::new(kind, why)
+    /// Marks the request broken with `status` (the answer if the handler returns the
+    /// error) and returns the error for the handler.
+    pub(crate) fn fail(
+        &mut self,
+        status: u16,
+        why: impl Into<Cow<'static, str>>,
+        kind: io::ErrorKind,
+    ) -> io::Error {
+        let e = BodyError {
+            status,
+            why: why.into(),
+        };
+        self.broken = Some(e.clone());
+        io::Error::new(kind, e)
     }
 
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if let Some(r) = self.broken {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, r.why));
+        if let Some(b) = &self.broken {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, b.clone()));
         }
         if out.is_empty() || self.body_done() {
             return Ok(0);
@@ -428,9 +439,9 @@ impl<'c> Request<'c> {
             )),
             Ok(n) => Ok(n),
             Err(e) => {
-                self.broken = Some(Reject {
+                self.broken = Some(BodyError {
                     status: 408,
-                    why: "reading the request body failed",
+                    why: Cow::Borrowed("reading the request body failed"),
                 });
                 Err(e)
             }
@@ -533,6 +544,55 @@ impl std::fmt::Debug for Request<'_> {
             .finish_non_exhaustive()
     }
 }
+
+/// Why a request's body could not be read (malformed framing, over the server's body
+/// limit, cut short) or decoded (`Request::json`), carried inside the `io::Error` a
+/// read returns: `e.get_ref()` downcasts to it. A handler that returns such an error
+/// (`?`) gets its client the [`status`](BodyError::status) it names, with the message.
+///
+/// ```no_run
+/// use std::io::Read;
+/// gmp_http::Server::bind("127.0.0.1:8080")?.serve(|req, res| {
+///     let mut body = Vec::new();
+///     if let Err(e) = req.body().read_to_end(&mut body) {
+///         let status = e
+///             .get_ref()
+///             .and_then(|e| e.downcast_ref::<gmp_http::BodyError>())
+///             .map_or(500, |b| b.status());
+///         tracing::info!("body refused with {status}: {e}");
+///         return Err(e); // the client gets `status` (413 for a body over the limit)
+///     }
+///     res.body(body);
+///     Ok(())
+/// })
+/// # ; Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodyError {
+    status: u16,
+    why: Cow<'static, str>,
+}
+
+impl BodyError {
+    /// The status the server answers with: 400 (malformed, cut short, bad JSON), 408
+    /// (the read failed or timed out), 413 (over the body limit), 415 (not JSON).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// What was wrong.
+    pub fn message(&self) -> &str {
+        &self.why
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl std::error::Error for BodyError {}
 
 /// The request body as a reader: see [`Request::body`].
 ///

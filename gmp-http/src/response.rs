@@ -8,6 +8,8 @@ use crate::h1::Version;
 use bytes::Bytes;
 use gmp_net::TcpStream;
 use std::io::{self, IoSlice, Write};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
 
 /// Pending output is written to the socket once it reaches this size.
 pub(crate) const FLUSH_AT: usize = 64 << 10;
@@ -74,7 +76,21 @@ pub struct Response<'c> {
     start: usize,
     /// Some of this response has reached the socket.
     pub(crate) flushed: bool,
+    /// Set while a `timeout` runs the handler: who owns the socket, the response or the
+    /// timeout's watchdog (see `middleware`).
+    guard: Option<Arc<AtomicU8>>,
+    /// The watchdog answered instead (a 503): nothing more goes out, the connection
+    /// closes.
+    pub(crate) abandoned: bool,
 }
+
+/// `guard` states. RUNNING: the handler runs and nothing of its response is on the
+/// wire; SENDING: the response claimed the socket; TIMED_OUT: the watchdog did (and sent
+/// its 503); DONE: the handler returned first.
+pub(crate) const RUNNING: u8 = 0;
+pub(crate) const SENDING: u8 = 1;
+pub(crate) const TIMED_OUT: u8 = 2;
+pub(crate) const DONE: u8 = 3;
 
 impl<'c> Response<'c> {
     pub(crate) fn new(
@@ -103,6 +119,8 @@ impl<'c> Response<'c> {
             close,
             start,
             flushed: false,
+            guard: None,
+            abandoned: false,
         }
     }
 
@@ -356,14 +374,68 @@ impl<'c> Response<'c> {
             }
             return Ok(());
         }
+        self.claim()?;
         self.flushed = true;
         write_all_two(self.stream, self.out, data)
     }
 
     /// Writes out everything pending.
     fn push(&mut self) -> io::Result<()> {
+        self.claim()?;
         self.flushed = true;
         write_all_two(self.stream, self.out, &[])
+    }
+
+    /// Before the response's first bytes go to the socket under a `timeout`: take the
+    /// socket from the watchdog, or fail if it already answered.
+    #[inline]
+    fn claim(&mut self) -> io::Result<()> {
+        match &self.guard {
+            None => Ok(()),
+            Some(g) => claim_slow(g),
+        }
+    }
+
+    /// Writes out earlier pipelined responses still pending, before this one begins
+    /// (nothing of it is in the buffer yet).
+    pub(crate) fn flush_earlier(&mut self) -> io::Result<()> {
+        debug_assert!(self.mode == Mode::Open && self.out.len() == self.start);
+        if !self.out.is_empty() {
+            write_all_two(self.stream, self.out, &[])?;
+            self.start = 0;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_guard(&mut self, g: Option<Arc<AtomicU8>>) {
+        self.guard = g;
+    }
+
+    /// The watchdog answered: drop whatever the handler left in the buffer; nothing
+    /// more is written and the connection closes.
+    pub(crate) fn abandon(&mut self) {
+        self.out.truncate(self.start);
+        self.mode = Mode::Done;
+        self.abandoned = true;
+        self.close = true;
+    }
+
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self.stream)
+    }
+
+    pub(crate) fn is_head(&self) -> bool {
+        self.is_head
+    }
+
+    /// Body bytes of this response so far: the whole body given to `body`, or what was
+    /// streamed (none for HEAD).
+    pub(crate) fn body_bytes(&self) -> u64 {
+        match (&self.body, self.mode) {
+            _ if self.is_head => 0,
+            (Some(b), Mode::Open) => b.len() as u64,
+            _ => self.written,
+        }
     }
 
     /// Drops this response's bytes if none reached the socket (for the 500 after a
@@ -375,6 +447,19 @@ impl<'c> Response<'c> {
         self.out.truncate(self.start);
         self.mode = Mode::Done;
         true
+    }
+}
+
+#[cold]
+fn claim_slow(g: &AtomicU8) -> io::Result<()> {
+    // SeqCst, as every access to a guard: the handler's claim and the watchdog's CAS
+    // decide who writes to the socket, and the middleware's final CAS reads the winner.
+    match g.compare_exchange(RUNNING, SENDING, SeqCst, SeqCst) {
+        Ok(_) | Err(SENDING) => Ok(()),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "gmp-http: the handler ran out of time; the client got a 503",
+        )),
     }
 }
 

@@ -205,23 +205,41 @@ fn serve<F: Handler>(
                 close |= res.close;
             }
             Ok(Err(e)) => {
-                tracing::debug!(%remote, "gmp-http: handler error: {e}");
+                tracing::warn!(
+                    method = req.method(),
+                    path = req.path(),
+                    %remote,
+                    "gmp-http: handler error: {e}; closing the connection"
+                );
                 close = true;
-                if res.discard() {
-                    error = Some(req.broken.unwrap_or(INTERNAL));
+                if !res.abandoned && res.discard() {
+                    error = Some(match &req.broken {
+                        Some(b) => (b.status(), b.message()),
+                        None => (INTERNAL.status, INTERNAL.why),
+                    });
                 }
             }
-            Err(_) => {
-                tracing::error!(%remote, "gmp-http: handler panicked; closing the connection");
+            Err(panic) => {
+                tracing::error!(
+                    method = req.method(),
+                    path = req.path(),
+                    %remote,
+                    "gmp-http: handler panicked: {}; closing the connection",
+                    panic_message(&*panic)
+                );
                 close = true;
-                if res.discard() {
-                    error = Some(INTERNAL);
+                if !res.abandoned && res.discard() {
+                    error = Some((INTERNAL.status, INTERNAL.why));
                 }
             }
         }
+        if res.abandoned {
+            // A timeout's watchdog answered and shut the socket down.
+            return;
+        }
         drop(res);
-        if let Some(r) = error {
-            write_error(write, r.status, r.why, is_head);
+        if let Some((status, why)) = error {
+            write_error(write, status, why, is_head);
         }
         // A body that broke (malformed, too large, cut short) leaves the input in an
         // unknown place: the connection cannot carry another request.
@@ -246,6 +264,14 @@ fn serve<F: Handler>(
             return;
         }
     }
+}
+
+/// A panic's message, when it is a string (as `panic!` makes it).
+fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a non-string payload)")
 }
 
 /// Answers a request the server refuses, then closes. The refused head lies in
