@@ -22,6 +22,12 @@ struct Node {
     route: Option<u32>,
     /// Literal children, sorted by key.
     lits: Vec<(Box<[u8]>, u32)>,
+    /// A signature of each literal key (`sig`: its length and first two bytes), in
+    /// `lits`' order: a lookup scans these and compares whole keys only where the
+    /// signature matches. Measured on the GitHub API route set (benches/router.rs): a
+    /// binary search over the keys, a memcmp per probe, took 2.5 x matchit's lookup
+    /// time in all; first bytes alone, 1.4 x.
+    sigs: Vec<u32>,
     /// The `{$}` child: the trailing slash.
     end: Option<u32>,
     /// The `{name}` child.
@@ -29,6 +35,30 @@ struct Node {
     /// The leaf of a `{name...}` or trailing-slash pattern, and whether it records
     /// its match (anonymous ones do not).
     multi: Option<(u32, bool)>,
+}
+
+impl Node {
+    /// The literal child for (decoded) segment `seg`.
+    #[inline]
+    fn lit(&self, seg: &[u8]) -> Option<u32> {
+        let want = sig(seg);
+        for (i, &s) in self.sigs.iter().enumerate() {
+            if s == want {
+                let (key, child) = &self.lits[i];
+                if **key == *seg {
+                    return Some(*child);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A key's length (up to 65,535) and first two bytes, in one word.
+#[inline]
+fn sig(key: &[u8]) -> u32 {
+    let b = |i: usize| key.get(i).copied().unwrap_or(0) as u32;
+    (key.len().min(0xffff) as u32) << 16 | b(0) << 8 | b(1)
 }
 
 /// The method level under one host.
@@ -113,7 +143,9 @@ impl Tree {
                         Ok(i) => lits[i].1,
                         Err(i) => {
                             let c = self.new_node();
-                            self.nodes[n as usize].lits.insert(i, (l.clone(), c));
+                            let node = &mut self.nodes[n as usize];
+                            node.lits.insert(i, (l.clone(), c));
+                            node.sigs.insert(i, sig(l));
                             c
                         }
                     }
@@ -197,7 +229,8 @@ impl Tree {
     /// Matches `path[at..]` (empty, or starting with `/`) below node `n`.
     fn find_path(&self, n: u32, path: &str, at: usize, caps: &mut Vec<Capture>) -> Option<u32> {
         let node = &self.nodes[n as usize];
-        let rest = &path.as_bytes()[at..];
+        let bytes = path.as_bytes();
+        let rest = &bytes[at..];
         if rest.is_empty() {
             return node.route;
         }
@@ -209,15 +242,23 @@ impl Tree {
                 }
             }
         } else {
-            let len = rest[1..]
-                .iter()
-                .position(|&b| b == b'/')
-                .unwrap_or(rest.len() - 1);
-            let (seg_start, seg_end) = (at + 1, at + 1 + len);
+            // The segment, and whether it holds an escape, in one pass.
+            let seg_start = at + 1;
+            let mut seg_end = seg_start;
+            let mut escaped = false;
+            while seg_end < bytes.len() && bytes[seg_end] != b'/' {
+                escaped |= bytes[seg_end] == b'%';
+                seg_end += 1;
+            }
             if !node.lits.is_empty() {
-                let seg = path_unescape(&path.as_bytes()[seg_start..seg_end]);
-                if let Ok(i) = node.lits.binary_search_by(|(k, _)| (**k).cmp(&*seg)) {
-                    if let Some(r) = self.find_path(node.lits[i].1, path, seg_end, caps) {
+                let raw = &bytes[seg_start..seg_end];
+                let child = if escaped {
+                    node.lit(&path_unescape(raw))
+                } else {
+                    node.lit(raw)
+                };
+                if let Some(c) = child {
+                    if let Some(r) = self.find_path(c, path, seg_end, caps) {
                         return Some(r);
                     }
                 }
