@@ -1,7 +1,8 @@
 //! What the example servers share: logging and the listen address argument.
 
 /// Sends `tracing` logs to stderr with an env filter (`RUST_LOG`, default `info`), and
-/// returns the first command-line argument, or `default` as the address to listen on.
+/// returns the first command-line argument that is not a `--flag`, or `default`, as the
+/// address to listen on.
 pub fn setup(default: &str) -> String {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -10,5 +11,8 @@ pub fn setup(default: &str) -> String {
         )
         .with_writer(std::io::stderr)
         .init();
-    std::env::args().nth(1).unwrap_or_else(|| default.into())
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .unwrap_or_else(|| default.into())
 }
