@@ -56,3 +56,27 @@ fn heads_convert_to_and_from_the_http_crate() {
     assert_eq!(r.text(), "made by http");
     server.stop();
 }
+
+#[test]
+fn the_client_sends_an_http_request_and_returns_an_http_response() {
+    let server = TestServer::demo();
+    let client = gmp::http::Client::new();
+    let req = http::Request::post(format!("http://{}/echo", server.addr))
+        .header("x-one", "1")
+        .body("round trip")
+        .unwrap();
+    let res = client.send_http(req).unwrap();
+    assert_eq!(res.status(), http::StatusCode::OK);
+    assert_eq!(res.version(), http::Version::HTTP_11);
+    assert_eq!(res.headers()["content-length"], "10");
+    assert_eq!(&res.body()[..], b"round trip");
+    let res = client
+        .send_http(
+            http::Request::get(format!("http://{}/", server.addr))
+                .body("")
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(&res.body()[..], b"Hello, World!");
+    server.stop();
+}

@@ -75,3 +75,52 @@ impl Response<'_> {
         Ok(b.body(())?.into_parts().0)
     }
 }
+
+impl crate::Client {
+    /// Sends an `http::Request` and returns the whole response as an
+    /// `http::Response<Bytes>` (the body read to its end). The request's URI must be
+    /// absolute (`http://host/path`); its headers go out as given (a value that is not
+    /// valid is an `InvalidInput` error before anything is sent), its body with
+    /// `Content-Length`.
+    ///
+    /// ```no_run
+    /// let client = gmp_http::Client::new();
+    /// let req = http::Request::post("http://127.0.0.1:8080/items")
+    ///     .header("content-type", "application/json")
+    ///     .body(r#"{"name":"x"}"#)
+    ///     .unwrap();
+    /// let res = client.send_http(req)?;
+    /// println!("{} {:?}", res.status(), res.body());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_http<B: Into<bytes::Bytes>>(
+        &self,
+        req: http::Request<B>,
+    ) -> io::Result<http::Response<bytes::Bytes>> {
+        let (parts, body) = req.into_parts();
+        let mut b = self.request(parts.method.as_str(), &parts.uri.to_string());
+        for (name, value) in &parts.headers {
+            let v = value.to_str().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("the value of header {name} is not visible ASCII"),
+                )
+            })?;
+            b = b.header(name.as_str(), v);
+        }
+        let body: bytes::Bytes = body.into();
+        if !body.is_empty() || !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+            b = b.body(body);
+        }
+        let mut res = b.send()?;
+        let mut out = http::Response::builder()
+            .status(res.status())
+            .version(res.version().into());
+        for (name, value) in res.headers() {
+            out = out.header(name, value);
+        }
+        let bytes = res.bytes()?;
+        out.body(bytes.into())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("response: {e}")))
+    }
+}

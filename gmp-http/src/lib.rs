@@ -34,12 +34,14 @@
 //! | `request`, `response` | the handler's view of one exchange: `Request` (the head in place, the body as a reader), `Response` (serialised into the connection's write buffer) |
 //! | `handler` | the `Handler` trait that `serve` calls |
 //! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`) |
+//! | `client` | the HTTP/1.1 client: `Client`, its connection pool, redirects and retries (on `h1`'s response heads and chunked decoder) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod client;
 mod h1;
 mod handler;
 #[cfg(feature = "http-types")]
@@ -54,6 +56,7 @@ mod server;
 mod url;
 
 pub use bytes::Bytes;
+pub use client::{Client, ClientBuilder};
 pub use h1::Version;
 pub use handler::{Handler, Next, With};
 pub use middleware::{log_requests, timeout, Timeout};

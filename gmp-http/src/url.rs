@@ -139,6 +139,180 @@ fn is_clean_slow(b: &[u8]) -> bool {
     true
 }
 
+/// An absolute `http`/`https` URL as a client needs it: scheme, host, port and the
+/// request target (path and query; the fragment is dropped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Url {
+    pub https: bool,
+    /// The host, without brackets for an IPv6 literal, lowercased.
+    pub host: String,
+    pub port: u16,
+    /// Path and query, as sent in the request line (`/` at least).
+    pub target: String,
+}
+
+impl Url {
+    /// Parses `http://host[:port][/path][?query][#fragment]` (or `https`, or `ws`/`wss`
+    /// as their HTTP twins). The error says what is wrong.
+    pub(crate) fn parse(s: &str) -> Result<Url, String> {
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| format!("{s:?} is not an absolute URL (no scheme://)"))?;
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "http" | "ws" => false,
+            "https" | "wss" => true,
+            other => return Err(format!("unsupported URL scheme {other:?} in {s:?}")),
+        };
+        let rest = rest.split('#').next().unwrap_or("");
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, target) = rest.split_at(end);
+        if authority.contains('@') {
+            return Err(format!("user information in URLs is not supported: {s:?}"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("unclosed '[' in the host of {s:?}"))?;
+            h.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| format!("bad IPv6 address {h:?} in {s:?}"))?;
+            match after {
+                "" => (h, None),
+                p if p.starts_with(':') => (h, Some(&p[1..])),
+                _ => return Err(format!("bad authority in {s:?}")),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("no host in {s:?}"));
+        }
+        if !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:".contains(&b))
+        {
+            return Err(format!("bad host {host:?} in {s:?}"));
+        }
+        let port = match port {
+            None | Some("") => {
+                if https {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0 && !p.to_string().is_empty())
+                .ok_or_else(|| format!("bad port {p:?} in {s:?}"))?,
+        };
+        let target = if target.is_empty() {
+            "/".to_string()
+        } else if target.starts_with('?') {
+            format!("/{target}")
+        } else {
+            target.to_string()
+        };
+        if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(format!(
+                "{s:?} holds a space or control character (percent-encode it)"
+            ));
+        }
+        Ok(Url {
+            https,
+            host: host.to_ascii_lowercase(),
+            port,
+            target,
+        })
+    }
+
+    /// The port is the scheme's default.
+    pub(crate) fn default_port(&self) -> bool {
+        self.port == if self.https { 443 } else { 80 }
+    }
+
+    /// `host[:port]` for a `Host` header (brackets around an IPv6 literal).
+    pub(crate) fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.default_port() {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    /// The URL `reference` (a redirect's `Location`) resolves to from this one (RFC 3986
+    /// §5.2, for the forms servers send: absolute, `//authority/path`, `/path`,
+    /// `relative/path`, `?query`).
+    pub(crate) fn join(&self, reference: &str) -> Result<Url, String> {
+        let reference = reference.trim();
+        if reference.contains("://") && reference.find("://") < reference.find(['/', '?']) {
+            return Url::parse(reference);
+        }
+        let scheme = if self.https { "https" } else { "http" };
+        if let Some(rest) = reference.strip_prefix("//") {
+            return Url::parse(&format!("{scheme}://{rest}"));
+        }
+        let base = format!("{scheme}://{}", self.authority());
+        if reference.starts_with('/') {
+            let (path, query) = split_query(reference);
+            return Url::parse(&format!("{base}{}{query}", remove_dots(path)));
+        }
+        let (own_path, own_query) = split_query(&self.target);
+        if reference.is_empty() {
+            return Url::parse(&format!("{base}{own_path}{own_query}"));
+        }
+        if reference.starts_with('?') {
+            return Url::parse(&format!("{base}{own_path}{reference}"));
+        }
+        let dir = &own_path[..own_path.rfind('/').map_or(0, |i| i + 1)];
+        let (path, query) = split_query(reference);
+        Url::parse(&format!(
+            "{base}{}{query}",
+            remove_dots(&format!("{dir}{path}"))
+        ))
+    }
+}
+
+fn split_query(t: &str) -> (&str, &str) {
+    match t.find('?') {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    }
+}
+
+/// RFC 3986 §5.2.4 for an absolute path: `.` and `..` segments resolved, other slashes
+/// kept as they are.
+fn remove_dots(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        match *seg {
+            "." => {
+                if last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                out.pop();
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +345,69 @@ mod tests {
         ] {
             assert_eq!(clean_path(input), want, "{input:?}");
             assert_eq!(is_clean(input), input == want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn absolute_urls() {
+        let u = Url::parse("http://Example.COM:8080/a/b?x=1#frag").unwrap();
+        assert_eq!(
+            (u.https, u.host.as_str(), u.port, u.target.as_str()),
+            (false, "example.com", 8080, "/a/b?x=1")
+        );
+        assert_eq!(u.authority(), "example.com:8080");
+        let u = Url::parse("https://h").unwrap();
+        assert_eq!(
+            (u.port, u.target.as_str(), u.authority().as_str()),
+            (443, "/", "h")
+        );
+        let u = Url::parse("http://[::1]:9/x").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.authority().as_str()),
+            ("::1", 9, "[::1]:9")
+        );
+        assert_eq!(Url::parse("http://h?q").unwrap().target, "/?q");
+        for bad in [
+            "example.com/x",
+            "ftp://h/",
+            "http:///x",
+            "http://h:0/",
+            "http://h:99999/",
+            "http://h:x/",
+            "http://u:p@h/",
+            "http://h/a b",
+            "http://[::1/",
+            "http://[zz]/",
+            "http://h\u{7f}/",
+            "http://h^/",
+        ] {
+            assert!(Url::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_references() {
+        let base = Url::parse("http://h:81/a/b/c?q=1").unwrap();
+        for (r, want) in [
+            ("https://other/x", "https://other:443/x"),
+            ("//other/y", "http://other:80/y"),
+            ("/z?k", "http://h:81/z?k"),
+            ("d", "http://h:81/a/b/d"),
+            ("../d", "http://h:81/a/d"),
+            ("./", "http://h:81/a/b/"),
+            ("?n=2", "http://h:81/a/b/c?n=2"),
+            ("/a/./b/../c", "http://h:81/a/c"),
+            ("", "http://h:81/a/b/c?q=1"),
+        ] {
+            let u = base.join(r).unwrap();
+            let got = format!(
+                "{}://{}:{}{}",
+                if u.https { "https" } else { "http" },
+                u.host,
+                u.port,
+                u.target
+            );
+            assert_eq!(got, want, "{r:?}");
         }
     }
 

@@ -12,6 +12,7 @@ pub(crate) mod date;
 pub(crate) mod fields;
 pub(crate) mod framing;
 pub(crate) mod request_head;
+pub(crate) mod response_head;
 pub(crate) mod status;
 
 /// The HTTP version of a message.
