@@ -36,6 +36,7 @@
 
 mod arch;
 pub mod chan;
+mod clock;
 mod g;
 mod handoff;
 mod m;

@@ -34,10 +34,10 @@
 //! wait, as Go's fdMutex), so they never have two. Any other caller's second waiter
 //! naps 1 ms and retries its syscall.
 
+use crate::clock::{nanotime, NEVER};
 use crate::g::G;
 use crate::m;
 use crate::sched::{self, Sched};
-use crate::timer::{nanotime, NEVER};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::cell::UnsafeCell;

@@ -36,13 +36,14 @@
 //! plain thread may hold the other end (see `checkdead`).
 
 use crate::arch;
+use crate::clock::{nanotime, NEVER};
 use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use crate::handoff;
 use crate::m::{self, M};
 use crate::netpoll::{self, Mode, Netpoll, PollDesc};
 use crate::p::{GRef, GFREE_MAX, P};
 use crate::stack::StackPool;
-use crate::timer::{nanotime, Timer, TimerKind, NEVER};
+use crate::timer::{Timer, TimerKind};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use std::io;
 use std::ptr::{self, NonNull};

@@ -10,10 +10,10 @@
 //! A fixed 10 ms tick rather than Go's 20 µs–10 ms backoff: the only job so far is the
 //! 10 ms poll rule, and a sleeping thread costs nothing.
 
+use crate::clock::nanotime;
 use crate::m::futex_wait;
 use crate::runtime::schedtrace_line;
 use crate::sched::{self, Sched};
-use crate::timer::nanotime;
 use std::io::Write;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Per-P timer heaps: a 4-ary min-heap of `(when, G)` entries, and the monotonic clock.
+//! Per-P timer heaps: a 4-ary min-heap of `(when, G)` entries, and `sleep`.
 //!
 //! Each P owns a heap under its own mutex (uncontended unless another M runs this P's
 //! expired timers while stealing, or the idle sleeper does). The earliest deadline is
@@ -9,22 +9,9 @@
 //! An entry readies its G when `now >= when`, never before, so `sleep` never returns
 //! early.
 
+use crate::clock::{nanotime, NEVER};
 use crate::g::G;
 use crate::netpoll::{Mode, PollDesc};
-
-/// No timer pending.
-pub(crate) const NEVER: u64 = u64::MAX;
-
-/// Nanoseconds on `CLOCK_MONOTONIC` (the clock `Instant` uses; a vDSO call, no syscall).
-pub(crate) fn nanotime() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
 
 #[derive(Clone, Copy)]
 pub(crate) struct Timer {

@@ -24,10 +24,11 @@
 //! never before it is saved. A claimed-but-not-done wait keeps the waiter asleep until
 //! the claimer has finished writing into its frame.
 
+use crate::clock::{nanotime, NEVER};
 use crate::g::G;
 use crate::m;
 use crate::sched;
-use crate::timer::{nanotime, Timer, TimerKind};
+use crate::timer::{Timer, TimerKind};
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
@@ -218,7 +219,7 @@ impl Wait {
             let left = d.saturating_duration_since(Instant::now());
             let when = nanotime()
                 .saturating_add(left.as_nanos().min(u64::MAX as u128 / 2) as u64)
-                .min(crate::timer::NEVER - 1);
+                .min(NEVER - 1);
             sched::add_timer_from_g(Timer {
                 when,
                 kind: TimerKind::WaitTimeout { g, gen: self.gen },

@@ -36,8 +36,8 @@
 //! a waiter that unwinds (or is swept at shutdown) leave without corrupting the state.
 
 use super::{block, Abandon, Lock};
+use crate::clock::nanotime;
 use crate::sched::can_spin;
-use crate::timer::nanotime;
 use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
