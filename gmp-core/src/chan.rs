@@ -26,8 +26,8 @@
 //! protocol of `wait.rs`, which is also what lets [`select!`](crate::select!) wait on
 //! many channels at once.
 
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup, NONE};
 use crate::spinlock::{SpinGuard, SpinLock};
-use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup, NONE};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
@@ -1032,7 +1032,7 @@ pub mod __select {
             }
             if n == 0 && matches!(mode, Mode::Block) {
                 // Go: `select {}` blocks forever.
-                crate::sched::park_or_block_forever();
+                crate::proc::sched::park_or_block_forever();
             }
             let ctx = Ctx { wait: Wait::new() };
             let mut reg = Cases {
@@ -1077,7 +1077,7 @@ pub mod __select {
 
     fn shuffle(v: &mut [usize]) {
         for i in (1..v.len()).rev() {
-            let j = (crate::sched::fastrand() as usize) % (i + 1);
+            let j = (crate::proc::sched::fastrand() as usize) % (i + 1);
             v.swap(i, j);
         }
     }

@@ -37,25 +37,17 @@
 mod arch;
 pub mod chan;
 mod clock;
-mod g;
-mod handoff;
-mod m;
-#[doc(hidden)]
-pub mod netpoll;
-mod p;
+mod proc;
 mod runtime;
-mod sched;
-mod spawn;
 mod spinlock;
-mod stack;
 pub mod sync;
-mod sysmon;
-mod timer;
-mod wait;
 
-pub use handoff::blocking;
+#[doc(hidden)]
+pub use proc::netpoll;
+
+pub use proc::handoff::blocking;
+pub use proc::sched::{park_forever, yield_now};
+pub use proc::spawn::{off_p, spawn, Builder, JoinHandle};
+pub use proc::stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
+pub use proc::timer::sleep;
 pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder, Stats};
-pub use sched::{park_forever, yield_now};
-pub use spawn::{off_p, spawn, Builder, JoinHandle};
-pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
-pub use timer::sleep;

@@ -18,12 +18,12 @@
 //! keeps its M, and so `run`, from finishing.
 
 use crate::arch;
-use crate::g::{self, Packet, G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
-use crate::m::{self, M};
-use crate::netpoll::Netpoll;
-use crate::p::{GRef, P};
-use crate::sched::{self, Locked, Sched};
-use crate::stack::{self, StackPool};
+use crate::proc::g::{self, Packet, G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
+use crate::proc::m::{self, M};
+use crate::proc::netpoll::Netpoll;
+use crate::proc::p::{GRef, P};
+use crate::proc::sched::{self, Locked, Sched};
+use crate::proc::stack::{self, StackPool};
 use crossbeam_deque::{Injector, Worker};
 use std::io;
 use std::panic;
@@ -115,7 +115,7 @@ impl RuntimeBuilder {
             self.max_threads
         );
         stack::install_overflow_handler();
-        crate::handoff::init_barrier();
+        crate::proc::handoff::init_barrier();
         let s = Box::new(Sched::new(procs, self.stack_size));
         s.max_threads.store(self.max_threads, SeqCst);
         let s: &Sched = &s;
@@ -145,7 +145,7 @@ impl RuntimeBuilder {
         s.injector
             .push(GRef(NonNull::new(g).expect("G is not null")));
         tracing::debug!(procs, stack_size = s.stack_size, "gmp runtime starting");
-        crate::sysmon::start(s);
+        crate::proc::sysmon::start(s);
         sched::startm(s, None, false);
         assert!(
             s.mcount.load(SeqCst) > 0,
@@ -292,7 +292,7 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
     // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
     // `mcount` to reach zero, which is the last thing this thread does with it).
     unsafe {
-        crate::handoff::acquirep(&mut *m, p);
+        crate::proc::handoff::acquirep(&mut *m, p);
         (*m).spinning = spinning;
         m::set_current(m);
         arch::mstart(

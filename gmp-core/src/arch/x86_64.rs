@@ -225,5 +225,5 @@ global_asm!(
     ".cfi_endproc",
     ".size gmp_core_g_trampoline_v0, .-gmp_core_g_trampoline_v0",
     ".popsection",
-    entry = sym crate::g::g_entry,
+    entry = sym crate::proc::g::g_entry,
 );

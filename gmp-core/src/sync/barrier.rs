@@ -7,7 +7,7 @@
 //! number: each generation's entries are all popped by its leader.)
 
 use super::{block, wake_all, Lock};
-use crate::wait::{Entry, Wait, WaitQueue};
+use crate::proc::wait::{Entry, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;
 

@@ -11,7 +11,7 @@
 
 use super::mutex::MutexGuard;
 use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
 use std::fmt;
 use std::ptr;
 use std::time::{Duration, Instant};

@@ -58,7 +58,7 @@ pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use waitgroup::WaitGroup;
 
-use crate::wait::{Outcome, Wait, Wakeup};
+use crate::proc::wait::{Outcome, Wait, Wakeup};
 use std::time::Instant;
 
 /// Why a waiter gives up its queued entry without a peer having popped it.

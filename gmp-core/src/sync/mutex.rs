@@ -37,8 +37,8 @@
 
 use super::{block, Abandon, Lock};
 use crate::clock::nanotime;
-use crate::sched::can_spin;
-use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
+use crate::proc::sched::can_spin;
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -341,10 +341,10 @@ impl RawMutex {
         // Not while unwinding (a guard dropped by a panic): a goroutine that switches
         // mid-unwind may resume on another thread, and std counts panics per thread.
         let yield_to_it =
-            wake.is_g() && !crate::m::current().is_null() && !std::thread::panicking();
+            wake.is_g() && !crate::proc::m::current().is_null() && !std::thread::panicking();
         wake.wake();
         if yield_to_it {
-            crate::sched::yield_now();
+            crate::proc::sched::yield_now();
         }
     }
 

@@ -23,7 +23,7 @@
 //! under one lock lets a waiter that unwinds leave cleanly.
 
 use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Wait, WaitQueue, Wakeup};
+use crate::proc::wait::{Entry, Wait, WaitQueue, Wakeup};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;

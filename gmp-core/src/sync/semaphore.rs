@@ -9,7 +9,7 @@
 //! forever.)
 
 use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Outcome, Wait, WaitQueue};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;
 use std::time::{Duration, Instant};

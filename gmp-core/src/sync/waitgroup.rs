@@ -10,7 +10,7 @@
 //! raised for work not yet started, and one group can be waited on many times.
 
 use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Wait, WaitQueue};
+use crate::proc::wait::{Entry, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicIsize, Ordering::*};

@@ -26,7 +26,7 @@
 //! Any other SIGSEGV goes to the handler that was installed before ours, so std's report
 //! of a thread's own stack overflow keeps working.
 
-use crate::g::G;
+use super::g::G;
 use std::io;
 use std::ptr;
 use std::sync::{Mutex, Once};
@@ -443,7 +443,7 @@ pub(crate) fn free_altstack(alt: Option<(usize, usize)>) {
 extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SIGSEGV.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some((id, name, lo, hi)) = crate::m::running_g_for_signal() {
+    if let Some((id, name, lo, hi)) = super::m::running_g_for_signal() {
         if addr >= lo - PAGE && addr < lo {
             report_overflow(id, name, (hi - lo) >> 10);
             // SAFETY: abort is async-signal-safe.

@@ -10,10 +10,10 @@
 //! Idle Ms sleep on a [`Note`], a one-shot futex event: `sleep` returns once `wake` has
 //! been called, whichever comes first, so a wake-up is never lost.
 
+use super::g::G;
+use super::p::P;
+use super::sched::Sched;
 use crate::arch::Gobuf;
-use crate::g::G;
-use crate::p::P;
-use crate::sched::Sched;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};

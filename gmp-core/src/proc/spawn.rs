@@ -1,10 +1,10 @@
 //! Spawning goroutines and joining them: `gmp::spawn`, `gmp::Builder`, `JoinHandle`.
 
-use crate::g::{Packet, G};
-use crate::m;
-use crate::p::P;
-use crate::sched::{self, Sched};
-use crate::stack;
+use super::g::{Packet, G};
+use super::m;
+use super::p::P;
+use super::sched::{self, Sched};
+use super::stack;
 use std::fmt;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
@@ -80,12 +80,12 @@ impl Builder {
         let s: &Sched = unsafe { &*(*m).sched };
         // The P's caches and goroutine ids, if this goroutine still holds its P (nothing
         // below switches, so the section keeps it).
-        let section = crate::handoff::p_try_enter();
+        let section = super::handoff::p_try_enter();
         // SAFETY: inside the section the M holds its P.
         let p: Option<&P> = section.map(|m| unsafe { &*(*m).p });
         let r = spawn_on(s, p, self, f);
         if let Some(m) = section {
-            crate::handoff::p_exit(m);
+            super::handoff::p_exit(m);
         }
         r
     }
@@ -188,7 +188,7 @@ where
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
             // SAFETY: only this thread writes the result, before publishing DONE.
             unsafe { *theirs.result.get() = Some(r) };
-            theirs.join.finish(crate::g::DONE);
+            theirs.join.finish(super::g::DONE);
             s.external.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         });
     if let Err(e) = spawned {

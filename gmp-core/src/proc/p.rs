@@ -16,9 +16,9 @@
 //! then spins without yielding, the readied G waits for it. Stealing `runnext` would need
 //! an atomic swap on every spawn and ready; see the issue note.
 
+use super::g::G;
+use super::timer::TimerHeap;
 use crate::clock::NEVER;
-use crate::g::G;
-use crate::timer::TimerHeap;
 use crossbeam_deque::Worker;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};

@@ -34,10 +34,10 @@
 //! wait, as Go's fdMutex), so they never have two. Any other caller's second waiter
 //! naps 1 ms and retries its syscall.
 
+use super::g::G;
+use super::m;
+use super::sched::{self, Sched};
 use crate::clock::{nanotime, NEVER};
-use crate::g::G;
-use crate::m;
-use crate::sched::{self, Sched};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::cell::UnsafeCell;
@@ -244,7 +244,7 @@ impl PollDesc {
             // woke the other may have announced more than it consumed, and no new edge
             // will come for that.
             self.check(mode, deadline, None)?;
-            crate::timer::sleep(SHARED_WAIT_NAP);
+            super::timer::sleep(SHARED_WAIT_NAP);
             return self.check(mode, deadline, None);
         }
         if let Err(e) = self.check(mode, deadline, None) {

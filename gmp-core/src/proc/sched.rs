@@ -35,15 +35,15 @@
 //! A goroutine waiting on a channel, `select!` or sync primitive also rules it out: a
 //! plain thread may hold the other end (see `checkdead`).
 
+use super::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
+use super::handoff;
+use super::m::{self, M};
+use super::netpoll::{self, Mode, Netpoll, PollDesc};
+use super::p::{GRef, GFREE_MAX, P};
+use super::stack::StackPool;
+use super::timer::{Timer, TimerKind};
 use crate::arch;
 use crate::clock::{nanotime, NEVER};
-use crate::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
-use crate::handoff;
-use crate::m::{self, M};
-use crate::netpoll::{self, Mode, Netpoll, PollDesc};
-use crate::p::{GRef, GFREE_MAX, P};
-use crate::stack::StackPool;
-use crate::timer::{Timer, TimerKind};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use std::io;
 use std::ptr::{self, NonNull};
@@ -158,7 +158,7 @@ impl Sched {
                 // SAFETY: every carved stack has a G header, and with every M idle no
                 // one is carving or initialising one.
                 found =
-                    found || unsafe { crate::wait::in_claim_wait((st.hi - HEADER) as *const G) };
+                    found || unsafe { super::wait::in_claim_wait((st.hi - HEADER) as *const G) };
             });
             if found {
                 return true;
@@ -955,7 +955,7 @@ fn run_timers(heap_p: &P, now: u64) {
                 let g = match t.kind {
                     TimerKind::Wake(g) => g,
                     TimerKind::Deadline { pd, mode, n } => netpoll::deadline_fired(pd, mode, n),
-                    TimerKind::WaitTimeout { g, gen } => crate::wait::timeout_fired(g, gen),
+                    TimerKind::WaitTimeout { g, gen } => super::wait::timeout_fired(g, gen),
                 };
                 if !g.is_null() {
                     due[n] = g;
@@ -1180,7 +1180,7 @@ fn checkdead(s: &Sched, l: &mut Locked) {
     let Some(p) = s.pidleget(l) else { return };
     // Take the main G's wait, if it is in one, so nothing else can ready it.
     // SAFETY: the main G's header is valid (above).
-    if !unsafe { crate::wait::claim_for_deadlock(main) } {
+    if !unsafe { super::wait::claim_for_deadlock(main) } {
         s.pidleput(l, p);
         return;
     }

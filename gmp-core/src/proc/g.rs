@@ -21,9 +21,9 @@
 //! and the G header; the header's reference lets the runtime cancel the join of a G that
 //! never finishes because the runtime shut down.
 
+use super::sched::Sched;
+use super::stack::{Stack, StackPool};
 use crate::arch::{self, Gobuf};
-use crate::sched::Sched;
-use crate::stack::{Stack, StackPool};
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::mem::{align_of, size_of};
@@ -52,7 +52,7 @@ pub(crate) struct G {
     /// `sched::park`), else null. Set by the G's own M before the G can be woken and
     /// cleared by that M when it resumes the G; Relaxed, because the G reaches another
     /// M only through a wake-up and a run queue, which carry the happens-before.
-    pub locked_m: AtomicPtr<crate::m::M>,
+    pub locked_m: AtomicPtr<super::m::M>,
     /// Set before readying the main G when every G is asleep; `park` then panics.
     /// Relaxed: the ready that follows (queue push, note wake-up) publishes it.
     pub deadlocked: AtomicBool,
@@ -77,7 +77,7 @@ pub(crate) struct G {
     pub wait: AtomicU64,
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
-    pub wait_cleanup: Option<crate::wait::Cleanup>,
+    pub wait_cleanup: Option<super::wait::Cleanup>,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -206,7 +206,7 @@ pub(crate) unsafe extern "C" fn g_entry(g: *mut G) -> ! {
     unsafe {
         let start = (*g).start.take().expect("a fresh G has a start closure");
         start(g, true);
-        crate::sched::goexit()
+        super::sched::goexit()
     }
 }
 
@@ -255,7 +255,7 @@ impl JoinState {
             {
                 Ok(_) => {
                     match wake {
-                        Some(Waiter::G(g)) => crate::sched::ready(g, true),
+                        Some(Waiter::G(g)) => super::sched::ready(g, true),
                         Some(Waiter::Thread(t)) => t.unpark(),
                         None => {}
                     }
@@ -289,7 +289,7 @@ impl JoinState {
             let mut waiter = Waiter::G(ptr::null_mut());
             let wp = &mut waiter as *mut Waiter;
             let _retract = Retract(&self.state, wp as usize);
-            crate::sched::park(|g| {
+            super::sched::park(|g| {
                 // SAFETY: runs on g0 while this G is saved; `wp` points into its frame.
                 unsafe { *wp = Waiter::G(g) };
                 // Release publishes the waiter to `finish`'s Acquire.

@@ -10,10 +10,10 @@
 //! A fixed 10 ms tick rather than Go's 20 µs–10 ms backoff: the only job so far is the
 //! 10 ms poll rule, and a sleeping thread costs nothing.
 
+use super::m::futex_wait;
+use super::sched::{self, Sched};
 use crate::clock::nanotime;
-use crate::m::futex_wait;
 use crate::runtime::schedtrace_line;
-use crate::sched::{self, Sched};
 use std::io::Write;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ pub(crate) fn start(s: &Sched) {
             let s = unsafe { &*(sp as *const Sched) };
             let start = Instant::now();
             let mut next_trace = trace.map(|p| start + p);
-            let mut samples = vec![crate::handoff::Sample::default(); s.procs];
+            let mut samples = vec![super::handoff::Sample::default(); s.procs];
             loop {
                 let key = s.sysmon_key.load(Acquire);
                 if s.shutdown.load(SeqCst) {
@@ -45,7 +45,7 @@ pub(crate) fn start(s: &Sched) {
                 if s.shutdown.load(SeqCst) {
                     return;
                 }
-                crate::handoff::retake(s, &mut samples, nanotime());
+                super::handoff::retake(s, &mut samples, nanotime());
                 let last = s.netpoll.last_poll.load(SeqCst);
                 if last != 0
                     && s.netpoll.waiters.load(SeqCst) > 0

@@ -24,11 +24,11 @@
 //! never before it is saved. A claimed-but-not-done wait keeps the waiter asleep until
 //! the claimer has finished writing into its frame.
 
+use super::g::G;
+use super::m;
+use super::sched;
+use super::timer::{Timer, TimerKind};
 use crate::clock::{nanotime, NEVER};
-use crate::g::G;
-use crate::m;
-use crate::sched;
-use crate::timer::{Timer, TimerKind};
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};

@@ -9,9 +9,9 @@
 //! An entry readies its G when `now >= when`, never before, so `sleep` never returns
 //! early.
 
+use super::g::G;
+use super::netpoll::{Mode, PollDesc};
 use crate::clock::{nanotime, NEVER};
-use crate::g::G;
-use crate::netpoll::{Mode, PollDesc};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Timer {
@@ -39,8 +39,8 @@ impl Timer {
     fn is_stale(&self) -> bool {
         match self.kind {
             TimerKind::Wake(_) => false,
-            TimerKind::Deadline { pd, mode, n } => crate::netpoll::deadline_stale(pd, mode, n),
-            TimerKind::WaitTimeout { g, gen } => crate::wait::timeout_stale(g, gen),
+            TimerKind::Deadline { pd, mode, n } => super::netpoll::deadline_stale(pd, mode, n),
+            TimerKind::WaitTimeout { g, gen } => super::wait::timeout_stale(g, gen),
         }
     }
 }
@@ -152,24 +152,24 @@ impl TimerHeap {
 /// });
 /// ```
 pub fn sleep(dur: std::time::Duration) {
-    let m = crate::m::current();
+    let m = super::m::current();
     if m.is_null() {
         std::thread::sleep(dur);
         return;
     }
     if dur.is_zero() {
-        crate::sched::yield_now();
+        super::sched::yield_now();
         return;
     }
     // NEVER means "no timer": the latest real deadline is one before it.
     let when = nanotime()
         .saturating_add(dur.as_nanos().min(u64::MAX as u128) as u64)
         .min(NEVER - 1);
-    crate::sched::park(|g| {
+    super::sched::park(|g| {
         // SAFETY: the commit runs on g0 of the M that parked this G (not necessarily
         // `m`: a G that lost its P moves before parking), holding its P.
-        crate::sched::add_timer(
-            unsafe { &*crate::m::current() },
+        super::sched::add_timer(
+            unsafe { &*super::m::current() },
             Timer {
                 when,
                 kind: TimerKind::Wake(g),

@@ -32,10 +32,10 @@
 //! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
 //! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
 
+use super::m::{self, M};
+use super::p::P;
+use super::sched::{self, Sched};
 use crate::clock::NEVER;
-use crate::m::{self, M};
-use crate::p::P;
-use crate::sched::{self, Sched};
 use std::ptr;
 use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering::*};
 use std::sync::Once;
