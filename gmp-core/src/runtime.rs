@@ -366,7 +366,7 @@ fn shutdown(s: &Sched) {
 fn sweep(s: &Sched) {
     for p in s.ps.iter() {
         p.drain();
-        p.timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        p.timers.clear();
     }
     while !s.injector.steal().is_empty() {}
     let pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());

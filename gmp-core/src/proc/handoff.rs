@@ -392,8 +392,7 @@ fn exitsyscall() {
 fn needs_m(s: &Sched, p: &P) -> bool {
     p.has_work(&s.stealers[p.id])
         || !s.injector.is_empty()
-        // SeqCst: pairs with `add_timer`'s store, as in `find_runnable`.
-        || p.timer0.load(SeqCst) != NEVER
+        || p.timers.first() != NEVER
         || (s.netpoll.waiters.load(SeqCst) > 0 && !s.sleeper.load(SeqCst))
 }
 

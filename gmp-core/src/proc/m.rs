@@ -107,6 +107,13 @@ impl M {
         }
     }
 
+    /// The runtime this M belongs to.
+    #[inline]
+    pub(crate) fn sched(&self) -> &'static Sched {
+        // SAFETY: an M never outlives its runtime: `run` joins every M before dropping it.
+        unsafe { &*self.sched }
+    }
+
     pub(crate) fn fastrand(&mut self) -> u32 {
         let mut x = self.rand;
         x ^= x << 13;

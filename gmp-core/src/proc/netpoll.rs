@@ -37,6 +37,7 @@
 use super::g::G;
 use super::m;
 use super::sched::{self, Sched};
+use super::timer::{self, Timer, TimerFunc};
 use crate::clock::{nanotime, NEVER};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
@@ -264,7 +265,7 @@ impl PollDesc {
             // Relaxed: only this direction's single waiter counts; the timer reads it
             // with Acquire after the heap lock has published the entry.
             let n = ctr.fetch_add(1, Relaxed) + 1;
-            sched::add_deadline(s, when, self, mode, n);
+            add_deadline(when, self, mode, n);
             n
         });
         s.netpoll.waiters.fetch_add(1, SeqCst);
@@ -418,8 +419,50 @@ fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
     }
 }
 
+// ---- deadlines --------------------------------------------------------------------
+
+/// A socket deadline's timer: `arg` is the desc's address with the low bit set for the
+/// write side (descs are 64-byte aligned), `seq` the deadline's number.
+static DEADLINE: TimerFunc = TimerFunc {
+    fire: |arg, n| {
+        let (pd, mode) = deadline_target(arg);
+        deadline_fired(pd, mode, n)
+    },
+    stale: |arg, n| {
+        let (pd, mode) = deadline_target(arg);
+        deadline_stale(pd, mode, n)
+    },
+};
+
+/// Adds deadline `n` of `pd`'s `mode` side, at `when`, on the current M's P (called
+/// from a G, before it parks).
+fn add_deadline(when: u64, pd: &'static PollDesc, mode: Mode, n: u64) {
+    let side = match mode {
+        Mode::Read => 0,
+        Mode::Write => 1,
+    };
+    timer::add_timer_from_g(Timer {
+        when,
+        f: &DEADLINE,
+        arg: pd as *const PollDesc as usize | side,
+        seq: n,
+    });
+}
+
+/// The desc and side a `DEADLINE` timer's `arg` names.
+fn deadline_target(arg: usize) -> (&'static PollDesc, Mode) {
+    let mode = if arg & 1 == 0 {
+        Mode::Read
+    } else {
+        Mode::Write
+    };
+    // SAFETY: `arg` was made from a `&'static PollDesc` by `add_deadline`; descs are
+    // never freed.
+    (unsafe { &*((arg & !1) as *const PollDesc) }, mode)
+}
+
 /// A deadline timer fired: wake the waiter if this deadline is still the current one.
-pub(crate) fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut G {
+fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut G {
     let (ctr, expired) = pd.deadline_words(mode);
     if ctr.load(Acquire) != n {
         return ptr::null_mut();
@@ -429,7 +472,7 @@ pub(crate) fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut 
 }
 
 /// Whether a deadline timer is for a wait that is over (a later wait re-armed it).
-pub(crate) fn deadline_stale(pd: &'static PollDesc, mode: Mode, n: u64) -> bool {
+fn deadline_stale(pd: &'static PollDesc, mode: Mode, n: u64) -> bool {
     let (ctr, _) = pd.deadline_words(mode);
     // Relaxed: a pruning hint; a timer kept by mistake just fires and finds nothing.
     ctr.load(Relaxed) != n

@@ -17,13 +17,11 @@
 //! an atomic swap on every spawn and ready; see the issue note.
 
 use super::g::G;
-use super::timer::TimerHeap;
-use crate::clock::NEVER;
+use super::timer::Timers;
 use crossbeam_deque::Worker;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// A G pointer that may cross threads inside the run queues.
 #[derive(Clone, Copy)]
@@ -55,9 +53,7 @@ pub(crate) struct P {
     /// Goroutine ids handed out in batches so spawn does not contend on one counter.
     pub goid_next: Cell<u64>,
     pub goid_end: Cell<u64>,
-    pub timers: Mutex<TimerHeap>,
-    /// Earliest deadline in `timers`, or `NEVER`; written under the timers lock.
-    pub timer0: AtomicU64,
+    pub timers: Timers,
     // Counters, written only by the owner (load + store, no RMW), read by `stats`.
     pub switches: AtomicU64,
     pub steals: AtomicU64,
@@ -80,8 +76,7 @@ impl P {
             gfree: UnsafeCell::new(Vec::new()),
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),
-            timers: Mutex::new(TimerHeap::default()),
-            timer0: AtomicU64::new(NEVER),
+            timers: Timers::new(),
             switches: AtomicU64::new(0),
             steals: AtomicU64::new(0),
             spawned: AtomicU64::new(0),

@@ -38,10 +38,10 @@
 use super::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use super::handoff;
 use super::m::{self, M};
-use super::netpoll::{self, Mode, Netpoll, PollDesc};
+use super::netpoll::Netpoll;
 use super::p::{GRef, GFREE_MAX, P};
 use super::stack::StackPool;
-use super::timer::{Timer, TimerKind};
+use super::timer;
 use crate::arch;
 use crate::clock::{nanotime, NEVER};
 use crossbeam_deque::{Injector, Steal, Stealer};
@@ -136,15 +136,6 @@ impl Sched {
         // SeqCst: a full barrier between publishing the idle P and the re-checks that
         // follow in `find_runnable`; pairs with producers' fence + `npidle` load.
         self.npidle.fetch_add(1, SeqCst);
-    }
-
-    /// Earliest timer over all Ps.
-    fn earliest_timer(&self) -> u64 {
-        self.ps
-            .iter()
-            .map(|p| p.timer0.load(SeqCst))
-            .min()
-            .unwrap_or(NEVER)
     }
 
     /// Whether some G is parked in a claim-protocol wait (channel, `select!`, sync
@@ -275,7 +266,7 @@ pub(crate) fn can_spin(iter: u32) -> bool {
     };
     // SAFETY: `m` is this thread's live M, holding its P in the section.
     let spin = unsafe {
-        let s = sched(&*m);
+        let s = (*m).sched();
         // SeqCst: these counters are SeqCst everywhere; a stale value only mis-tunes one
         // spin round.
         s.procs > s.npidle.load(SeqCst) + s.nmspinning.load(SeqCst) + 1 && (*(*m).p).runq_is_empty()
@@ -475,7 +466,7 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
 /// `shutdown`.
 pub(crate) fn lockedm_prepare(m: &mut M) {
     m.park.clear();
-    let s = sched(m);
+    let s = m.sched();
     let mut l = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
     // `shutdown` sets the flag before it drains this list under the same lock: either
     // the drain wakes this M, or this M sees the flag and wakes itself.
@@ -492,7 +483,7 @@ pub(crate) fn lockedm_prepare(m: &mut M) {
 /// its G (`Sched::nmlocked`), unless `startlockedm` already claimed it. Under the
 /// scheduler lock, as `startlockedm`'s uncount and `checkdead`'s read.
 pub(crate) fn lockedm_count(m: &mut M) {
-    let s = sched(m);
+    let s = m.sched();
     let me = m as *mut M as usize;
     let _l = s.lock();
     let listed = s
@@ -512,7 +503,7 @@ pub(crate) fn lockedm_count(m: &mut M) {
 /// `g` is the G `m` is about to resume.
 unsafe fn lockedm_cancel(m: &mut M, g: *mut G) {
     let me = m as *mut M as usize;
-    sched(m)
+    m.sched()
         .locked_ms
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -530,14 +521,14 @@ unsafe fn lockedm_cancel(m: &mut M, g: *mut G) {
 pub(crate) unsafe fn lockedm_sleep(m: &mut M, g: *mut G) -> ! {
     {
         // This may be the last M to go to sleep.
-        let s = sched(m);
+        let s = m.sched();
         let mut l = s.lock();
         checkdead(s, &mut l);
     }
     m.park.sleep();
     let p = std::mem::replace(&mut m.next_p, ptr::null());
     if p.is_null() {
-        if !sched(m).shutdown.load(SeqCst) {
+        if !m.sched().shutdown.load(SeqCst) {
             unreachable!("a locked M was woken without a P outside shutdown");
         }
         mexit(m);
@@ -567,7 +558,7 @@ pub(crate) fn threads_counted(s: &Sched) -> usize {
 #[cold]
 #[inline(never)]
 unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
-    let s = sched(m);
+    let s = m.sched();
     let mut l = s.lock();
     let listed = {
         let mut list = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
@@ -646,7 +637,7 @@ unsafe extern "C" fn goexit0(m: usize) -> ! {
         let g = m.curg;
         m.curg = ptr::null_mut();
         let p = &*m.p;
-        let s = sched(m);
+        let s = m.sched();
         P::bump(&p.exited);
         // The main G's header is about to be recycled: `checkdead` must not see it.
         let _ = s
@@ -674,12 +665,6 @@ pub(crate) fn count_retake(s: &Sched) {
     s.retakes.fetch_add(1, Relaxed);
 }
 
-#[inline]
-fn sched(m: &M) -> &'static Sched {
-    // SAFETY: an M never outlives its runtime: `run` joins every M before dropping it.
-    unsafe { &*m.sched }
-}
-
 /// One round of scheduling: find a G and run it. Never returns.
 ///
 /// Always inlined, with `execute`, into the g0 functions that end in it: a CALL that
@@ -694,11 +679,12 @@ fn schedule(m: &mut M) -> ! {
         // The common case inline: local work, no timer pending, not the 61st tick.
         // SAFETY: an M in `schedule` holds its P.
         let p = unsafe { &*m.p };
-        // Relaxed: hints only. A timer or shutdown missed here is seen by `find_runnable`
-        // (SeqCst loads) the next time this P runs out of local work or hits tick 61.
-        if p.timer0.load(Relaxed) == NEVER
+        // Relaxed: hints only. A timer (see `Timers::first_hint`) or shutdown missed here
+        // is seen by `find_runnable` (SeqCst loads) the next time this P runs out of
+        // local work or hits tick 61.
+        if p.timers.first_hint() == NEVER
             && p.schedtick.load(Relaxed) % 61 != 0
-            && !sched(m).shutdown.load(Relaxed)
+            && !m.sched().shutdown.load(Relaxed)
         {
             g = p.runqget();
         }
@@ -737,7 +723,7 @@ fn execute(m: &mut M, g: *mut G) -> ! {
 
 fn resetspinning(m: &mut M) {
     m.spinning = false;
-    let s = sched(m);
+    let s = m.sched();
     // SeqCst: pairs with `wakep`'s loads; if we were the last spinner, wake another to
     // look for the rest of the work.
     if s.nmspinning.fetch_sub(1, SeqCst) == 1 {
@@ -802,7 +788,7 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
 /// Finds a runnable G, sleeping if there is none. Returns with `m.p` held.
 #[inline(never)]
 fn find_runnable(m: &mut M) -> *mut G {
-    let s = sched(m);
+    let s = m.sched();
     loop {
         if s.shutdown.load(Acquire) {
             mexit(m);
@@ -811,9 +797,9 @@ fn find_runnable(m: &mut M) -> *mut G {
         let p = unsafe { &*m.p };
         // Expired timers of any P, idle ones included: nobody else may be awake to run
         // them (the slow path only; `schedule`'s fast path checks this P's).
-        let t0 = s.earliest_timer();
+        let t0 = timer::earliest(s);
         if t0 != NEVER && t0 <= nanotime() {
-            run_all_timers(s);
+            timer::run_all_timers(s);
         }
         if p.schedtick.load(Relaxed) % 61 == 0 {
             if let Some(g) = steal_global(s, p) {
@@ -865,7 +851,7 @@ fn find_runnable(m: &mut M) -> *mut G {
             continue;
         }
 
-        let when = s.earliest_timer();
+        let when = timer::earliest(s);
         let io_waiters = s.netpoll.waiters.load(SeqCst) > 0;
         if (when != NEVER || io_waiters) && !s.sleeper.swap(true, SeqCst) {
             let gs = sleep_in_netpoll(s, when);
@@ -892,7 +878,7 @@ fn find_runnable(m: &mut M) -> *mut G {
 fn check_again(s: &Sched, was_spinning: bool) -> Option<*const P> {
     let work = !s.injector.is_empty()
         || (was_spinning && s.stealers.iter().any(|st| !st.is_empty()))
-        || s.earliest_timer() <= nanotime();
+        || timer::earliest(s) <= nanotime();
     if !work {
         return None;
     }
@@ -941,105 +927,12 @@ fn steal_work(s: &Sched, m: &mut M) -> Option<*mut G> {
     None
 }
 
-/// Readies every G whose timer on `heap_p` is due, into the current M's P.
-fn run_timers(heap_p: &P, now: u64) {
-    let mut due: [*mut G; 32] = [ptr::null_mut(); 32];
-    loop {
-        let mut n = 0;
-        let mut popped = 0;
-        {
-            let mut h = heap_p.timers.lock().unwrap_or_else(|e| e.into_inner());
-            while popped < due.len() {
-                let Some(t) = h.pop_due(now) else { break };
-                popped += 1;
-                let g = match t.kind {
-                    TimerKind::Wake(g) => g,
-                    TimerKind::Deadline { pd, mode, n } => netpoll::deadline_fired(pd, mode, n),
-                    TimerKind::WaitTimeout { g, gen } => super::wait::timeout_fired(g, gen),
-                };
-                if !g.is_null() {
-                    due[n] = g;
-                    n += 1;
-                }
-            }
-            heap_p.timer0.store(h.first(), SeqCst);
-        }
-        for &g in &due[..n] {
-            ready(g, false);
-        }
-        if popped < due.len() {
-            return;
-        }
-    }
-}
-
-fn run_all_timers(s: &Sched) {
-    let now = nanotime();
-    for p in s.ps.iter() {
-        if p.timer0.load(SeqCst) <= now {
-            run_timers(p, now);
-        }
-    }
-}
-
-/// Adds a timer for `g` on the current M's P, waking the sleeper if it now sleeps too
-/// long. Called on g0 from a park commit.
-pub(crate) fn add_timer(m: &M, t: Timer) {
-    // SAFETY: called on an M holding a P (a park commit on its g0).
-    add_timer_on(sched(m), unsafe { &*m.p }, t);
-}
-
-/// Adds a timer to `p`'s heap (any P: the heap has its own lock).
-fn add_timer_on(s: &Sched, p: &P, t: Timer) {
-    let when = t.when;
-    {
-        let mut h = p.timers.lock().unwrap_or_else(|e| e.into_inner());
-        h.push(t);
-        p.timer0.store(h.first(), SeqCst);
-    }
-    // SeqCst store above, SeqCst load here; the sleeper stores `poll_until`, then
-    // re-reads `timer0`s: one of us sees the other.
-    if s.sleeper.load(SeqCst) {
-        if when < s.netpoll.poll_until.load(SeqCst) {
-            s.wake_sleeper();
-        }
-    } else {
-        // Nobody sleeps until the next timer: start an M that will (Go's wakeNetPoller).
-        wakep(s);
-    }
-}
-
-/// Adds a timer on the current M's P, from a G (not from a park commit).
-pub(crate) fn add_timer_from_g(t: Timer) {
-    let m = current_m();
-    // SAFETY: called from a G, so this thread's M and its runtime are live.
-    let s = unsafe { sched(&*m) };
-    match handoff::p_try_enter() {
-        Some(m) => {
-            // SAFETY: the section holds the P.
-            add_timer_on(s, unsafe { &*(*m).p }, t);
-            handoff::p_exit(m);
-        }
-        // This goroutine's P was taken: any heap will do.
-        None => add_timer_on(s, &s.ps[0], t),
-    }
-}
-
-/// Adds a socket deadline timer on the current M's P (called from a G).
-pub(crate) fn add_deadline(s: &Sched, when: u64, pd: &'static PollDesc, mode: Mode, n: u64) {
-    debug_assert!(ptr::eq(unsafe { (*current_m()).sched }, s));
-    add_timer_from_g(Timer {
-        when,
-        kind: TimerKind::Deadline { pd, mode, n },
-    });
-}
-
 /// The idle sleeper's wait: blocks in the netpoller until the earliest timer `when`
 /// (`NEVER`: until an event or a wake-up), and returns the Gs it readied.
 fn sleep_in_netpoll(s: &Sched, mut when: u64) -> Vec<*mut G> {
     loop {
         s.netpoll.poll_until.store(when, SeqCst);
-        let first = s.earliest_timer();
+        let first = timer::earliest(s);
         if first < when {
             when = first;
             continue;
@@ -1103,7 +996,7 @@ pub(crate) fn inject(s: &Sched, gs: &[*mut G]) {
 
 /// Parks the M until `startm` hands it a P (or shutdown).
 pub(crate) fn stopm(m: &mut M) {
-    let s = sched(m);
+    let s = m.sched();
     let mut l = s.lock();
     if !stopm_register(s, m, &mut l) {
         drop(l);
@@ -1128,7 +1021,7 @@ fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
 
 /// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown).
 fn stopm_wait(m: &mut M) {
-    let s = sched(m);
+    let s = m.sched();
     m.park.sleep();
     let p = std::mem::replace(&mut m.next_p, ptr::null());
     if p.is_null() {
@@ -1159,7 +1052,7 @@ fn checkdead(s: &Sched, l: &mut Locked) {
         return;
     }
     if !s.injector.is_empty()
-        || s.earliest_timer() != NEVER
+        || timer::earliest(s) != NEVER
         || s.sleeper.load(SeqCst)
         || s.netpoll.waiters.load(SeqCst) > 0
         || s.external.load(SeqCst) > 0
@@ -1225,7 +1118,7 @@ fn process_threads() -> Option<usize> {
 
 /// Leaves the scheduling loop for good: back to `m_main` on the thread's own stack.
 fn mexit(m: &mut M) -> ! {
-    let s = sched(m);
+    let s = m.sched();
     if !m.p.is_null() {
         let p = handoff::releasep(m);
         let mut l = s.lock();

@@ -1,49 +1,66 @@
-//! Per-P timer heaps: a 4-ary min-heap of `(when, G)` entries, and `sleep`.
+//! Timers: Go's `{when, f, arg, seq}`, per-P 4-ary heaps, running them, and `sleep`.
+//!
+//! A [`Timer`] fires at `when` by calling `f.fire(arg, seq)`, which returns the goroutine
+//! to ready (or null). What a timer is for lives in `f`, in the file that owns it:
+//! [`sleep`] here, socket deadlines in `netpoll.rs`, channel and sync wait timeouts in
+//! `wait.rs`. So this file names none of them, and they call into it, not the other way
+//! round. `seq` tells one use of `arg` from the next (a deadline number, a wait's
+//! generation): a timer for a wait that is over finds its `seq` stale and does nothing.
 //!
 //! Each P owns a heap under its own mutex (uncontended unless another M runs this P's
-//! expired timers while stealing, or the idle sleeper does). The earliest deadline is
-//! mirrored in `P::timer0` so that `find_runnable` and the idle sleeper read it without
-//! the lock. A 4-ary heap is shallower than a binary one, so a push or pop touches fewer
-//! cache lines; Go's runtime made the same choice.
+//! expired timers while it looks for work, or the idle sleeper does). The earliest
+//! deadline is mirrored in `Timers::timer0` so that `schedule`, `find_runnable` and the
+//! idle sleeper read it without the lock. A 4-ary heap is shallower than a binary one,
+//! so a push or pop touches fewer cache lines; Go's runtime made the same choice.
+//!
+//! Timers are not deleted when the operation they guard finishes first (a read with a
+//! timeout that got its data): firing them is harmless, and the heap prunes stale ones
+//! (`TimerFunc::stale`) whenever it doubles, so a loop of timed operations cannot grow it
+//! without bound.
 //!
 //! An entry readies its G when `now >= when`, never before, so `sleep` never returns
 //! early.
 
 use super::g::G;
-use super::netpoll::{Mode, PollDesc};
+use super::handoff;
+use super::m::{self, M};
+use super::p::P;
+use super::sched::{self, Sched};
 use crate::clock::{nanotime, NEVER};
+use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::{Mutex, MutexGuard};
 
+/// What a timer does: Go's timer `f`, plus the staleness check the heap prunes with.
+pub(crate) struct TimerFunc {
+    /// Fires the timer (called under its heap's lock, on whichever M runs it): returns
+    /// the goroutine to ready once the lock is released, or null.
+    pub fire: fn(arg: usize, seq: u64) -> *mut G,
+    /// Whether firing would do nothing any more (the wait it guards is over): such a
+    /// timer is dropped when the heap prunes.
+    pub stale: fn(arg: usize, seq: u64) -> bool,
+}
+
+/// One timer: at `when` (a [`nanotime`] instant), `f.fire(arg, seq)`.
 #[derive(Clone, Copy)]
 pub(crate) struct Timer {
     pub when: u64,
-    pub kind: TimerKind,
-}
-
-#[derive(Clone, Copy)]
-pub(crate) enum TimerKind {
-    /// `sleep`: ready the G.
-    Wake(*mut G),
-    /// A socket deadline: wake the desc's waiter if deadline `n` is still current.
-    Deadline {
-        pd: &'static PollDesc,
-        mode: Mode,
-        n: u64,
-    },
-    /// The deadline of a channel or sync wait (`wait.rs`): generation `gen` of `g`'s wait.
-    WaitTimeout { g: *mut G, gen: u64 },
+    pub f: &'static TimerFunc,
+    pub arg: usize,
+    pub seq: u64,
 }
 
 impl Timer {
-    /// Whether firing this timer can no longer do anything (the wait or socket deadline
-    /// it was for is over). Such timers are pruned instead of waiting to expire.
     fn is_stale(&self) -> bool {
-        match self.kind {
-            TimerKind::Wake(_) => false,
-            TimerKind::Deadline { pd, mode, n } => super::netpoll::deadline_stale(pd, mode, n),
-            TimerKind::WaitTimeout { g, gen } => super::wait::timeout_stale(g, gen),
-        }
+        (self.f.stale)(self.arg, self.seq)
     }
 }
+
+/// `sleep`'s timer: readies the G in `arg`.
+static WAKE: TimerFunc = TimerFunc {
+    fire: |g, _| g as *mut G,
+    stale: |_, _| false,
+};
 
 #[derive(Default)]
 pub(crate) struct TimerHeap {
@@ -57,7 +74,8 @@ pub(crate) struct TimerHeap {
 
 const PRUNE_MIN: usize = 64;
 
-// SAFETY: the G pointers are only readied by whoever pops them, under the P's lock.
+// SAFETY: a timer's `arg` may be a G or desc address; it is used only by whoever pops
+// the timer, under the heap's lock, through `f`.
 unsafe impl Send for TimerHeap {}
 
 impl TimerHeap {
@@ -152,31 +170,167 @@ impl TimerHeap {
 /// });
 /// ```
 pub fn sleep(dur: std::time::Duration) {
-    let m = super::m::current();
-    if m.is_null() {
+    if m::current().is_null() {
         std::thread::sleep(dur);
         return;
     }
     if dur.is_zero() {
-        super::sched::yield_now();
+        sched::yield_now();
         return;
     }
     // NEVER means "no timer": the latest real deadline is one before it.
     let when = nanotime()
         .saturating_add(dur.as_nanos().min(u64::MAX as u128) as u64)
         .min(NEVER - 1);
-    super::sched::park(|g| {
-        // SAFETY: the commit runs on g0 of the M that parked this G (not necessarily
-        // `m`: a G that lost its P moves before parking), holding its P.
-        super::sched::add_timer(
-            unsafe { &*super::m::current() },
+    sched::park(|g| {
+        // The commit runs on g0 of the M that parked this G (not necessarily the M it
+        // ran on before: a G that lost its P moves before parking), holding its P.
+        let m = m::current();
+        // SAFETY: a park commit runs on g0 of this thread's live M.
+        add_timer(
+            unsafe { &*m },
             Timer {
                 when,
-                kind: TimerKind::Wake(g),
+                f: &WAKE,
+                arg: g as usize,
+                seq: 0,
             },
         );
         true
     });
+}
+
+// ---- a P's timers ----------------------------------------------------------------------
+
+/// A P's timer heap and the lock-free copy of its earliest deadline.
+pub(crate) struct Timers {
+    heap: Mutex<TimerHeap>,
+    /// Earliest `when` in `heap`, or `NEVER`. Written under the heap's lock, read without
+    /// it. SeqCst stores and loads: see [`add_timer_on`].
+    timer0: AtomicU64,
+}
+
+impl Timers {
+    pub(crate) fn new() -> Timers {
+        Timers {
+            heap: Mutex::new(TimerHeap::default()),
+            timer0: AtomicU64::new(NEVER),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TimerHeap> {
+        self.heap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The earliest deadline, or `NEVER`.
+    pub(crate) fn first(&self) -> u64 {
+        // SeqCst: pairs with the SeqCst store in `add_timer_on` (see there).
+        self.timer0.load(SeqCst)
+    }
+
+    /// [`first`](Self::first) as a hint for `schedule`'s fast path: a timer missed here
+    /// is seen by `find_runnable`'s SeqCst read the next time this P runs out of local
+    /// work or reaches tick 61.
+    #[inline]
+    pub(crate) fn first_hint(&self) -> u64 {
+        // Relaxed: a hint, see above.
+        self.timer0.load(Relaxed)
+    }
+
+    /// Drops every timer, for the shutdown sweep.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+        self.timer0.store(NEVER, SeqCst);
+    }
+}
+
+/// Adds a timer for the running G on `m`'s P, waking the sleeper if it now sleeps too
+/// long. Called on g0 from a park commit, whose M holds its P.
+pub(crate) fn add_timer(m: &M, t: Timer) {
+    // SAFETY: a park commit's M holds its P.
+    add_timer_on(m.sched(), unsafe { &*m.p }, t);
+}
+
+/// Adds a timer on the current M's P, from a G (not from a park commit).
+pub(crate) fn add_timer_from_g(t: Timer) {
+    let m = m::current();
+    // SAFETY: called from a G, so this thread's M and its runtime are live.
+    let s = unsafe { (*m).sched() };
+    match handoff::p_try_enter() {
+        Some(m) => {
+            // SAFETY: the section holds the P.
+            add_timer_on(s, unsafe { &*(*m).p }, t);
+            handoff::p_exit(m);
+        }
+        // This goroutine's P was taken: any heap will do.
+        None => add_timer_on(s, &s.ps[0], t),
+    }
+}
+
+/// Adds a timer to `p`'s heap (any P: the heap has its own lock).
+fn add_timer_on(s: &Sched, p: &P, t: Timer) {
+    let when = t.when;
+    {
+        let mut h = p.timers.lock();
+        h.push(t);
+        p.timers.timer0.store(h.first(), SeqCst);
+    }
+    // SeqCst store above, SeqCst load here; the sleeper stores `poll_until`, then
+    // re-reads every `timer0` (`sleep_in_netpoll`): one of us sees the other.
+    if s.sleeper.load(SeqCst) {
+        if when < s.netpoll.poll_until.load(SeqCst) {
+            s.wake_sleeper();
+        }
+    } else {
+        // Nobody sleeps until the next timer: start an M that will (Go's wakeNetPoller).
+        sched::wakep(s);
+    }
+}
+
+/// The earliest timer over all Ps, or `NEVER`.
+pub(crate) fn earliest(s: &Sched) -> u64 {
+    s.ps.iter().map(|p| p.timers.first()).min().unwrap_or(NEVER)
+}
+
+/// Runs every P's expired timers, readying their Gs into the current M's P. Idle Ps'
+/// timers too: nobody else may be awake to run them.
+pub(crate) fn run_all_timers(s: &Sched) {
+    let now = nanotime();
+    for p in s.ps.iter() {
+        if p.timers.first() <= now {
+            run_timers(p, now);
+        }
+    }
+}
+
+/// Readies every G whose timer on `heap_p` is due at `now`, into the current M's P.
+fn run_timers(heap_p: &P, now: u64) {
+    // Fired under the lock, readied after it: `ready` may start an M, which must not
+    // wait for this heap.
+    let mut due: [*mut G; 32] = [ptr::null_mut(); 32];
+    loop {
+        let mut n = 0;
+        let mut popped = 0;
+        {
+            let mut h = heap_p.timers.lock();
+            while popped < due.len() {
+                let Some(t) = h.pop_due(now) else { break };
+                popped += 1;
+                let g = (t.f.fire)(t.arg, t.seq);
+                if !g.is_null() {
+                    due[n] = g;
+                    n += 1;
+                }
+            }
+            heap_p.timers.timer0.store(h.first(), SeqCst);
+        }
+        for &g in &due[..n] {
+            sched::ready(g, false);
+        }
+        if popped < due.len() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,7 +350,9 @@ mod tests {
             whens.push(w);
             h.push(Timer {
                 when: w,
-                kind: TimerKind::Wake(std::ptr::null_mut()),
+                f: &WAKE,
+                arg: 0,
+                seq: 0,
             });
         }
         whens.sort();
@@ -214,7 +370,9 @@ mod tests {
         let mut h = TimerHeap::default();
         h.push(Timer {
             when: 100,
-            kind: TimerKind::Wake(std::ptr::null_mut()),
+            f: &WAKE,
+            arg: 0,
+            seq: 0,
         });
         assert!(h.pop_due(99).is_none());
         assert_eq!(h.pop_due(100).unwrap().when, 100);

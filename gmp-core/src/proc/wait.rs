@@ -27,7 +27,7 @@
 use super::g::G;
 use super::m;
 use super::sched;
-use super::timer::{Timer, TimerKind};
+use super::timer::{self, Timer, TimerFunc};
 use crate::clock::{nanotime, NEVER};
 use std::cell::Cell;
 use std::ptr;
@@ -220,9 +220,11 @@ impl Wait {
             let when = nanotime()
                 .saturating_add(left.as_nanos().min(u64::MAX as u128 / 2) as u64)
                 .min(NEVER - 1);
-            sched::add_timer_from_g(Timer {
+            timer::add_timer_from_g(Timer {
                 when,
-                kind: TimerKind::WaitTimeout { g, gen: self.gen },
+                f: &WAIT_TIMEOUT,
+                arg: g as usize,
+                seq: self.gen,
             });
         }
         /// Clears the cleanup hook however this frame is left (`park` panics when the
@@ -292,9 +294,16 @@ fn claim_word(word: &AtomicU64, gen: u64, extra: u64) -> Option<u64> {
     }
 }
 
+/// The timer of a goroutine's wait with a deadline: `arg` is the G, `seq` the wait's
+/// generation.
+static WAIT_TIMEOUT: TimerFunc = TimerFunc {
+    fire: |g, gen| timeout_fired(g as *mut G, gen),
+    stale: |g, gen| timeout_stale(g as *mut G, gen),
+};
+
 /// A wait timer fired: claims the wait for the timeout. Returns the G to ready if it is
 /// already asleep (else its park commit sees `DONE` and it does not sleep).
-pub(crate) fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
+fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
     // SAFETY: G headers stay mapped while their runtime lives, and timers are dropped
     // before it ends.
     let word = unsafe { &(*g).wait };
@@ -332,7 +341,7 @@ pub(crate) unsafe fn claim_for_deadlock(g: *const G) -> bool {
 }
 
 /// Whether a wait timer can no longer claim its wait (for pruning timer heaps).
-pub(crate) fn timeout_stale(g: *mut G, gen: u64) -> bool {
+fn timeout_stale(g: *mut G, gen: u64) -> bool {
     // SAFETY: as in `timeout_fired`.
     let w = unsafe { (*g).wait.load(Relaxed) };
     w >> GEN_SHIFT != gen || w & CLAIMED != 0
