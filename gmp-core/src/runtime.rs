@@ -17,19 +17,15 @@
 //! A G that never enters the scheduler again (an endless loop without `yield_now`)
 //! keeps its M, and so `run`, from finishing.
 
-use crate::arch;
 use crate::proc::g::{self, Packet, G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use crate::proc::m::{self, M};
-use crate::proc::netpoll::Netpoll;
 use crate::proc::p::{GRef, P};
-use crate::proc::sched::{self, Locked, Sched};
-use crate::proc::stack::{self, StackPool};
-use crossbeam_deque::{Injector, Worker};
-use std::io;
+use crate::proc::sched::{self, Sched};
+use crate::proc::stack;
 use std::panic;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::Arc;
 use std::thread;
 
 /// Entry point for configuring a runtime: `gmp::Runtime::builder().procs(2).run(|| ..)`.
@@ -116,10 +112,9 @@ impl RuntimeBuilder {
         );
         stack::install_overflow_handler();
         crate::proc::handoff::init_barrier();
-        let s = Box::new(Sched::new(procs, self.stack_size));
-        s.max_threads.store(self.max_threads, SeqCst);
+        let s = Box::new(Sched::new(procs, self.stack_size, self.max_threads));
         let s: &Sched = &s;
-        LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(s.id);
+        sched::set_live(s.id, true);
 
         let mut out: Option<T> = None;
         let out_ptr = &mut out as *mut Option<T> as usize;
@@ -198,116 +193,6 @@ fn procs_from_env() -> Option<usize> {
     }
 }
 
-impl Sched {
-    fn new(procs: usize, stack_size: usize) -> Sched {
-        let netpoll = Netpoll::new()
-            .unwrap_or_else(|e| panic!("gmp::run: cannot create the netpoller (epoll): {e}"));
-        let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
-        let stealers = workers.iter().map(|w| w.stealer()).collect();
-        let ps: Box<[P]> = workers
-            .into_iter()
-            .enumerate()
-            .map(|(i, w)| P::new(i, w))
-            .collect();
-        let s = Sched {
-            id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
-            procs,
-            ps,
-            stealers,
-            injector: Injector::new(),
-            lock: Mutex::new(Locked {
-                pidle: Vec::new(),
-                midle: Vec::new(),
-            }),
-            npidle: AtomicUsize::new(0),
-            nmspinning: AtomicUsize::new(0),
-            mcount: AtomicUsize::new(0),
-            nmidle: AtomicUsize::new(0),
-            next_mid: AtomicUsize::new(0),
-            stack_size,
-            default_pool: StackPool::new(stack_size),
-            pools: Mutex::new(Vec::new()),
-            next_goid: AtomicU64::new(1),
-            main_g: AtomicPtr::new(ptr::null_mut()),
-            shutdown: AtomicBool::new(false),
-            sleeper: AtomicBool::new(false),
-            netpoll,
-            external: AtomicUsize::new(0),
-            threads: Mutex::new(Vec::new()),
-            locked_ms: Mutex::new(Vec::new()),
-            nmlocked: AtomicUsize::new(0),
-            sysmon_key: AtomicU32::new(0),
-            max_threads: AtomicUsize::new(DEFAULT_MAX_THREADS),
-            retakes: AtomicU64::new(0),
-            spawned_unowned: AtomicU64::new(0),
-        };
-        {
-            let mut l = s.lock();
-            // Reverse, so P0 is handed out first.
-            l.pidle.extend(s.ps.iter().rev().map(|p| p as *const P));
-            s.npidle.store(procs, SeqCst);
-        }
-        s
-    }
-}
-
-/// Runtime ids: never reused (Relaxed: only uniqueness matters).
-static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Ids of the runtimes running now.
-static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-/// Whether runtime `id` is still running.
-pub(crate) fn is_live(id: u64) -> bool {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
-}
-
-/// Starts a new M thread that will run `p`.
-pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
-    // `startm` counted this M already.
-    let max = s.max_threads.load(Relaxed);
-    if sched::threads_counted(s) > max {
-        return Err(io::Error::other(format!(
-            "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
-        )));
-    }
-    // Relaxed: a unique number for the thread name, nothing else hangs on it.
-    let id = s.next_mid.fetch_add(1, Relaxed) + 1;
-    let sp = s as *const Sched as usize;
-    let pp = p as usize;
-    // Hold the list while spawning, so `shutdown` cannot miss this thread (see there).
-    let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
-    let h = thread::Builder::new()
-        .name(format!("gmp-m{id}"))
-        .spawn(move || m_main(sp as *const Sched, id, pp as *const P, spinning))?;
-    threads.push(h);
-    tracing::debug!(m = id, "new M");
-    Ok(())
-}
-
-fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
-    let alt = stack::ensure_altstack();
-    let m = Box::into_raw(Box::new(M::new(id, s)));
-    // SAFETY: `m` is ours until freed below; `mstart` returns only when the M exits,
-    // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
-    // `mcount` to reach zero, which is the last thing this thread does with it).
-    unsafe {
-        crate::proc::handoff::acquirep(&mut *m, p);
-        (*m).spinning = spinning;
-        m::set_current(m);
-        arch::mstart(
-            &mut (*m).exit_buf,
-            &mut (*m).g0_sp,
-            sched::mstart_entry,
-            m as usize,
-        );
-        m::set_current(ptr::null_mut());
-        drop(Box::from_raw(m));
-        stack::free_altstack(alt);
-        (*s).mcount.fetch_sub(1, SeqCst);
-    }
-}
-
 /// Ends a runtime after its main G finished: see the module doc.
 fn shutdown(s: &Sched) {
     s.shutdown.store(true, SeqCst);
@@ -356,9 +241,7 @@ fn shutdown(s: &Sched) {
         thread::sleep(std::time::Duration::from_millis(1));
     }
     sweep(s);
-    LIVE.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&id| id != s.id);
+    sched::set_live(s.id, false);
     tracing::debug!("gmp runtime stopped");
 }
 
@@ -461,21 +344,4 @@ pub fn stats() -> Stats {
         spawned,
         retakes: s.retakes.load(Relaxed),
     }
-}
-
-/// The schedtrace line (Go's format) for `s`.
-pub(crate) fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
-    // Relaxed loads below: a diagnostic snapshot, like Go's schedtrace.
-    let queues: Vec<String> = s.stealers.iter().map(|st| st.len().to_string()).collect();
-    format!(
-        "SCHED {since_start_ms}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \
-         idlethreads={} runqueue={} [{}]",
-        s.procs,
-        s.npidle.load(Relaxed),
-        s.mcount.load(Relaxed),
-        s.nmspinning.load(Relaxed),
-        s.nmidle.load(Relaxed),
-        s.injector.len(),
-        queues.join(" ")
-    )
 }

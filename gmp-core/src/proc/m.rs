@@ -11,12 +11,16 @@
 //! been called, whichever comes first, so a wake-up is never lost.
 
 use super::g::G;
+use super::handoff;
 use super::p::P;
-use super::sched::Sched;
-use crate::arch::Gobuf;
+use super::sched::{self, Sched};
+use super::stack;
+use crate::arch::{self, Gobuf};
 use std::cell::Cell;
+use std::io;
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
 use std::time::Duration;
 
 pub(crate) struct M {
@@ -121,6 +125,58 @@ impl M {
         x ^= x << 17;
         self.rand = x;
         (x >> 32) as u32
+    }
+}
+
+// ---- starting an M -----------------------------------------------------------------
+
+/// Starts a new M thread that will run `p` (Go's `newm`). The caller counted it in
+/// `Sched::mcount` already.
+pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
+    // `startm` counted this M already.
+    // Relaxed: the limit is set before the first M starts (the thread spawn orders it).
+    let max = s.max_threads.load(Ordering::Relaxed);
+    if sched::threads_counted(s) > max {
+        return Err(io::Error::other(format!(
+            "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
+        )));
+    }
+    // Relaxed: a unique number for the thread name, nothing else hangs on it.
+    let id = s.next_mid.fetch_add(1, Ordering::Relaxed) + 1;
+    let sp = s as *const Sched as usize;
+    let pp = p as usize;
+    // Hold the list while spawning, so `shutdown` cannot miss this thread (see there).
+    let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
+    let h = thread::Builder::new()
+        .name(format!("gmp-m{id}"))
+        .spawn(move || m_main(sp as *const Sched, id, pp as *const P, spinning))?;
+    threads.push(h);
+    tracing::debug!(m = id, "new M");
+    Ok(())
+}
+
+/// The body of an M's thread: binds `p`, enters the scheduling loop on g0 through
+/// `mstart`, and when the M exits (`mexit` resumes `exit_buf`) frees it.
+fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
+    let alt = stack::ensure_altstack();
+    let m = Box::into_raw(Box::new(M::new(id, s)));
+    // SAFETY: `m` is ours until freed below; `mstart` returns only when the M exits,
+    // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
+    // `mcount` to reach zero, which is the last thing this thread does with it).
+    unsafe {
+        handoff::acquirep(&mut *m, p);
+        (*m).spinning = spinning;
+        set_current(m);
+        arch::mstart(
+            &mut (*m).exit_buf,
+            &mut (*m).g0_sp,
+            sched::mstart_entry,
+            m as usize,
+        );
+        set_current(ptr::null_mut());
+        drop(Box::from_raw(m));
+        stack::free_altstack(alt);
+        (*s).mcount.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -167,7 +167,7 @@ impl PollDesc {
         }
         let fd = self.fd.load(Relaxed) as RawFd;
         if cur != 0 {
-            if crate::runtime::is_live(cur) {
+            if sched::is_live(cur) {
                 return Err(io::Error::other(
                     "gmp: this socket is registered with another gmp runtime that is still \
                      running; a socket cannot be used from two runtimes",

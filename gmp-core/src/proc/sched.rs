@@ -44,7 +44,7 @@ use super::stack::StackPool;
 use super::timer;
 use crate::arch;
 use crate::clock::{nanotime, NEVER};
-use crossbeam_deque::{Injector, Steal, Stealer};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use std::io;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{
@@ -162,6 +162,85 @@ impl Sched {
     pub(crate) fn wake_sleeper(&self) {
         self.netpoll.wake();
     }
+}
+
+impl Sched {
+    /// A runtime's scheduler with `procs` idle Ps, not started yet.
+    pub(crate) fn new(procs: usize, stack_size: usize, max_threads: usize) -> Sched {
+        let netpoll = Netpoll::new()
+            .unwrap_or_else(|e| panic!("gmp::run: cannot create the netpoller (epoll): {e}"));
+        let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
+        let stealers = workers.iter().map(|w| w.stealer()).collect();
+        let ps: Box<[P]> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| P::new(i, w))
+            .collect();
+        let s = Sched {
+            id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
+            procs,
+            ps,
+            stealers,
+            injector: Injector::new(),
+            lock: Mutex::new(Locked {
+                pidle: Vec::new(),
+                midle: Vec::new(),
+            }),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(0),
+            mcount: AtomicUsize::new(0),
+            nmidle: AtomicUsize::new(0),
+            next_mid: AtomicUsize::new(0),
+            stack_size,
+            default_pool: StackPool::new(stack_size),
+            pools: Mutex::new(Vec::new()),
+            next_goid: AtomicU64::new(1),
+            main_g: AtomicPtr::new(ptr::null_mut()),
+            shutdown: AtomicBool::new(false),
+            sleeper: AtomicBool::new(false),
+            netpoll,
+            external: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+            locked_ms: Mutex::new(Vec::new()),
+            nmlocked: AtomicUsize::new(0),
+            sysmon_key: AtomicU32::new(0),
+            max_threads: AtomicUsize::new(max_threads),
+            retakes: AtomicU64::new(0),
+            spawned_unowned: AtomicU64::new(0),
+        };
+        {
+            let mut l = s.lock();
+            // Reverse, so P0 is handed out first.
+            l.pidle.extend(s.ps.iter().rev().map(|p| p as *const P));
+            s.npidle.store(procs, SeqCst);
+        }
+        s
+    }
+}
+
+/// Runtime ids: never reused (Relaxed: only uniqueness matters).
+static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Ids of the runtimes running now.
+static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+fn live() -> MutexGuard<'static, Vec<u64>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lists runtime `id` as running, from its start to the end of its shutdown.
+pub(crate) fn set_live(id: u64, live_now: bool) {
+    let mut l = live();
+    if live_now {
+        l.push(id);
+    } else {
+        l.retain(|&x| x != id);
+    }
+}
+
+/// Whether runtime `id` is still running (a socket registered with it cannot move).
+pub(crate) fn is_live(id: u64) -> bool {
+    live().contains(&id)
 }
 
 // ---- G-side entry points (run on a G's stack) -------------------------------------
@@ -773,7 +852,7 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
     }
     s.mcount.fetch_add(1, SeqCst);
     drop(l);
-    if let Err(e) = crate::runtime::newm(s, p, spinning) {
+    if let Err(e) = m::newm(s, p, spinning) {
         let mut l = s.lock();
         s.mcount.fetch_sub(1, SeqCst);
         s.pidleput(&mut l, p);

@@ -13,7 +13,6 @@
 use super::m::futex_wait;
 use super::sched::{self, Sched};
 use crate::clock::nanotime;
-use crate::runtime::schedtrace_line;
 use std::io::Write;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
@@ -78,4 +77,21 @@ fn schedtrace_period() -> Option<Duration> {
             "GMP_SCHEDTRACE must be a period in milliseconds (a positive integer), got {v:?}"
         ),
     }
+}
+
+/// The schedtrace line (Go's format) for `s`.
+fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
+    // Relaxed loads below: a diagnostic snapshot, like Go's schedtrace.
+    let queues: Vec<String> = s.stealers.iter().map(|st| st.len().to_string()).collect();
+    format!(
+        "SCHED {since_start_ms}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \
+         idlethreads={} runqueue={} [{}]",
+        s.procs,
+        s.npidle.load(Relaxed),
+        s.mcount.load(Relaxed),
+        s.nmspinning.load(Relaxed),
+        s.nmidle.load(Relaxed),
+        s.injector.len(),
+        queues.join(" ")
+    )
 }
