@@ -17,10 +17,11 @@
 //! A G that never enters the scheduler again (an endless loop without `yield_now`)
 //! keeps its M, and so `run`, from finishing.
 
-use crate::proc::g::{self, Packet, G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
+use crate::proc::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use crate::proc::m::{self, M};
 use crate::proc::p::{GRef, P};
 use crate::proc::sched::{self, Sched};
+use crate::proc::spawn::{self, Packet};
 use crate::proc::stack;
 use std::panic;
 use std::ptr::{self, NonNull};
@@ -133,7 +134,7 @@ impl RuntimeBuilder {
             .unwrap_or_else(|e| panic!("gmp::run: cannot allocate the main goroutine: {e}"));
         let id = sched::next_goid(s, None);
         // SAFETY: `g` is a fresh idle G owned here.
-        unsafe { G::prepare(g, id, s, Some(Arc::from("main")), main, packet.clone()) };
+        unsafe { spawn::prepare(g, id, s, Some(Arc::from("main")), main, packet.clone()) };
         s.main_g.store(g, SeqCst);
         // SAFETY: `g` is a valid G.
         unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
@@ -273,7 +274,7 @@ fn sweep(s: &Sched) {
                         start(g, false);
                     }
                     if let Some(pk) = gr.packet.take() {
-                        pk.join_state().finish(g::CANCELLED);
+                        pk.cancel();
                     }
                 }
                 gr.name = None;

@@ -48,13 +48,15 @@
 //!
 //! For a G that was suspended by `mcall`, `pc` is label 2 inside `mcall`'s `asm!`, so the
 //! G continues as if `mcall` had returned; the compiler reloads what it spilled. For a
-//! fresh G, `pc` is [`g_trampoline`], `bx` carries the `*mut G` and `bp` is zero.
+//! fresh G, `pc` is the trampoline `gmp_core_g_trampoline_v0`, `bx` carries the entry's
+//! argument (the `*mut G`) and `bp` the entry function itself ([`prepare_fresh`]); the
+//! trampoline moves the entry out of rbp and zeroes it before calling.
 //!
 //! # A fresh G's stack
 //!
 //! ```text
 //!   hi  +---------------------------+
-//!       | G header, start closure   |   (g.rs: the G lives at the top of its own stack)
+//!       | G header, start closure   |   (proc/g.rs: the G lives at the top of its stack)
 //!       +---------------------------+ <- sp (16-byte aligned), bp = 0
 //!       |   trampoline: call entry  |
 //!       |   pushes the return addr  |   entry's frame sees rsp ≡ 8 (mod 16), as ABI wants
@@ -191,18 +193,24 @@ pub(crate) unsafe fn gogo(buf: *const Gobuf) -> ! {
     }
 }
 
+/// The function a fresh G starts in, through the trampoline: it receives the `arg`
+/// given to [`prepare_fresh`] and never returns (it ends by switching away for good).
+pub(crate) type GEntry = unsafe extern "C" fn(usize) -> !;
+
 /// Fills `buf` so that `gogo(buf)` starts `entry(arg)` on a stack whose usable top is
-/// `sp` (rounded down to 16 bytes), through the trampoline.
-pub(crate) fn prepare_fresh(buf: &mut Gobuf, sp: usize, arg: usize) {
+/// `sp` (rounded down to 16 bytes), through the trampoline. `gogo` loads `bx` and `bp`
+/// for every resume; for a fresh G they carry `arg` and `entry` into the trampoline,
+/// which is how this file calls the entry without naming it.
+pub(crate) fn prepare_fresh(buf: &mut Gobuf, sp: usize, entry: GEntry, arg: usize) {
     buf.sp = sp & !15;
     buf.pc = gmp_core_g_trampoline_v0 as *const () as usize;
-    buf.bp = 0;
+    buf.bp = entry as usize;
     buf.bx = arg;
 }
 
 unsafe extern "C" {
-    /// Defined in the `global_asm!` below: `entry(rbx)` with a zeroed frame pointer and
-    /// CFI that ends unwinding here.
+    /// Defined in the `global_asm!` below: `entry(arg)`, with `entry` in rbp and `arg`
+    /// in rbx, a zeroed frame pointer and CFI that ends unwinding here.
     fn gmp_core_g_trampoline_v0();
 }
 
@@ -216,14 +224,15 @@ global_asm!(
     ".cfi_startproc",
     // The return address of this frame is undefined: unwinders stop here (as at _start).
     ".cfi_undefined rip",
-    // Frame-pointer walkers stop at a zero rbp.
+    // `prepare_fresh` put the entry in rbp and its argument in rbx. Take the entry out,
+    // then zero rbp: frame-pointer walkers stop at a zero rbp.
+    "mov rax, rbp",
     "xor ebp, ebp",
     "mov rdi, rbx",
-    "call {entry}",
+    "call rax",
     // The entry never returns (it ends in mcall to goexit).
     "ud2",
     ".cfi_endproc",
     ".size gmp_core_g_trampoline_v0, .-gmp_core_g_trampoline_v0",
     ".popsection",
-    entry = sym crate::proc::g::g_entry,
 );
