@@ -39,6 +39,7 @@ pub mod chan;
 mod clock;
 mod proc;
 mod runtime;
+mod signal;
 mod spinlock;
 pub mod sync;
 

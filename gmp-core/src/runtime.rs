@@ -23,6 +23,7 @@ use crate::proc::p::{GRef, P};
 use crate::proc::sched::{self, Sched};
 use crate::proc::spawn::{self, Packet};
 use crate::proc::stack;
+use crate::signal;
 use std::panic;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU64, Ordering::*};
@@ -111,7 +112,7 @@ impl RuntimeBuilder {
             "gmp: max_threads ({}) must be larger than procs ({procs})",
             self.max_threads
         );
-        stack::install_overflow_handler();
+        signal::install_overflow_handler(stack::guard_hit);
         crate::proc::handoff::init_barrier();
         let s = Box::new(Sched::new(procs, self.stack_size, self.max_threads));
         let s: &Sched = &s;

@@ -14,8 +14,8 @@ use super::g::G;
 use super::handoff;
 use super::p::P;
 use super::sched::{self, Sched};
-use super::stack;
 use crate::arch::{self, Gobuf};
+use crate::signal;
 use std::cell::Cell;
 use std::io;
 use std::ptr;
@@ -158,7 +158,7 @@ pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
 /// The body of an M's thread: binds `p`, enters the scheduling loop on g0 through
 /// `mstart`, and when the M exits (`mexit` resumes `exit_buf`) frees it.
 fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
-    let alt = stack::ensure_altstack();
+    let alt = signal::ensure_altstack();
     let m = Box::into_raw(Box::new(M::new(id, s)));
     // SAFETY: `m` is ours until freed below; `mstart` returns only when the M exits,
     // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
@@ -175,7 +175,7 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
         );
         set_current(ptr::null_mut());
         drop(Box::from_raw(m));
-        stack::free_altstack(alt);
+        signal::free_altstack(alt);
         (*s).mcount.fetch_sub(1, Ordering::SeqCst);
     }
 }

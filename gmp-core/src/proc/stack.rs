@@ -20,16 +20,15 @@
 //! Pages are committed only when touched. A recycled stack that grew deep is trimmed with
 //! `MADV_DONTNEED` below [`TRIM_KEEP`], so memory returns after a burst of deep calls.
 //!
-//! A guard-page hit is reported by a SIGSEGV handler (running on the thread's alternate
-//! signal stack) that checks the fault address against the running G's guard page,
-//! writes `goroutine N "name" overflowed its stack of K KiB` with `write(2)` and aborts.
-//! Any other SIGSEGV goes to the handler that was installed before ours, so std's report
-//! of a thread's own stack overflow keeps working.
+//! A guard-page hit is reported by the SIGSEGV handler of `signal.rs`, which asks
+//! [`guard_hit`] whether the fault address lies in the running G's guard page.
 
 use super::g::G;
+use super::m;
+use crate::signal::Overflow;
 use std::io;
 use std::ptr;
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 
 pub(crate) const PAGE: usize = 4096;
 
@@ -369,154 +368,17 @@ fn install_guard(mode: &mut GuardMode, page: usize) -> io::Result<()> {
     Ok(())
 }
 
-// ---- overflow reporting -------------------------------------------------------------
+// ---- overflow ---------------------------------------------------------------------
 
-static INSTALL: Once = Once::new();
-// SAFETY: all-zero is a valid `sigaction` (SIG_DFL, empty mask, no flags).
-static mut PREV_SEGV: libc::sigaction = unsafe { std::mem::zeroed() };
-
-/// Installs the SIGSEGV handler once per process, keeping the previous one to chain to.
-pub(crate) fn install_overflow_handler() {
-    INSTALL.call_once(|| {
-        // SAFETY: plain sigaction calls; PREV_SEGV is written once here, before the
-        // handler that reads it can run (the handler is installed by the second call).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_segv as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGSEGV, ptr::null(), &raw mut PREV_SEGV);
-            libc::sigaction(libc::SIGSEGV, &sa, ptr::null_mut());
-        }
-    });
-}
-
-/// Makes sure this thread has an alternate signal stack (std gives its threads one only
-/// when its own handler is installed). Returns the mapping to free at thread exit, if we
-/// made one.
-pub(crate) fn ensure_altstack() -> Option<(usize, usize)> {
-    const SIZE: usize = 64 << 10;
-    // SAFETY: sigaltstack queries/sets this thread's own alternate stack; the mapping is
-    // ours and freed by `free_altstack` after disabling it.
-    unsafe {
-        let mut old: libc::stack_t = std::mem::zeroed();
-        libc::sigaltstack(ptr::null(), &mut old);
-        if old.ss_flags & libc::SS_DISABLE == 0 {
-            return None;
-        }
-        let p = libc::mmap(
-            ptr::null_mut(),
-            SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if p == libc::MAP_FAILED {
-            return None;
-        }
-        let st = libc::stack_t {
-            ss_sp: p,
-            ss_flags: 0,
-            ss_size: SIZE,
-        };
-        libc::sigaltstack(&st, ptr::null_mut());
-        Some((p as usize, SIZE))
-    }
-}
-
-pub(crate) fn free_altstack(alt: Option<(usize, usize)>) {
-    if let Some((p, size)) = alt {
-        // SAFETY: disable first so no signal lands on the stack being unmapped.
-        unsafe {
-            let st = libc::stack_t {
-                ss_sp: ptr::null_mut(),
-                ss_flags: libc::SS_DISABLE,
-                ss_size: 0,
-            };
-            libc::sigaltstack(&st, ptr::null_mut());
-            libc::munmap(p as *mut _, size);
-        }
-    }
-}
-
-extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo for SIGSEGV.
-    let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some((id, name, lo, hi)) = super::m::running_g_for_signal() {
-        if addr >= lo - PAGE && addr < lo {
-            report_overflow(id, name, (hi - lo) >> 10);
-            // SAFETY: abort is async-signal-safe.
-            unsafe { libc::abort() };
-        }
-    }
-    // Not ours: hand it to whoever was there before.
-    // SAFETY: PREV_SEGV was written before this handler was installed and never again.
-    unsafe {
-        let prev = (&raw const PREV_SEGV).read();
-        if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
-            // Restore the default action and return: the faulting instruction runs again
-            // and the process dies of SIGSEGV as it would have without us.
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(libc::SIGSEGV, &sa, ptr::null_mut());
-        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                std::mem::transmute(prev.sa_sigaction);
-            f(sig, info, ctx);
-        } else {
-            let f: extern "C" fn(libc::c_int) = std::mem::transmute(prev.sa_sigaction);
-            f(sig);
-        }
-    }
-}
-
-/// Writes the overflow message with `write(2)` only: no allocation, no locks.
-fn report_overflow(id: u64, name: Option<&[u8]>, kib: usize) {
-    let mut buf = [0u8; 256];
-    let mut w = SigWriter {
-        buf: &mut buf,
-        len: 0,
-    };
-    w.put(b"goroutine ");
-    w.num(id);
-    if let Some(n) = name {
-        w.put(b" \"");
-        w.put(n);
-        w.put(b"\"");
-    }
-    w.put(b" overflowed its stack of ");
-    w.num(kib as u64);
-    w.put(b" KiB\n");
-    let len = w.len;
-    // SAFETY: write(2) is async-signal-safe; buf is a live local.
-    unsafe { libc::write(2, buf.as_ptr().cast(), len) };
-}
-
-struct SigWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl SigWriter<'_> {
-    fn put(&mut self, s: &[u8]) {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s[..n]);
-        self.len += n;
-    }
-    fn num(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.put(&digits[i..]);
-    }
+/// For the SIGSEGV handler (`signal.rs`): the goroutine running on this thread, if
+/// `addr` lies in its stack's guard page.
+pub(crate) fn guard_hit(addr: usize) -> Option<Overflow> {
+    let (id, name, lo, hi) = m::running_g_for_signal()?;
+    (addr >= lo - PAGE && addr < lo).then_some(Overflow {
+        id,
+        name,
+        stack_kib: (hi - lo) >> 10,
+    })
 }
 
 #[cfg(test)]
