@@ -18,7 +18,7 @@
 //! keeps its M, and so `run`, from finishing.
 
 use crate::proc::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
-use crate::proc::m::{self, M};
+use crate::proc::m;
 use crate::proc::p::{GRef, P};
 use crate::proc::sched::{self, Sched};
 use crate::proc::spawn::{self, Packet};
@@ -209,15 +209,7 @@ fn shutdown(s: &Sched) {
             }
         }
     }
-    for m in std::mem::take(&mut *s.locked_ms.lock().unwrap_or_else(|e| e.into_inner())) {
-        let m = m as *mut M;
-        // SAFETY: a listed M sleeps in `lockedm_sleep` and reads `next_p` after its note
-        // is woken; unlisting it here keeps `startlockedm` away.
-        unsafe {
-            (*m).next_p = ptr::null();
-            (*m).park.wake();
-        }
-    }
+    crate::proc::lockedm::wake_all(s);
     s.wake_sleeper();
     s.sysmon_key.fetch_add(1, SeqCst);
     m::futex_wake(&s.sysmon_key, 1);

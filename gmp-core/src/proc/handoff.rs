@@ -32,6 +32,7 @@
 //! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
 //! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
 
+use super::lockedm;
 use super::m::{self, M};
 use super::p::P;
 use super::sched::{self, Sched};
@@ -232,27 +233,11 @@ unsafe fn reacquire(m: &mut M) {
         let g = m.curg;
         let requeue = if std::thread::panicking() {
             (*g).locked_m.store(m, Relaxed);
-            requeue_locked_m
+            lockedm::requeue_locked_m
         } else {
             requeue_m
         };
         crate::arch::mcall(&mut (*g).sched, m.g0_sp, requeue, m as *mut M as usize);
-    }
-}
-
-/// `requeue_m` for a goroutine locked to its M: the M sleeps until the M that dequeues
-/// the goroutine hands it a P, then resumes it here.
-unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
-    // SAFETY: as in `requeue_m`; the G's `locked_m` is this M.
-    unsafe {
-        let m = &mut *(m as *mut M);
-        let g = m.curg;
-        m.curg = ptr::null_mut();
-        (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
-        sched::lockedm_prepare(m);
-        sched::lockedm_count(m);
-        sched::inject(&*m.sched, &[g]);
-        sched::lockedm_sleep(m, g)
     }
 }
 
@@ -354,7 +339,7 @@ unsafe fn entersyscall(m: &mut M) {
     let work = needs_m(s, pr);
     if work
         && s.nmidle.load(SeqCst) == 0
-        && sched::threads_counted(s) >= s.max_threads.load(Relaxed)
+        && lockedm::threads_counted(s) >= s.max_threads.load(Relaxed)
     {
         locks_add(m, u32::MAX);
         panic!(

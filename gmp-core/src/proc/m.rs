@@ -12,6 +12,7 @@
 
 use super::g::G;
 use super::handoff;
+use super::lockedm;
 use super::p::P;
 use super::sched::{self, Sched};
 use crate::arch::{self, Gobuf};
@@ -136,7 +137,7 @@ pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
     // `startm` counted this M already.
     // Relaxed: the limit is set before the first M starts (the thread spawn orders it).
     let max = s.max_threads.load(Ordering::Relaxed);
-    if sched::threads_counted(s) > max {
+    if lockedm::threads_counted(s) > max {
         return Err(io::Error::other(format!(
             "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
         )));

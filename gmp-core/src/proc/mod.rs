@@ -2,6 +2,7 @@
 
 pub(crate) mod g;
 pub(crate) mod handoff;
+pub(crate) mod lockedm;
 pub(crate) mod m;
 pub mod netpoll;
 pub(crate) mod p;

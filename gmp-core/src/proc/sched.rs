@@ -37,6 +37,7 @@
 
 use super::g::{G, G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use super::handoff;
+use super::lockedm;
 use super::m::{self, M};
 use super::netpoll::Netpoll;
 use super::p::{GRef, GFREE_MAX, P};
@@ -95,7 +96,7 @@ pub(crate) struct Sched {
     /// `park`), until the M that dequeues the goroutine hands them a P. `shutdown` wakes
     /// those left. A leaf lock.
     pub locked_ms: Mutex<Vec<usize>>,
-    /// Listed Ms that gave their P away and sleep (`lockedm_count`). Changed under
+    /// Listed Ms that gave their P away and sleep (`lockedm::count`). Changed under
     /// `lock`. `checkdead` counts them as idle; the thread limit does not count them.
     pub nmlocked: AtomicUsize,
     /// Woken at shutdown, so sysmon exits promptly.
@@ -259,17 +260,9 @@ pub(crate) fn current_m() -> *mut M {
 /// was the main G.
 ///
 /// # Parking mid-unwind
-/// A goroutine that parks while it unwinds (a destructor that sleeps, locks or does
-/// I/O) resumes on the same M, which runs nothing else meanwhile: std counts panics
-/// per thread, so a goroutine that moved would leave its old thread "panicking" (every
-/// later goroutine there would see `thread::panicking()`, and its next panic would
-/// abort the process as a panic inside a panic) and underflow its new thread's count.
-/// This is Go's `LockOSThread` for the length of the unwind: the M gives its P away and
-/// sleeps (`lockedm_sleep`); whichever M later dequeues the woken goroutine hands its
-/// own P over and goes idle (`startlockedm`). Such an M counts as idle for `checkdead`
-/// and not against the thread limit; `shutdown` wakes it to exit. It costs two thread
-/// wake-ups per park, on a path that only unwinding takes; every park and yield pays a
-/// `panicking()` check, and `schedule` a look at the dequeued G's `locked_m`.
+/// A goroutine that parks while it unwinds resumes on the same M, which runs nothing
+/// else meanwhile (`lockedm.rs` says why and how). The common path pays one
+/// `panicking()` check here.
 pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
     assert!(
         !current_m().is_null(),
@@ -518,11 +511,11 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
         tracing::trace!(goid = (*g).id, "park");
         let locked = ptr::eq((*g).locked_m.load(Relaxed), m);
         if locked {
-            lockedm_prepare(m);
+            lockedm::prepare(m);
         }
         if !(*commit)(g) {
             if locked {
-                lockedm_cancel(m, g);
+                lockedm::cancel(m, g);
             }
             (*g).status.store(G_RUNNING, Relaxed);
             m.curg = g;
@@ -531,168 +524,12 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
             arch::gogo(&(*g).sched);
         }
         if locked {
-            lockedm_count(m);
+            lockedm::count(m);
             handoff::handoff_own_p(m);
-            lockedm_sleep(m, g);
+            lockedm::stoplockedm(m, g);
         }
         schedule(m)
     }
-}
-
-// ---- goroutines locked to their M while they unwind (see `park`) ----------------------
-
-/// Before the G locked to `m` can be woken: re-arms the M's note and lists the M for
-/// `shutdown`.
-pub(crate) fn lockedm_prepare(m: &mut M) {
-    m.park.clear();
-    let s = m.sched();
-    let mut l = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
-    // `shutdown` sets the flag before it drains this list under the same lock: either
-    // the drain wakes this M, or this M sees the flag and wakes itself.
-    if s.shutdown.load(SeqCst) {
-        drop(l);
-        // `next_p` stays null: `lockedm_sleep` exits the M.
-        m.park.wake();
-        return;
-    }
-    l.push(m as *mut M as usize);
-}
-
-/// Counts `m`, listed by `lockedm_prepare` and about to give its P away, as asleep with
-/// its G (`Sched::nmlocked`), unless `startlockedm` already claimed it. Under the
-/// scheduler lock, as `startlockedm`'s uncount and `checkdead`'s read.
-pub(crate) fn lockedm_count(m: &mut M) {
-    let s = m.sched();
-    let me = m as *mut M as usize;
-    let _l = s.lock();
-    let listed = s
-        .locked_ms
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(&me);
-    if listed {
-        m.locked_idle = true;
-        s.nmlocked.fetch_add(1, SeqCst);
-    }
-}
-
-/// The locked G did not park after all: it goes on running here, unlocked.
-///
-/// # Safety
-/// `g` is the G `m` is about to resume.
-unsafe fn lockedm_cancel(m: &mut M, g: *mut G) {
-    let me = m as *mut M as usize;
-    m.sched()
-        .locked_ms
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&x| x != me);
-    // SAFETY: per the contract.
-    unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
-}
-
-/// Sleeps, without a P, until `startlockedm` hands this M the P of whichever M
-/// dequeued `g`, then runs `g` (or exits at shutdown).
-///
-/// # Safety
-/// `g` is locked to `m` and parked or queued; `lockedm_prepare` ran before it could be
-/// woken; `m` holds no P.
-pub(crate) unsafe fn lockedm_sleep(m: &mut M, g: *mut G) -> ! {
-    {
-        // This may be the last M to go to sleep.
-        let s = m.sched();
-        let mut l = s.lock();
-        checkdead(s, &mut l);
-    }
-    m.park.sleep();
-    let p = std::mem::replace(&mut m.next_p, ptr::null());
-    if p.is_null() {
-        if !m.sched().shutdown.load(SeqCst) {
-            unreachable!("a locked M was woken without a P outside shutdown");
-        }
-        mexit(m);
-    }
-    handoff::acquirep(m, p);
-    // SAFETY: `g` is locked to this M, which alone may run it: it runs here again,
-    // unlocked.
-    unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
-    execute(m, g)
-}
-
-/// Threads that count against `RuntimeBuilder::max_threads`: every M but those asleep
-/// with a G that parked mid-unwind. Those are as many as goroutines unwinding through a
-/// park at once, and failing to start an M for the P one gives away would leave its
-/// timers and queue to nobody (a panic there would be a panic inside a panic).
-pub(crate) fn threads_counted(s: &Sched) -> usize {
-    s.mcount
-        .load(SeqCst)
-        .saturating_sub(s.nmlocked.load(SeqCst))
-}
-
-/// `schedule` dequeued `g`, locked to `target`: gives `target` this M's P to run it
-/// with, then waits, idle, for another P. Returns holding one.
-///
-/// # Safety
-/// `g` was just dequeued by this M and is locked to `target`.
-#[cold]
-#[inline(never)]
-unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
-    let s = m.sched();
-    let mut l = s.lock();
-    let listed = {
-        let mut list = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
-        let before = list.len();
-        list.retain(|&x| x != target as usize);
-        list.len() != before
-    };
-    if !listed || s.shutdown.load(SeqCst) {
-        // Shutdown: `shutdown` woke `target` to exit, or (if we unlisted it first) we
-        // do. Leave the G for the final sweep.
-        drop(l);
-        // SAFETY: `g` was dequeued by this M and is in no queue now; a listed `target`
-        // sleeps in `lockedm_sleep` and reads `next_p` after its note is woken.
-        unsafe {
-            s.injector.push(GRef(NonNull::new_unchecked(g)));
-            if listed {
-                (*target).next_p = ptr::null();
-                (*target).park.wake();
-            }
-        }
-        mexit(m);
-    }
-    // SAFETY: `locked_idle` of a listed M is read and written under the scheduler lock.
-    unsafe {
-        if (*target).locked_idle {
-            (*target).locked_idle = false;
-            s.nmlocked.fetch_sub(1, SeqCst);
-        }
-    }
-    let p = handoff::releasep(m);
-    // Idle before `target` runs: when its G parks again it hands the P to an idle M,
-    // and must find this one rather than start a thread (or fail to, at the limit).
-    // `target` is no longer counted as idle, so `checkdead` cannot fire here.
-    if !stopm_register(s, m, &mut l) {
-        // Shutdown began after the check above: `target` is unlisted, so wake it to
-        // exit (`next_p` null), leave the G for the final sweep, and exit too.
-        s.pidleput(&mut l, p);
-        drop(l);
-        // SAFETY: as below; `g` is in no queue.
-        unsafe {
-            s.injector.push(GRef(NonNull::new_unchecked(g)));
-            (*target).next_p = ptr::null();
-            (*target).park.wake();
-        }
-        mexit(m);
-    }
-    drop(l);
-    // SAFETY: `target` sleeps in `lockedm_sleep` (it listed itself before `g` could be
-    // woken; only this function and `shutdown` unlist it, both under a lock we held)
-    // and reads `next_p` after its note is woken.
-    unsafe {
-        (*target).next_p = p;
-        (*target).park.wake();
-    }
-    stopm_wait(m);
 }
 
 unsafe extern "C" fn gosched_m(m: usize) -> ! {
@@ -777,7 +614,7 @@ fn schedule(m: &mut M) -> ! {
         let locked = unsafe { (*g).locked_m.load(Relaxed) };
         if !locked.is_null() && !ptr::eq(locked, m) {
             // SAFETY: as above; `locked` is the M that `g` is locked to.
-            unsafe { startlockedm(m, g, locked) };
+            unsafe { lockedm::startlockedm(m, g, locked) };
             continue;
         }
         execute(m, g)
@@ -785,7 +622,7 @@ fn schedule(m: &mut M) -> ! {
 }
 
 #[inline(always)]
-fn execute(m: &mut M, g: *mut G) -> ! {
+pub(super) fn execute(m: &mut M, g: *mut G) -> ! {
     // SAFETY: `g` was taken from a queue, so this M alone owns running it; the M holds P.
     unsafe {
         let p = &*m.p;
@@ -1087,7 +924,7 @@ pub(crate) fn stopm(m: &mut M) {
 
 /// `stopm`'s first half, under the lock: lists the M as idle. Returns `false` at
 /// shutdown instead; the caller then drops the lock and exits the M.
-fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
+pub(super) fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
     if s.shutdown.load(SeqCst) {
         return false;
     }
@@ -1099,7 +936,7 @@ fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
 }
 
 /// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown).
-fn stopm_wait(m: &mut M) {
+pub(super) fn stopm_wait(m: &mut M) {
     let s = m.sched();
     m.park.sleep();
     let p = std::mem::replace(&mut m.next_p, ptr::null());
@@ -1121,11 +958,11 @@ fn stopm_wait(m: &mut M) {
 /// runtime cannot see, so channel deadlocks go unreported rather than reported wrongly.
 /// (Reporting one anyway would also ready the main G behind the claim protocol's back:
 /// the thread could still complete its channel operation and ready it a second time.)
-fn checkdead(s: &Sched, l: &mut Locked) {
+pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
     // Every M idle: in `stopm`, or asleep with a G that parked mid-unwind.
     if s.shutdown.load(SeqCst)
         || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) != s.mcount.load(SeqCst)
-        // From `lockedm_sleep` with no M in `stopm`: none to run the main G on.
+        // From `lockedm::stoplockedm` with no M in `stopm`: none to run the main G on.
         || l.midle.is_empty()
     {
         return;
@@ -1159,7 +996,7 @@ fn checkdead(s: &Sched, l: &mut Locked) {
     let me = l.midle.pop().expect("checked above");
     s.nmidle.fetch_sub(1, SeqCst);
     // SAFETY: `me` sleeps in `stopm` (the calling M, which pushed itself last under this
-    // lock, or, called from `lockedm_sleep`, another) and reads `next_p` after its note
+    // lock, or, called from `lockedm::stoplockedm`, another) and reads `next_p` after its note
     // is woken; the main G is parked and, with every M idle, nobody else can wake it.
     unsafe {
         (*main).deadlocked.store(true, Relaxed);
@@ -1196,7 +1033,7 @@ fn process_threads() -> Option<usize> {
 }
 
 /// Leaves the scheduling loop for good: back to `m_main` on the thread's own stack.
-fn mexit(m: &mut M) -> ! {
+pub(super) fn mexit(m: &mut M) -> ! {
     let s = m.sched();
     if !m.p.is_null() {
         let p = handoff::releasep(m);
