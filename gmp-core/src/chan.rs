@@ -1032,7 +1032,7 @@ pub mod __select {
             }
             if n == 0 && matches!(mode, Mode::Block) {
                 // Go: `select {}` blocks forever.
-                crate::proc::sched::park_or_block_forever();
+                crate::proc::park::park_or_block_forever();
             }
             let ctx = Ctx { wait: Wait::new() };
             let mut reg = Cases {
@@ -1077,7 +1077,7 @@ pub mod __select {
 
     fn shuffle(v: &mut [usize]) {
         for i in (1..v.len()).rev() {
-            let j = (crate::proc::sched::fastrand() as usize) % (i + 1);
+            let j = (crate::proc::m::fastrand() as usize) % (i + 1);
             v.swap(i, j);
         }
     }

@@ -47,7 +47,7 @@ pub mod sync;
 pub use proc::netpoll;
 
 pub use proc::handoff::blocking;
-pub use proc::sched::{park_forever, yield_now};
+pub use proc::park::{park_forever, yield_now};
 pub use proc::spawn::{off_p, spawn, Builder, JoinHandle};
 pub use proc::stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
 pub use proc::timer::sleep;

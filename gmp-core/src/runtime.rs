@@ -17,10 +17,12 @@
 //! A G that never enters the scheduler again (an endless loop without `yield_now`)
 //! keeps its M, and so `run`, from finishing.
 
+use crate::proc::g;
 use crate::proc::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use crate::proc::m;
 use crate::proc::p::{GRef, P};
 use crate::proc::sched::{self, Sched};
+use crate::proc::schedule;
 use crate::proc::spawn::{self, Packet};
 use crate::proc::stack;
 use crate::signal;
@@ -131,9 +133,9 @@ impl RuntimeBuilder {
         // (the shutdown sweep that cancels packets runs after that).
         let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
         let packet = Arc::new(Packet::<()>::new(s.id));
-        let g = sched::gfget(s, None, s.stack_size)
+        let g = g::gfget(s, None, s.stack_size)
             .unwrap_or_else(|e| panic!("gmp::run: cannot allocate the main goroutine: {e}"));
-        let id = sched::next_goid(s, None);
+        let id = g::next_goid(s, None);
         // SAFETY: `g` is a fresh idle G owned here.
         unsafe { spawn::prepare(g, id, s, Some(Arc::from("main")), main, packet.clone()) };
         s.main_g.store(g, SeqCst);
@@ -143,7 +145,7 @@ impl RuntimeBuilder {
             .push(GRef(NonNull::new(g).expect("G is not null")));
         tracing::debug!(procs, stack_size = s.stack_size, "gmp runtime starting");
         crate::proc::sysmon::start(s);
-        sched::startm(s, None, false);
+        schedule::startm(s, None, false);
         assert!(
             s.mcount.load(SeqCst) > 0,
             "gmp::run: cannot start the first runtime thread (see the error log)"

@@ -21,12 +21,14 @@
 //! holds the start closure (type-erased) and a reference to the join packet, through
 //! which the shutdown sweep cancels the join of a G that never finished.
 
+use super::p::{GFREE_MAX, P};
 use super::sched::Sched;
 use super::stack::{Stack, StackPool};
 use crate::arch::Gobuf;
+use std::io;
 use std::mem::size_of;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// G status values (`G::status`).
@@ -111,4 +113,103 @@ impl G {
 pub(crate) trait Joinable: Send + Sync {
     /// The G will never finish (its runtime shut down): the joiner gets an error.
     fn cancel(&self);
+}
+
+// ---- G allocation ----------------------------------------------------------------------
+
+/// Takes a free G with a stack of `size` bytes, or carves a new one.
+pub(crate) fn gfget(s: &Sched, p: Option<&P>, size: usize) -> io::Result<*mut G> {
+    if size == s.default_pool.size {
+        if let Some(p) = p {
+            let cache = p.gfree();
+            if cache.is_empty() {
+                s.default_pool.take_free(cache, GFREE_MAX / 2);
+            }
+            if let Some(g) = cache.pop() {
+                return Ok(g);
+            }
+        } else if let Some(g) = s.default_pool.take_one() {
+            return Ok(g);
+        }
+        return carve_gs(&s.default_pool, p);
+    }
+    let pool: *const StackPool = {
+        let mut pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());
+        match pools.iter().find(|q| q.size == size) {
+            Some(q) => &**q,
+            None => {
+                pools.push(Box::new(StackPool::new(size)));
+                &**pools.last().unwrap()
+            }
+        }
+    };
+    // SAFETY: pools are boxed and live as long as the runtime.
+    let pool = unsafe { &*pool };
+    if let Some(g) = pool.take_one() {
+        return Ok(g);
+    }
+    carve_gs(pool, None)
+}
+
+/// New Gs carved per batch when the free lists are empty: a burst of spawns then pays
+/// two `process_madvise` calls per 32 goroutines instead of a syscall and a page fault
+/// for each (spawn+join on one P, 1,000,000 goroutines alive at once: 6.5 µs each
+/// before).
+const CARVE_BATCH: usize = 32;
+
+/// Carves a batch of stacks with fresh G headers; returns one, caches the rest on `p`
+/// (or in the pool's shared list).
+fn carve_gs(pool: &StackPool, p: Option<&P>) -> io::Result<*mut G> {
+    let mut stacks = pool.carve_batch(CARVE_BATCH)?;
+    let first = stacks
+        .pop()
+        .expect("carve_batch returns at least one stack");
+    for st in stacks {
+        let g = G::init_at(st, pool);
+        match p {
+            Some(p) => p.gfree().push(g),
+            None => pool.put_one(g),
+        }
+    }
+    Ok(G::init_at(first, pool))
+}
+
+/// Returns a dead G to a free list, trimming its stack.
+pub(super) fn gfput(s: &Sched, p: &P, g: *mut G) {
+    // SAFETY: `g` has exited; this M owns it until it is on a free list.
+    unsafe {
+        let gr = &mut *g;
+        gr.status.store(G_DEAD, Relaxed);
+        gr.name = None;
+        gr.stack.trim(gr.min_sp.min(gr.sched.sp));
+        gr.min_sp = gr.stack.hi;
+        if ptr::eq(gr.pool, &s.default_pool) {
+            let cache = p.gfree();
+            cache.push(g);
+            if cache.len() > GFREE_MAX {
+                s.default_pool.put_free(cache, GFREE_MAX / 2);
+            }
+        } else {
+            (*gr.pool).put_one(g);
+        }
+    }
+}
+
+/// A fresh goroutine id, from the P's batch when there is one.
+pub(crate) fn next_goid(s: &Sched, p: Option<&P>) -> u64 {
+    const BATCH: u64 = 16;
+    match p {
+        Some(p) => {
+            if p.goid_next.get() == p.goid_end.get() {
+                // Relaxed: only uniqueness matters.
+                let start = s.next_goid.fetch_add(BATCH, Relaxed);
+                p.goid_next.set(start);
+                p.goid_end.set(start + BATCH);
+            }
+            let id = p.goid_next.get();
+            p.goid_next.set(id + 1);
+            id
+        }
+        None => s.next_goid.fetch_add(1, Relaxed),
+    }
 }

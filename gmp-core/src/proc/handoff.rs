@@ -36,6 +36,7 @@ use super::lockedm;
 use super::m::{self, M};
 use super::p::P;
 use super::sched::{self, Sched};
+use super::schedule;
 use crate::clock::NEVER;
 use std::ptr;
 use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering::*};
@@ -262,9 +263,9 @@ unsafe extern "C" fn requeue_m(m: usize) -> ! {
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
         let s = &*m.sched;
-        sched::inject(s, &[g]);
-        sched::stopm(m);
-        sched::schedule_m(m)
+        schedule::inject(s, &[g]);
+        schedule::stopm(m);
+        schedule::schedule_m(m)
     }
 }
 
@@ -385,7 +386,7 @@ fn needs_m(s: &Sched, p: &P) -> bool {
 /// (Go's `handoffp`).
 fn handoffp(s: &Sched, p: *const P, work: bool) {
     if work {
-        sched::startm(s, Some(p), false);
+        schedule::startm(s, Some(p), false);
         return;
     }
     {
@@ -396,7 +397,7 @@ fn handoffp(s: &Sched, p: *const P, work: bool) {
     // saw no idle P did not wake anyone. Re-check now that the P is visible as idle.
     // SAFETY: `p` points into the live runtime's `ps`.
     if needs_m(s, unsafe { &*p }) {
-        sched::wakep(s);
+        schedule::wakep(s);
     }
 }
 
@@ -457,6 +458,6 @@ pub(crate) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
             p = i,
             "sysmon: goroutine away from the scheduler for 10 ms, P handed to another M"
         );
-        sched::startm(s, Some(p), false);
+        schedule::startm(s, Some(p), false);
     }
 }

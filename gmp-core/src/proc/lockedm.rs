@@ -33,6 +33,7 @@ use super::handoff;
 use super::m::M;
 use super::p::GRef;
 use super::sched::{self, Sched};
+use super::schedule;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::*;
 
@@ -105,13 +106,13 @@ pub(super) unsafe fn stoplockedm(m: &mut M, g: *mut G) -> ! {
         if !m.sched().shutdown.load(SeqCst) {
             unreachable!("a locked M was woken without a P outside shutdown");
         }
-        sched::mexit(m);
+        schedule::mexit(m);
     }
     handoff::acquirep(m, p);
     // SAFETY: `g` is locked to this M, which alone may run it: it runs here again,
     // unlocked.
     unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
-    sched::execute(m, g)
+    schedule::execute(m, g)
 }
 
 /// Threads that count against `RuntimeBuilder::max_threads`: every M but those asleep
@@ -153,7 +154,7 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
                 (*target).park.wake();
             }
         }
-        sched::mexit(m);
+        schedule::mexit(m);
     }
     // SAFETY: `locked_idle` of a listed M is read and written under the scheduler lock.
     unsafe {
@@ -166,7 +167,7 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
     // Idle before `target` runs: when its G parks again it hands the P to an idle M,
     // and must find this one rather than start a thread (or fail to, at the limit).
     // `target` is no longer counted as idle, so `checkdead` cannot fire here.
-    if !sched::stopm_register(s, m, &mut l) {
+    if !schedule::stopm_register(s, m, &mut l) {
         // Shutdown began after the check above: `target` is unlisted, so wake it to
         // exit (`next_p` null), leave the G for the final sweep, and exit too.
         s.pidleput(&mut l, p);
@@ -177,7 +178,7 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
             (*target).next_p = ptr::null();
             (*target).park.wake();
         }
-        sched::mexit(m);
+        schedule::mexit(m);
     }
     drop(l);
     // SAFETY: `target` sleeps in `stoplockedm` (it listed itself before `g` could be
@@ -187,7 +188,7 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
         (*target).next_p = p;
         (*target).park.wake();
     }
-    sched::stopm_wait(m);
+    schedule::stopm_wait(m);
 }
 
 /// `requeue_m` for a goroutine locked to its M: the M sleeps until the M that dequeues
@@ -201,7 +202,7 @@ pub(super) unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
         prepare(m);
         count(m);
-        sched::inject(m.sched(), &[g]);
+        schedule::inject(m.sched(), &[g]);
         stoplockedm(m, g)
     }
 }

@@ -14,8 +14,10 @@ use super::g::G;
 use super::handoff;
 use super::lockedm;
 use super::p::P;
-use super::sched::{self, Sched};
+use super::sched::Sched;
+use super::schedule;
 use crate::arch::{self, Gobuf};
+use crate::clock::nanotime;
 use crate::signal;
 use std::cell::Cell;
 use std::io;
@@ -129,6 +131,31 @@ impl M {
     }
 }
 
+thread_local! {
+    static THREAD_RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A cheap random number (xorshift), per M, or per thread outside a runtime.
+#[inline(never)]
+pub(crate) fn fastrand() -> u32 {
+    let m = current();
+    if !m.is_null() {
+        // SAFETY: the M is this thread's; only this thread touches its `rand`.
+        return unsafe { (*m).fastrand() };
+    }
+    THREAD_RAND.with(|c| {
+        let mut x = c.get();
+        if x == 0 {
+            x = nanotime() | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.set(x);
+        (x >> 32) as u32
+    })
+}
+
 // ---- starting an M -----------------------------------------------------------------
 
 /// Starts a new M thread that will run `p` (Go's `newm`). The caller counted it in
@@ -171,7 +198,7 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
         arch::mstart(
             &mut (*m).exit_buf,
             &mut (*m).g0_sp,
-            sched::mstart_entry,
+            schedule::mstart_entry,
             m as usize,
         );
         set_current(ptr::null_mut());

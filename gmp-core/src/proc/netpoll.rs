@@ -36,6 +36,7 @@
 
 use super::g::G;
 use super::m;
+use super::park;
 use super::sched::{self, Sched};
 use super::timer::{self, Timer, TimerFunc};
 use crate::clock::{nanotime, NEVER};
@@ -269,7 +270,7 @@ impl PollDesc {
             n
         });
         s.netpoll.waiters.fetch_add(1, SeqCst);
-        sched::park(|g| {
+        park::park(|g| {
             // Release publishes the parked G to `unblock`'s Acquire.
             slot.compare_exchange(WAIT, g as usize, AcqRel, Acquire)
                 .is_ok()
@@ -370,7 +371,7 @@ impl PollDesc {
         for mode in [Mode::Read, Mode::Write] {
             let g = unblock(self.slot(mode), false);
             if !g.is_null() {
-                sched::ready(g, false);
+                park::ready(g, false);
             }
         }
         if self.rt.swap(0, AcqRel) != 0 {

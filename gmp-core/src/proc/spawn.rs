@@ -14,10 +14,12 @@
 //! sees the other. The header's reference to the packet lets the shutdown sweep cancel
 //! the join of a G that never finished.
 
+use super::g;
 use super::g::{Joinable, G};
 use super::m;
 use super::p::P;
-use super::sched::{self, Sched};
+use super::park;
+use super::sched::Sched;
 use super::stack;
 use crate::arch;
 use std::any::Any;
@@ -120,9 +122,9 @@ where
         Some(n) => stack::round_size(n)?,
         None => s.stack_size,
     };
-    let g = sched::gfget(s, p, size)?;
+    let g = g::gfget(s, p, size)?;
     let packet = Arc::new(Packet::new(s.id));
-    let id = sched::next_goid(s, p);
+    let id = g::next_goid(s, p);
     let name = b.name.map(Arc::from);
     // SAFETY: `g` is a free G we own.
     unsafe { prepare(g, id, s, name, f, packet.clone()) };
@@ -134,7 +136,7 @@ where
         }
     }
     tracing::trace!(goid = id, "spawn");
-    sched::ready(g, true);
+    park::ready(g, true);
     Ok(JoinHandle { packet, id })
 }
 
@@ -283,7 +285,7 @@ unsafe extern "C" fn g_entry(g: usize) -> ! {
         let start = (*g).start.take().expect("a fresh G has a start closure");
         start(g, true);
     }
-    sched::goexit()
+    park::goexit()
 }
 
 /// Runs `f` on a new OS thread and waits for it: the calling goroutine parks, so its P
@@ -372,7 +374,7 @@ impl JoinState {
             {
                 Ok(_) => {
                     match wake {
-                        Some(Waiter::G(g)) => super::sched::ready(g, true),
+                        Some(Waiter::G(g)) => super::park::ready(g, true),
                         Some(Waiter::Thread(t)) => t.unpark(),
                         None => {}
                     }
@@ -406,7 +408,7 @@ impl JoinState {
             let mut waiter = Waiter::G(ptr::null_mut());
             let wp = &mut waiter as *mut Waiter;
             let _retract = Retract(&self.state, wp as usize);
-            super::sched::park(|g| {
+            super::park::park(|g| {
                 // SAFETY: runs on g0 while this G is saved; `wp` points into its frame.
                 unsafe { *wp = Waiter::G(g) };
                 // Release publishes the waiter to `finish`'s Acquire.

@@ -11,7 +11,8 @@
 //! 10 ms poll rule, and a sleeping thread costs nothing.
 
 use super::m::futex_wait;
-use super::sched::{self, Sched};
+use super::sched::Sched;
+use super::schedule;
 use crate::clock::nanotime;
 use std::io::Write;
 use std::sync::atomic::Ordering::*;
@@ -51,7 +52,7 @@ pub(crate) fn start(s: &Sched) {
                     && nanotime().saturating_sub(last) > POLL_STARVED_NS
                 {
                     if let Some(gs) = s.netpoll.poll(Some(Duration::ZERO)) {
-                        sched::inject(s, &gs);
+                        schedule::inject(s, &gs);
                     }
                 }
                 if let (Some(t), Some(period)) = (next_trace, trace) {

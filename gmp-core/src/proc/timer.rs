@@ -25,7 +25,9 @@ use super::g::G;
 use super::handoff;
 use super::m::{self, M};
 use super::p::P;
-use super::sched::{self, Sched};
+use super::park;
+use super::sched::Sched;
+use super::schedule;
 use crate::clock::{nanotime, NEVER};
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering::*};
@@ -175,14 +177,14 @@ pub fn sleep(dur: std::time::Duration) {
         return;
     }
     if dur.is_zero() {
-        sched::yield_now();
+        park::yield_now();
         return;
     }
     // NEVER means "no timer": the latest real deadline is one before it.
     let when = nanotime()
         .saturating_add(dur.as_nanos().min(u64::MAX as u128) as u64)
         .min(NEVER - 1);
-    sched::park(|g| {
+    park::park(|g| {
         // The commit runs on g0 of the M that parked this G (not necessarily the M it
         // ran on before: a G that lost its P moves before parking), holding its P.
         let m = m::current();
@@ -283,7 +285,7 @@ fn add_timer_on(s: &Sched, p: &P, t: Timer) {
         }
     } else {
         // Nobody sleeps until the next timer: start an M that will (Go's wakeNetPoller).
-        sched::wakep(s);
+        schedule::wakep(s);
     }
 }
 
@@ -325,7 +327,7 @@ fn run_timers(heap_p: &P, now: u64) {
             heap_p.timers.timer0.store(h.first(), SeqCst);
         }
         for &g in &due[..n] {
-            sched::ready(g, false);
+            park::ready(g, false);
         }
         if popped < due.len() {
             return;

@@ -26,7 +26,7 @@
 
 use super::g::G;
 use super::m;
-use super::sched;
+use super::park;
 use super::timer::{self, Timer, TimerFunc};
 use crate::clock::{nanotime, NEVER};
 use std::cell::Cell;
@@ -92,9 +92,9 @@ impl Wakeup {
     pub(crate) fn wake(self) {
         match self {
             Wakeup::None => {}
-            Wakeup::G(g, m) => sched::ready_on(m, g, true),
+            Wakeup::G(g, m) => park::ready_on(m, g, true),
             // SAFETY: `done` pinned the runtime for this wake-up.
-            Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
+            Wakeup::GOutside(g) => unsafe { park::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
         }
     }
@@ -106,9 +106,9 @@ impl Wakeup {
     pub(crate) fn wake_tail(self) {
         match self {
             Wakeup::None => {}
-            Wakeup::G(g, m) => sched::ready_on(m, g, false),
+            Wakeup::G(g, m) => park::ready_on(m, g, false),
             // SAFETY: `done` pinned the runtime for this wake-up.
-            Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
+            Wakeup::GOutside(g) => unsafe { park::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
         }
     }
@@ -182,14 +182,14 @@ impl Wait {
             None => {
                 let m = m::current();
                 // SAFETY: `g`'s runtime is alive: its G is parked in this wait.
-                if unsafe { sched::on_runtime(m, g) } {
+                if unsafe { park::on_runtime(m, g) } {
                     Wakeup::G(g, m)
                 } else {
                     // The caller still holds the lock of the queue the entry was in, so
                     // the shutdown sweep (which unlinks entries under that lock) has not
                     // passed this G: its runtime is alive and can be pinned.
                     // SAFETY: as above.
-                    unsafe { sched::pin_runtime(g) };
+                    unsafe { park::pin_runtime(g) };
                     Wakeup::GOutside(g)
                 }
             }
@@ -241,7 +241,7 @@ impl Wait {
         let _reset = Reset(g);
         let word = self.word();
         while word.load(Acquire) & DONE == 0 {
-            sched::park(|_| {
+            park::park(|_| {
                 // On g0, the G saved: from here a claimer that sees PARKED readies it.
                 word.fetch_or(PARKED, AcqRel) & DONE == 0
             });

@@ -344,7 +344,7 @@ impl RawMutex {
             wake.is_g() && !crate::proc::m::current().is_null() && !std::thread::panicking();
         wake.wake();
         if yield_to_it {
-            crate::proc::sched::yield_now();
+            crate::proc::park::yield_now();
         }
     }
 
