@@ -48,7 +48,8 @@ pub use proc::netpoll;
 
 pub use proc::handoff::blocking;
 pub use proc::park::{park_forever, yield_now};
+pub use proc::sched::Stats;
 pub use proc::spawn::{off_p, spawn, Builder, JoinHandle};
 pub use proc::stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
 pub use proc::timer::sleep;
-pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder, Stats};
+pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder};

@@ -1,35 +1,30 @@
-//! Starting and ending a runtime: `gmp::run`, the runtime builder, M threads, shutdown,
-//! and `gmp::stats`.
+//! Starting and ending a runtime: `gmp::run`, the runtime builder, and `gmp::stats`.
+//! The top of gmp-core: it calls down into the core (`proc/`) and nothing calls it.
 //!
-//! `run` does not turn the calling thread into an M: it starts M threads, puts the main G
-//! on the global queue, and blocks until the main G's join packet completes. Keeping the
-//! caller off the scheduler means the caller's stack never has to be switched back to at
-//! shutdown, and `run` can be called from any thread, including from inside another
-//! program's thread pool.
+//! `run` does not turn the calling thread into an M: it makes the runtime's `Sched`,
+//! puts the main G on the global queue, starts sysmon and the first M, and blocks until
+//! the main G's join packet completes. Keeping the caller off the scheduler means the
+//! caller's stack never has to be switched back to at shutdown, and `run` can be called
+//! from any thread, including from inside another program's thread pool.
 //!
-//! Shutdown, once the main G has returned: set `shutdown`, wake every idle M, the timer
-//! sleeper and sysmon; each M leaves its scheduling loop the next time it enters the
-//! scheduler; join every thread; then sweep the stacks: Gs that never ran have their
-//! closures dropped, Gs still parked are dropped without running further (their frames
-//! are not unwound, so values on their stacks are leaked, not dropped), and every join
-//! on them returns an error. Finally the stack mappings are unmapped.
+//! Once the main G has returned, `sched::shutdown` stops every M and sweeps what is left:
+//! Gs that never ran have their closures dropped, Gs still parked are dropped without
+//! running further (their frames are not unwound, so values on their stacks are leaked,
+//! not dropped), and every join on them returns an error. Finally the stack mappings are
+//! unmapped.
 //!
 //! A G that never enters the scheduler again (an endless loop without `yield_now`)
 //! keeps its M, and so `run`, from finishing.
 
-use crate::proc::g;
-use crate::proc::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
+use crate::proc::handoff;
 use crate::proc::m;
-use crate::proc::p::{GRef, P};
-use crate::proc::sched::{self, Sched};
+use crate::proc::sched::{self, Sched, Stats};
 use crate::proc::schedule;
-use crate::proc::spawn::{self, Packet};
+use crate::proc::spawn;
 use crate::proc::stack;
+use crate::proc::sysmon;
 use crate::signal;
 use std::panic;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU64, Ordering::*};
-use std::sync::Arc;
 use std::thread;
 
 /// Entry point for configuring a runtime: `gmp::Runtime::builder().procs(2).run(|| ..)`.
@@ -115,7 +110,7 @@ impl RuntimeBuilder {
             self.max_threads
         );
         signal::install_overflow_handler(stack::guard_hit);
-        crate::proc::handoff::init_barrier();
+        handoff::init_barrier();
         let s = Box::new(Sched::new(procs, self.stack_size, self.max_threads));
         let s: &Sched = &s;
         sched::set_live(s.id, true);
@@ -132,28 +127,19 @@ impl RuntimeBuilder {
         // before `run` returns: `run` blocks on its packet, which only the G completes
         // (the shutdown sweep that cancels packets runs after that).
         let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
-        let packet = Arc::new(Packet::<()>::new(s.id));
-        let g = g::gfget(s, None, s.stack_size)
+        let main = spawn::spawn_main(s, main)
             .unwrap_or_else(|e| panic!("gmp::run: cannot allocate the main goroutine: {e}"));
-        let id = g::next_goid(s, None);
-        // SAFETY: `g` is a fresh idle G owned here.
-        unsafe { spawn::prepare(g, id, s, Some(Arc::from("main")), main, packet.clone()) };
-        s.main_g.store(g, SeqCst);
-        // SAFETY: `g` is a valid G.
-        unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-        s.injector
-            .push(GRef(NonNull::new(g).expect("G is not null")));
-        tracing::debug!(procs, stack_size = s.stack_size, "gmp runtime starting");
-        crate::proc::sysmon::start(s);
+        tracing::debug!(procs, stack_size = self.stack_size, "gmp runtime starting");
+        sysmon::start(s);
         schedule::startm(s, None, false);
         assert!(
-            s.mcount.load(SeqCst) > 0,
+            s.stats().threads > 0,
             "gmp::run: cannot start the first runtime thread (see the error log)"
         );
 
-        packet.join.wait_thread();
-        shutdown(s);
-        match packet.take() {
+        let result = main.join();
+        sched::shutdown(s);
+        match result {
             Ok(()) => out.take().expect("the main goroutine returned a value"),
             Err(e) => panic::resume_unwind(e),
         }
@@ -197,147 +183,21 @@ fn procs_from_env() -> Option<usize> {
     }
 }
 
-/// Ends a runtime after its main G finished: see the module doc.
-fn shutdown(s: &Sched) {
-    s.shutdown.store(true, SeqCst);
-    {
-        let mut l = s.lock();
-        for m in l.midle.drain(..) {
-            s.nmidle.fetch_sub(1, SeqCst);
-            // SAFETY: an idle M reads `next_p` after its note is woken.
-            unsafe {
-                (*m).next_p = ptr::null();
-                (*m).park.wake();
-            }
-        }
-    }
-    crate::proc::lockedm::wake_all(s);
-    s.wake_sleeper();
-    s.sysmon_key.fetch_add(1, SeqCst);
-    m::futex_wake(&s.sysmon_key, 1);
-    loop {
-        let hs = std::mem::take(&mut *s.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for h in hs {
-            let _ = h.join();
-        }
-        // `newm` pushes its handle while holding the list and while `mcount` counts the
-        // thread, so an empty list with `mcount == 0` means every M has ended.
-        if s.mcount.load(SeqCst) == 0
-            && s.threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty()
-        {
-            break;
-        }
-        thread::yield_now();
-    }
-    // `off_p` threads touch the Sched until their last decrement.
-    while s.external.load(SeqCst) > 0 {
-        thread::sleep(std::time::Duration::from_millis(1));
-    }
-    sweep(s);
-    sched::set_live(s.id, false);
-    tracing::debug!("gmp runtime stopped");
-}
-
-/// Drops what is left of every G that did not finish. Runs after all Ms have exited.
-fn sweep(s: &Sched) {
-    for p in s.ps.iter() {
-        p.drain();
-        p.timers.clear();
-    }
-    while !s.injector.steal().is_empty() {}
-    let pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());
-    for pool in std::iter::once(&s.default_pool).chain(pools.iter().map(|b| &**b)) {
-        pool.for_each_carved(|st| {
-            let g = (st.hi - HEADER) as *mut G;
-            // SAFETY: every carved stack has a G header (written by `G::init_at` when it
-            // was carved) and no thread runs Gs any more.
-            unsafe {
-                let gr = &mut *g;
-                let status = gr.status.load(Relaxed);
-                let cleanup = gr.wait_cleanup.take();
-                if let (Some((f, arg)), G_RUNNABLE | G_WAITING) = (cleanup, status) {
-                    // A G parked on a channel or sync primitive (or readied from one and
-                    // not yet run): unlink its queue entries, which live on this stack, so
-                    // the object's other users never see them.
-                    f(arg);
-                }
-                if matches!(status, G_RUNNABLE | G_RUNNING | G_WAITING) {
-                    if let Some(start) = gr.start.take() {
-                        start(g, false);
-                    }
-                    if let Some(pk) = gr.packet.take() {
-                        pk.cancel();
-                    }
-                }
-                gr.name = None;
-            }
-        });
-    }
-    drop(pools);
-    // A thread that claimed a G's wait before the loop above unlinked it pinned the
-    // runtime while holding that queue's lock (`sched::pin_runtime`); it readies the G
-    // into the dead runtime's global queue and unpins. Wait for it before `run` frees
-    // the Sched and the stacks.
-    while s.external.load(SeqCst) > 0 {
-        thread::yield_now();
-    }
-}
-
-/// A snapshot of the current runtime's counters (see [`stats`]).
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    /// Goroutines started and not yet finished, the main one included.
-    pub goroutines: usize,
-    /// Runtime threads (Ms) alive.
-    pub threads: usize,
-    pub procs: usize,
-    pub idle_procs: usize,
-    pub spinning_threads: usize,
-    /// Ms parked with nothing to do.
-    pub idle_threads: usize,
-    pub global_queue: usize,
-    /// Length of each P's local run queue.
-    pub local_queues: Vec<usize>,
-    /// Times a G was switched to.
-    pub switches: u64,
-    /// Successful steals from other Ps' queues.
-    pub steals: u64,
-    /// Goroutines spawned (the main one not included).
-    pub spawned: u64,
-    /// Times sysmon took a P from a goroutine that stayed away from the scheduler for
-    /// 10 ms (a blocking call outside `gmp::blocking`, or a long computation) and handed
-    /// it to another thread.
-    pub retakes: u64,
-}
-
 /// Counters of the runtime the calling goroutine runs on.
+///
+/// ```
+/// gmp_core::Runtime::builder().procs(2).run(|| {
+///     let s = gmp_core::stats();
+///     assert_eq!(s.procs, 2);
+///     assert_eq!(s.goroutines, 1); // the main goroutine
+/// });
+/// ```
 ///
 /// # Panics
 /// Outside a runtime.
 pub fn stats() -> Stats {
     let m = m::current();
     assert!(!m.is_null(), "gmp::stats called outside a gmp runtime");
-    // SAFETY: a live M's runtime is live.
-    let s = unsafe { &*(*m).sched };
-    // Relaxed throughout: a snapshot of independent counters, not a consistent cut.
-    let sum = |f: fn(&P) -> &AtomicU64| s.ps.iter().map(|p| f(p).load(Relaxed)).sum::<u64>();
-    let spawned = sum(|p| &p.spawned) + s.spawned_unowned.load(Relaxed);
-    let exited = sum(|p| &p.exited);
-    Stats {
-        goroutines: (1 + spawned).saturating_sub(exited) as usize,
-        threads: s.mcount.load(Relaxed),
-        procs: s.procs,
-        idle_procs: s.npidle.load(Relaxed),
-        spinning_threads: s.nmspinning.load(Relaxed),
-        idle_threads: s.nmidle.load(Relaxed),
-        global_queue: s.injector.len(),
-        local_queues: s.stealers.iter().map(|st| st.len()).collect(),
-        switches: sum(|p| &p.switches),
-        steals: sum(|p| &p.steals),
-        spawned,
-        retakes: s.retakes.load(Relaxed),
-    }
+    // SAFETY: `m` is this thread's live M.
+    unsafe { (*m).sched() }.stats()
 }

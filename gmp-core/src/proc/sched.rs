@@ -10,8 +10,9 @@
 //! A goroutine waiting on a channel, `select!` or sync primitive also rules it out: a
 //! plain thread may hold the other end (see `checkdead`).
 
-use super::g::{G, G_RUNNABLE, G_WAITING, HEADER};
+use super::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use super::handoff;
+use super::lockedm;
 use super::m::{self, M};
 use super::netpoll::Netpoll;
 use super::p::{GRef, P};
@@ -22,7 +23,7 @@ use crossbeam_deque::{Injector, Stealer, Worker};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::thread::{self, JoinHandle};
 
 /// One runtime's scheduler state, shared by its Ms.
 pub(crate) struct Sched {
@@ -262,6 +263,165 @@ fn ncpu() -> usize {
 pub(crate) fn count_retake(s: &Sched) {
     // Relaxed: a statistic.
     s.retakes.fetch_add(1, Relaxed);
+}
+
+/// A snapshot of a runtime's counters, from [`stats`](crate::stats).
+///
+/// Each counter is read on its own, so the snapshot is not a consistent cut: under load
+/// the fields may disagree by a few.
+///
+/// ```
+/// gmp_core::Runtime::builder().procs(1).run(|| {
+///     let before = gmp_core::stats().switches;
+///     gmp_core::yield_now();
+///     assert!(gmp_core::stats().switches > before);
+/// });
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Goroutines started and not yet finished, the main one included.
+    pub goroutines: usize,
+    /// Runtime threads (Ms) alive.
+    pub threads: usize,
+    pub procs: usize,
+    pub idle_procs: usize,
+    pub spinning_threads: usize,
+    /// Ms parked with nothing to do.
+    pub idle_threads: usize,
+    pub global_queue: usize,
+    /// Length of each P's local run queue.
+    pub local_queues: Vec<usize>,
+    /// Times a G was switched to.
+    pub switches: u64,
+    /// Successful steals from other Ps' queues.
+    pub steals: u64,
+    /// Goroutines spawned (the main one not included).
+    pub spawned: u64,
+    /// Times sysmon took a P from a goroutine that stayed away from the scheduler for
+    /// 10 ms (a blocking call outside `gmp::blocking`, or a long computation) and handed
+    /// it to another thread.
+    pub retakes: u64,
+}
+
+impl Sched {
+    /// A snapshot of the counters (`gmp::stats`, and sysmon's schedtrace).
+    pub(crate) fn stats(&self) -> Stats {
+        // Relaxed throughout: a snapshot of independent counters, not a consistent cut.
+        let sum = |f: fn(&P) -> &AtomicU64| self.ps.iter().map(|p| f(p).load(Relaxed)).sum::<u64>();
+        let spawned = sum(|p| &p.spawned) + self.spawned_unowned.load(Relaxed);
+        let exited = sum(|p| &p.exited);
+        Stats {
+            goroutines: (1 + spawned).saturating_sub(exited) as usize,
+            threads: self.mcount.load(Relaxed),
+            procs: self.procs,
+            idle_procs: self.npidle.load(Relaxed),
+            spinning_threads: self.nmspinning.load(Relaxed),
+            idle_threads: self.nmidle.load(Relaxed),
+            global_queue: self.injector.len(),
+            local_queues: self.stealers.iter().map(|st| st.len()).collect(),
+            switches: sum(|p| &p.switches),
+            steals: sum(|p| &p.steals),
+            spawned,
+            retakes: self.retakes.load(Relaxed),
+        }
+    }
+}
+
+// ---- shutdown --------------------------------------------------------------------------
+
+/// Ends a runtime after its main G finished: set `shutdown`, wake every idle M, every
+/// locked M, the idle sleeper and sysmon; each M leaves its scheduling loop the next time
+/// it enters the scheduler; join every thread; then [`sweep`] the stacks.
+pub(crate) fn shutdown(s: &Sched) {
+    s.shutdown.store(true, SeqCst);
+    {
+        let mut l = s.lock();
+        for m in l.midle.drain(..) {
+            s.nmidle.fetch_sub(1, SeqCst);
+            // SAFETY: an idle M reads `next_p` after its note is woken.
+            unsafe {
+                (*m).next_p = ptr::null();
+                (*m).park.wake();
+            }
+        }
+    }
+    lockedm::wake_all(s);
+    s.wake_sleeper();
+    s.sysmon_key.fetch_add(1, SeqCst);
+    m::futex_wake(&s.sysmon_key, 1);
+    loop {
+        let hs = std::mem::take(&mut *s.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in hs {
+            let _ = h.join();
+        }
+        // `newm` pushes its handle while holding the list and while `mcount` counts the
+        // thread, so an empty list with `mcount == 0` means every M has ended.
+        if s.mcount.load(SeqCst) == 0
+            && s.threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+        {
+            break;
+        }
+        thread::yield_now();
+    }
+    // `off_p` threads touch the Sched until their last decrement.
+    while s.external.load(SeqCst) > 0 {
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+    sweep(s);
+    set_live(s.id, false);
+    tracing::debug!("gmp runtime stopped");
+}
+
+/// Drops what is left of every G that did not finish. Runs after all Ms have exited.
+///
+/// Gs that never ran have their closures dropped; Gs still parked are dropped without
+/// running further (their frames are not unwound, so values on their stacks are leaked,
+/// not dropped), and every join on them returns an error.
+fn sweep(s: &Sched) {
+    for p in s.ps.iter() {
+        p.drain();
+        p.timers.clear();
+    }
+    while !s.injector.steal().is_empty() {}
+    let pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());
+    for pool in std::iter::once(&s.default_pool).chain(pools.iter().map(|b| &**b)) {
+        pool.for_each_carved(|st| {
+            let g = (st.hi - HEADER) as *mut G;
+            // SAFETY: every carved stack has a G header (written by `G::init_at` when it
+            // was carved) and no thread runs Gs any more.
+            unsafe {
+                let gr = &mut *g;
+                let status = gr.status.load(Relaxed);
+                let cleanup = gr.wait_cleanup.take();
+                if let (Some((f, arg)), G_RUNNABLE | G_WAITING) = (cleanup, status) {
+                    // A G parked on a channel or sync primitive (or readied from one and
+                    // not yet run): unlink its queue entries, which live on this stack, so
+                    // the object's other users never see them.
+                    f(arg);
+                }
+                if matches!(status, G_RUNNABLE | G_RUNNING | G_WAITING) {
+                    if let Some(start) = gr.start.take() {
+                        start(g, false);
+                    }
+                    if let Some(pk) = gr.packet.take() {
+                        pk.cancel();
+                    }
+                }
+                gr.name = None;
+            }
+        });
+    }
+    drop(pools);
+    // A thread that claimed a G's wait before the loop above unlinked it pinned the
+    // runtime while holding that queue's lock (`park::pin_runtime`); it readies the G
+    // into the dead runtime's global queue and unpins. Wait for it before `run` frees
+    // the Sched and the stacks.
+    while s.external.load(SeqCst) > 0 {
+        thread::yield_now();
+    }
 }
 
 // ---- deadlock ----------------------------------------------------------------------

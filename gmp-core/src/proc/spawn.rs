@@ -14,10 +14,9 @@
 //! sees the other. The header's reference to the packet lets the shutdown sweep cancel
 //! the join of a G that never finished.
 
-use super::g;
-use super::g::{Joinable, G};
+use super::g::{self, Joinable, G, G_RUNNABLE};
 use super::m;
-use super::p::P;
+use super::p::{GRef, P};
 use super::park;
 use super::sched::Sched;
 use super::stack;
@@ -28,7 +27,7 @@ use std::fmt;
 use std::io;
 use std::mem::{align_of, size_of};
 use std::panic::{self, AssertUnwindSafe};
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread;
@@ -137,6 +136,26 @@ where
     }
     tracing::trace!(goid = id, "spawn");
     park::ready(g, true);
+    Ok(JoinHandle { packet, id })
+}
+
+/// Makes the main goroutine of runtime `s`, which is not running yet: `f` goes on the
+/// global queue, for the first M to find.
+pub(crate) fn spawn_main(
+    s: &Sched,
+    f: Box<dyn FnOnce() + Send + 'static>,
+) -> io::Result<JoinHandle<()>> {
+    let g = g::gfget(s, None, s.stack_size)?;
+    let packet = Arc::new(Packet::new(s.id));
+    let id = g::next_goid(s, None);
+    // SAFETY: `g` is a fresh idle G owned here.
+    unsafe { prepare(g, id, s, Some(Arc::from("main")), f, packet.clone()) };
+    s.main_g.store(g, Ordering::SeqCst);
+    // SAFETY: `g` is the G prepared above, owned here until it is queued.
+    unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
+    // No `ready`: no M runs yet, and `run` starts the first one, which finds it here.
+    s.injector
+        .push(GRef(NonNull::new(g).expect("G is not null")));
     Ok(JoinHandle { packet, id })
 }
 

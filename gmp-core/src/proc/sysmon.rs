@@ -82,17 +82,17 @@ fn schedtrace_period() -> Option<Duration> {
 
 /// The schedtrace line (Go's format) for `s`.
 fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
-    // Relaxed loads below: a diagnostic snapshot, like Go's schedtrace.
-    let queues: Vec<String> = s.stealers.iter().map(|st| st.len().to_string()).collect();
+    let st = s.stats();
+    let queues: Vec<String> = st.local_queues.iter().map(|n| n.to_string()).collect();
     format!(
         "SCHED {since_start_ms}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \
          idlethreads={} runqueue={} [{}]",
-        s.procs,
-        s.npidle.load(Relaxed),
-        s.mcount.load(Relaxed),
-        s.nmspinning.load(Relaxed),
-        s.nmidle.load(Relaxed),
-        s.injector.len(),
+        st.procs,
+        st.idle_procs,
+        st.threads,
+        st.spinning_threads,
+        st.idle_threads,
+        st.global_queue,
         queues.join(" ")
     )
 }
