@@ -46,6 +46,16 @@ pub mod sync;
 #[doc(hidden)]
 pub use proc::netpoll;
 
+/// What sibling crates and this crate's macros need of the runtime's internals: not a
+/// stable API, and not re-exported by the `gmp` facade.
+#[doc(hidden)]
+pub mod __private {
+    /// The runtime of `select!`, for the macro's expansion.
+    pub mod select {
+        pub use crate::chan::select::{select, Case, Mode, RecvCase, SendCase, DEFAULT};
+    }
+}
+
 pub use proc::handoff::blocking;
 pub use proc::park::{park_forever, yield_now};
 pub use proc::sched::Stats;

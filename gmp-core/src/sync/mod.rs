@@ -93,7 +93,7 @@ impl<T> Lock<T> {
 /// Blocks on `wait`, whose entries the caller queued, until a peer completes it or
 /// `deadline` passes. `abandon` unlinks the entries (taking the primitive's internal
 /// lock itself) when the wait ends without a peer having popped them: after a timeout,
-/// while unwinding from `park`, and from the runtime's shutdown sweep. Like chan.rs's
+/// while unwinding from `park`, and from the runtime's shutdown sweep. Like chan/mod.rs's
 /// `Unlink`.
 fn block(wait: &Wait, deadline: Option<Instant>, abandon: &dyn Fn(Abandon)) -> Outcome {
     struct OnUnwind<'a> {
