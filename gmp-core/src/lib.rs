@@ -43,23 +43,28 @@ mod signal;
 mod spinlock;
 pub mod sync;
 
-#[doc(hidden)]
-pub use proc::netpoll;
+pub use proc::{
+    blocking, park_forever, sleep, spawn, yield_now, Builder, JoinHandle, Stats,
+    DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE,
+};
+pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder};
 
-/// What sibling crates and this crate's macros need of the runtime's internals: not a
-/// stable API, and not re-exported by the `gmp` facade.
+/// What sibling crates and this crate's macros need of the runtime's internals. Not a
+/// stable API, hidden from the docs, and not re-exported by the `gmp` facade.
 #[doc(hidden)]
 pub mod __private {
+    /// The netpoller, for gmp-net's sockets: a [`PollDesc`](netpoll::PollDesc) per
+    /// socket, waits for readiness, deadlines.
+    pub mod netpoll {
+        pub use crate::proc::{deadline_after, deadline_left, Mode, PollDesc};
+    }
+
+    /// Runs a blocking call on a thread of its own while the goroutine parks (gmp-net's
+    /// name resolution).
+    pub use crate::proc::off_p;
+
     /// The runtime of `select!`, for the macro's expansion.
     pub mod select {
         pub use crate::chan::select::{select, Case, Mode, RecvCase, SendCase, DEFAULT};
     }
 }
-
-pub use proc::handoff::blocking;
-pub use proc::park::{park_forever, yield_now};
-pub use proc::sched::Stats;
-pub use proc::spawn::{off_p, spawn, Builder, JoinHandle};
-pub use proc::stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
-pub use proc::timer::sleep;
-pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder};

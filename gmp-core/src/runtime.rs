@@ -113,7 +113,7 @@ impl RuntimeBuilder {
         handoff::init_barrier();
         let s = Box::new(Sched::new(procs, self.stack_size, self.max_threads));
         let s: &Sched = &s;
-        sched::set_live(s.id, true);
+        sched::set_live(s, true);
 
         let mut out: Option<T> = None;
         let out_ptr = &mut out as *mut Option<T> as usize;
@@ -196,8 +196,7 @@ fn procs_from_env() -> Option<usize> {
 /// # Panics
 /// Outside a runtime.
 pub fn stats() -> Stats {
-    let m = m::current();
-    assert!(!m.is_null(), "gmp::stats called outside a gmp runtime");
-    // SAFETY: `m` is this thread's live M.
-    unsafe { (*m).sched() }.stats()
+    sched::current()
+        .expect("gmp::stats called outside a gmp runtime")
+        .stats()
 }

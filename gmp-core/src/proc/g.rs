@@ -32,56 +32,56 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::R
 use std::sync::Arc;
 
 /// G status values (`G::status`).
-pub(crate) const G_IDLE: u32 = 0; // on a free list
-pub(crate) const G_RUNNABLE: u32 = 1;
-pub(crate) const G_RUNNING: u32 = 2;
-pub(crate) const G_WAITING: u32 = 3;
-pub(crate) const G_DEAD: u32 = 4;
+pub(super) const G_IDLE: u32 = 0; // on a free list
+pub(super) const G_RUNNABLE: u32 = 1;
+pub(super) const G_RUNNING: u32 = 2;
+pub(super) const G_WAITING: u32 = 3;
+pub(super) const G_DEAD: u32 = 4;
 
 #[repr(C, align(64))]
 pub(crate) struct G {
-    pub sched: Gobuf,
+    pub(super) sched: Gobuf,
     /// `G_*`. Written with Relaxed everywhere: it orders nothing by itself. Who may run
     /// or wake a G is decided by the queues, the park/ready words and the scheduler lock,
     /// which carry the happens-before; `checkdead` and the shutdown sweep read it only
     /// when those have already quiesced every M.
-    pub status: AtomicU32,
+    pub(super) status: AtomicU32,
     /// Next to `status`, which every switch touches. While this G is parked mid-unwind: the M it must resume on (see
     /// `sched::park`), else null. Set by the G's own M before the G can be woken and
     /// cleared by that M when it resumes the G; Relaxed, because the G reaches another
     /// M only through a wake-up and a run queue, which carry the happens-before.
-    pub locked_m: AtomicPtr<super::m::M>,
+    pub(super) locked_m: AtomicPtr<super::m::M>,
     /// Set before readying the main G when every G is asleep; `park` then panics.
     /// Relaxed: the ready that follows (queue push, note wake-up) publishes it.
-    pub deadlocked: AtomicBool,
-    pub id: u64,
-    pub stack: Stack,
+    pub(super) deadlocked: AtomicBool,
+    pub(super) id: u64,
+    pub(super) stack: Stack,
     /// Runs (`true`) or drops (`false`) the start closure; taken when used.
-    pub start: Option<unsafe fn(*mut G, bool)>,
-    pub start_data: *mut u8,
+    pub(super) start: Option<unsafe fn(*mut G, bool)>,
+    pub(super) start_data: *mut u8,
     /// The join packet, type-erased; taken when the G finishes or is cancelled.
-    pub packet: Option<Arc<dyn Joinable>>,
-    pub name: Option<Arc<str>>,
-    pub rt: *const Sched,
+    pub(super) packet: Option<Arc<dyn Joinable>>,
+    pub(super) name: Option<Arc<str>>,
+    pub(super) rt: *const Sched,
     /// The pool this G's stack came from (the default pool is cached per P).
-    pub pool: *const StackPool,
+    pub(super) pool: *const StackPool,
     /// Lowest SP this G was saved at, for trimming its stack when it exits.
-    pub min_sp: usize,
+    pub(super) min_sp: usize,
     /// The claim word of this G's current wait on a channel or sync primitive
     /// (generation and state bits, see `wait.rs`). Never reset: generations keep counting
     /// across reuse, so a stale timer or waker can never match a later wait.
-    pub wait: AtomicU64,
+    pub(super) wait: AtomicU64,
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
-    pub wait_cleanup: Option<super::wait::Cleanup>,
+    pub(super) wait_cleanup: Option<super::wait::Cleanup>,
 }
 
 /// Bytes reserved at the top of a stack for the header.
-pub(crate) const HEADER: usize = size_of::<G>().next_multiple_of(64);
+pub(super) const HEADER: usize = size_of::<G>().next_multiple_of(64);
 
 impl G {
     /// Lays out a fresh G header at the top of `stack`.
-    pub(crate) fn init_at(stack: Stack, pool: *const StackPool) -> *mut G {
+    pub(super) fn init_at(stack: Stack, pool: *const StackPool) -> *mut G {
         let g = (stack.hi - HEADER) as *mut G;
         // SAFETY: the top HEADER bytes of a fresh stack are ours and suitably aligned
         // (stack tops are page-aligned, HEADER a multiple of 64).
@@ -110,7 +110,7 @@ impl G {
 
 /// What a G header needs of its join packet without knowing the result type (the
 /// protocol is `spawn.rs`'s).
-pub(crate) trait Joinable: Send + Sync {
+pub(super) trait Joinable: Send + Sync {
     /// The G will never finish (its runtime shut down): the joiner gets an error.
     fn cancel(&self);
 }
@@ -118,7 +118,7 @@ pub(crate) trait Joinable: Send + Sync {
 // ---- G allocation ----------------------------------------------------------------------
 
 /// Takes a free G with a stack of `size` bytes, or carves a new one.
-pub(crate) fn gfget(s: &Sched, p: Option<&P>, size: usize) -> io::Result<*mut G> {
+pub(super) fn gfget(s: &Sched, p: Option<&P>, size: usize) -> io::Result<*mut G> {
     if size == s.default_pool.size {
         if let Some(p) = p {
             let cache = p.gfree();
@@ -196,7 +196,7 @@ pub(super) fn gfput(s: &Sched, p: &P, g: *mut G) {
 }
 
 /// A fresh goroutine id, from the P's batch when there is one.
-pub(crate) fn next_goid(s: &Sched, p: Option<&P>) -> u64 {
+pub(super) fn next_goid(s: &Sched, p: Option<&P>) -> u64 {
     const BATCH: u64 = 16;
     match p {
         Some(p) => {

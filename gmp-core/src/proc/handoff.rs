@@ -44,11 +44,11 @@ use std::sync::Once;
 
 /// Low bit of `P::owner` while sysmon decides whether to take the P (M addresses are
 /// aligned, so the bit is free).
-pub(crate) const RETAKING: usize = 1;
+pub(super) const RETAKING: usize = 1;
 
 /// How long a P's goroutine may stay away from the scheduler before sysmon hands the P
 /// to another M (Go's `forcePreemptNS`).
-pub(crate) const RETAKE_NS: u64 = 10_000_000;
+pub(super) const RETAKE_NS: u64 = 10_000_000;
 
 const BARRIER_UNKNOWN: u8 = 0;
 const BARRIER_MEMBARRIER: u8 = 1;
@@ -120,7 +120,7 @@ fn locks_add(m: &M, d: u32) {
 
 /// Binds `p` to `m`. Called by `m`'s own thread, holding `p` by the scheduler's rules
 /// (taken from the idle list or handed over by `startm`).
-pub(crate) fn acquirep(m: &mut M, p: *const P) {
+pub(super) fn acquirep(m: &mut M, p: *const P) {
     m.p = p;
     // SAFETY: `p` points into the live runtime's `ps`.
     let p = unsafe { &*p };
@@ -132,7 +132,7 @@ pub(crate) fn acquirep(m: &mut M, p: *const P) {
 
 /// Unbinds the M's P and returns it. Called on g0 or inside a P section, so a retake in
 /// progress is always given back; wait for that.
-pub(crate) fn releasep(m: &mut M) -> *const P {
+pub(super) fn releasep(m: &mut M) -> *const P {
     let p = std::mem::replace(&mut m.p, ptr::null());
     let me = m as *mut M as usize;
     // SAFETY: `p` points into the live runtime's `ps`.
@@ -151,13 +151,13 @@ pub(crate) fn releasep(m: &mut M) -> *const P {
 /// it still holds its P, which then stays its own until `p_exit`. Returns `None` outside
 /// a runtime, or if the P was taken (then `M::p` is cleared; see `p_enter_for_mcall`).
 #[inline]
-pub(crate) fn p_try_enter() -> Option<*mut M> {
+pub(super) fn p_try_enter() -> Option<*mut M> {
     p_try_enter_on(m::current())
 }
 
 /// [`p_try_enter`] with this thread's M (or null) at hand.
 #[inline]
-pub(crate) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
+pub(super) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
     if m.is_null() {
         return None;
     }
@@ -190,7 +190,7 @@ pub(crate) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
 
 /// Leaves a P section entered by `p_try_enter`.
 #[inline]
-pub(crate) fn p_exit(m: *mut M) {
+pub(super) fn p_exit(m: *mut M) {
     // SAFETY: `m` is this thread's M.
     locks_add(unsafe { &*m }, u32::MAX);
 }
@@ -199,7 +199,7 @@ pub(crate) fn p_exit(m: *mut M) {
 /// If the P was taken, gets one first: an idle one, or by queueing this goroutine on the
 /// global queue, in which case it resumes on whatever M runs it next. Returns the
 /// (possibly new) M. Must be called from a goroutine.
-pub(crate) fn p_enter_for_mcall() -> *mut M {
+pub(super) fn p_enter_for_mcall() -> *mut M {
     loop {
         if let Some(m) = p_try_enter() {
             return m;
@@ -217,8 +217,7 @@ pub(crate) fn p_enter_for_mcall() -> *mut M {
 /// # Safety
 /// `m` is this thread's M, running a goroutine, outside any section, without a P.
 unsafe fn reacquire(m: &mut M) {
-    // SAFETY: an M's runtime outlives it.
-    let s = unsafe { &*m.sched };
+    let s = m.sched();
     let mut l = s.lock();
     if let Some(p) = s.pidleget(&mut l) {
         acquirep(m, p);
@@ -244,9 +243,8 @@ unsafe fn reacquire(m: &mut M) {
 
 /// Gives away the P of `m` (on g0, inside a section), as `blocking` does: to an M if
 /// the P has work, else to the idle list. For an M about to sleep with its G.
-pub(crate) fn handoff_own_p(m: &mut M) {
-    // SAFETY: an M's runtime outlives it.
-    let s = unsafe { &*m.sched };
+pub(super) fn handoff_own_p(m: &mut M) {
+    let s = m.sched();
     // SAFETY: `m` holds its P.
     let work = needs_m(s, unsafe { &*m.p });
     let p = releasep(m);
@@ -262,8 +260,7 @@ unsafe extern "C" fn requeue_m(m: usize) -> ! {
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
-        let s = &*m.sched;
-        schedule::inject(s, &[g]);
+        schedule::inject(m.sched(), &[g]);
         schedule::stopm(m);
         schedule::schedule_m(m)
     }
@@ -333,8 +330,7 @@ fn run_released<F: FnOnce() -> R, R>(f: F) -> R {
 /// # Safety
 /// `m` is this thread's M, running a goroutine, holding its P inside one section.
 unsafe fn entersyscall(m: &mut M) {
-    // SAFETY: an M's runtime outlives it.
-    let s = unsafe { &*m.sched };
+    let s = m.sched();
     // SAFETY: `m` holds its P.
     let pr = unsafe { &*m.p };
     let work = needs_m(s, pr);
@@ -362,7 +358,7 @@ fn exitsyscall() {
     // SAFETY: this thread's M, running a goroutine outside any section, without a P.
     unsafe {
         let m = &mut *m;
-        let s = &*m.sched;
+        let s = m.sched();
         let mut l = s.lock();
         if let Some(p) = s.pidleget(&mut l) {
             acquirep(m, p);
@@ -405,7 +401,7 @@ fn handoffp(s: &Sched, p: *const P, work: bool) {
 
 /// What sysmon last saw of one P.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Sample {
+pub(super) struct Sample {
     owner: usize,
     tick: u32,
     since: u64,
@@ -413,7 +409,7 @@ pub(crate) struct Sample {
 
 /// Hands off every P whose goroutine has not come back to the scheduler for
 /// `RETAKE_NS` while other work needs the P. Called by sysmon every tick.
-pub(crate) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
+pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
     for (i, p) in s.ps.iter().enumerate() {
         // SeqCst: pairs with `acquirep`/`releasep`.
         let owner = p.owner.load(SeqCst);

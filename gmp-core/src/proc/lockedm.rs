@@ -209,7 +209,7 @@ pub(super) unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
 
 /// At shutdown: wakes every listed M to exit (`next_p` null). Unlisting them keeps
 /// `startlockedm` away.
-pub(crate) fn wake_all(s: &Sched) {
+pub(super) fn wake_all(s: &Sched) {
     for m in std::mem::take(&mut *s.locked_ms.lock().unwrap_or_else(|e| e.into_inner())) {
         let m = m as *mut M;
         // SAFETY: a listed M sleeps in `stoplockedm` and reads `next_p` after its note is

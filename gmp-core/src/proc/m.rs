@@ -29,33 +29,33 @@ use std::time::Duration;
 pub(crate) struct M {
     /// Matches the thread name `gmp-m<id>`.
     #[allow(dead_code)]
-    pub id: usize,
-    pub sched: *const Sched,
+    pub(super) id: usize,
+    sched: *const Sched,
     /// Fixed SP every `mcall` on this M starts g0 at.
-    pub g0_sp: usize,
+    pub(super) g0_sp: usize,
     /// The G running on this M, null while on g0 between Gs.
-    pub curg: *mut G,
+    pub(super) curg: *mut G,
     /// The P this M holds, null while it holds none.
-    pub p: *const P,
+    pub(super) p: *const P,
     /// Whether this M is counted in `Sched::nmspinning`.
-    pub spinning: bool,
+    pub(super) spinning: bool,
     /// Set by `startm` before waking this M: the P to run with.
-    pub next_p: *const P,
+    pub(super) next_p: *const P,
     /// Sleeps here when idle.
-    pub park: Note,
+    pub(super) park: Note,
     /// The park commit of the G being parked (lives on that G's stack; see `sched::park`).
-    pub park_commit: Option<*mut dyn FnMut(*mut G) -> bool>,
+    pub(super) park_commit: Option<*mut dyn FnMut(*mut G) -> bool>,
     /// The thread context `mstart` was called from; resumed when the M exits.
-    pub exit_buf: Gobuf,
+    pub(super) exit_buf: Gobuf,
     /// xorshift state for random steal order.
-    pub rand: u64,
+    pub(super) rand: u64,
     /// P sections this thread is inside (`handoff.rs`): at least 1 while on g0, 0 while
     /// a goroutine runs its own code. Written only by this thread (Relaxed load + store);
     /// sysmon reads it after a `membarrier` (see `handoff.rs`).
-    pub locks: AtomicU32,
+    pub(super) locks: AtomicU32,
     /// Counted in `Sched::nmlocked` (asleep with a G that parked mid-unwind). Read and
     /// written under the scheduler lock only.
-    pub locked_idle: bool,
+    pub(super) locked_idle: bool,
 }
 
 thread_local! {
@@ -71,13 +71,13 @@ pub(crate) fn current() -> *mut M {
 }
 
 #[inline(never)]
-pub(crate) fn set_current(m: *mut M) {
+pub(super) fn set_current(m: *mut M) {
     CURRENT_M.with(|c| c.set(m));
 }
 
 /// For the SIGSEGV handler: `(id, name, stack lo, stack hi)` of the G running on this
 /// thread, if any.
-pub(crate) fn running_g_for_signal() -> Option<(u64, Option<&'static [u8]>, usize, usize)> {
+pub(super) fn running_g_for_signal() -> Option<(u64, Option<&'static [u8]>, usize, usize)> {
     let m = current();
     if m.is_null() {
         return None;
@@ -96,7 +96,7 @@ pub(crate) fn running_g_for_signal() -> Option<(u64, Option<&'static [u8]>, usiz
 }
 
 impl M {
-    pub(crate) fn new(id: usize, sched: *const Sched) -> M {
+    pub(super) fn new(id: usize, sched: *const Sched) -> M {
         M {
             id,
             sched,
@@ -116,7 +116,7 @@ impl M {
 
     /// The runtime this M belongs to.
     #[inline]
-    pub(crate) fn sched(&self) -> &'static Sched {
+    pub(super) fn sched(&self) -> &'static Sched {
         // SAFETY: an M never outlives its runtime: `run` joins every M before dropping it.
         unsafe { &*self.sched }
     }
@@ -160,7 +160,7 @@ pub(crate) fn fastrand() -> u32 {
 
 /// Starts a new M thread that will run `p` (Go's `newm`). The caller counted it in
 /// `Sched::mcount` already.
-pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
+pub(super) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
     // `startm` counted this M already.
     // Relaxed: the limit is set before the first M starts (the thread spawn orders it).
     let max = s.max_threads.load(Ordering::Relaxed);
@@ -209,24 +209,24 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
 }
 
 /// A one-shot futex event: `wake` sets it, `sleep` waits until it is set, `clear` re-arms.
-pub(crate) struct Note {
+pub(super) struct Note {
     key: AtomicU32,
 }
 
 impl Note {
-    pub(crate) const fn new() -> Note {
+    pub(super) const fn new() -> Note {
         Note {
             key: AtomicU32::new(0),
         }
     }
 
-    pub(crate) fn clear(&self) {
+    pub(super) fn clear(&self) {
         // Relaxed: only the sleeping M clears its own note, before publishing itself as
         // idle under the scheduler lock (which orders it before any `wake`).
         self.key.store(0, Ordering::Relaxed);
     }
 
-    pub(crate) fn wake(&self) {
+    pub(super) fn wake(&self) {
         // Release pairs with the Acquire load in `sleep`: what the waker wrote (the P it
         // handed over) is visible to the woken M.
         if self.key.swap(1, Ordering::Release) == 0 {
@@ -235,7 +235,7 @@ impl Note {
     }
 
     /// Waits until woken. Returns at once if already woken.
-    pub(crate) fn sleep(&self) {
+    pub(super) fn sleep(&self) {
         while self.key.load(Ordering::Acquire) == 0 {
             futex_wait(&self.key, 0, None);
         }
@@ -243,7 +243,7 @@ impl Note {
 }
 
 /// `FUTEX_WAIT_PRIVATE` on `key` while it holds `val`, for at most `timeout`.
-pub(crate) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
+pub(super) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
     let ts = timeout.map(|d| libc::timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -263,7 +263,7 @@ pub(crate) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
     }
 }
 
-pub(crate) fn futex_wake(key: &AtomicU32, n: i32) {
+pub(super) fn futex_wake(key: &AtomicU32, n: i32) {
     // SAFETY: FUTEX_WAKE only uses the address as a key.
     unsafe {
         libc::syscall(

@@ -226,8 +226,8 @@ impl PollDesc {
         if m.is_null() {
             return self.wait_thread(mode, deadline);
         }
-        // SAFETY: an M's runtime outlives it.
-        let s = unsafe { &*(*m).sched };
+        // SAFETY: `m` is this thread's live M.
+        let s = unsafe { (*m).sched() };
         self.ensure_registered(s)?;
         let slot = self.slot(mode);
         // The common case first: nothing pending, so announce the wait. A READY found
@@ -480,20 +480,20 @@ fn deadline_stale(pd: &'static PollDesc, mode: Mode, n: u64) -> bool {
 }
 
 /// The runtime's poller.
-pub(crate) struct Netpoll {
+pub(super) struct Netpoll {
     poll: UnsafeCell<Poll>,
     events: UnsafeCell<Events>,
     /// Held by whoever is inside `poll` (one M, or sysmon).
     busy: AtomicBool,
-    pub registry: Arc<Registry>,
+    pub(super) registry: Arc<Registry>,
     waker: Waker,
     /// Gs inside `PollDesc::wait`: if any, the idle sleeper must block in the poller, and
     /// there is no deadlock.
-    pub waiters: AtomicUsize,
+    pub(super) waiters: AtomicUsize,
     /// `nanotime` of the last poll's end; 0 while an M is blocked in it.
-    pub last_poll: AtomicU64,
+    pub(super) last_poll: AtomicU64,
     /// When the blocked poller will wake by itself (`NEVER`: not blocked or no timeout).
-    pub poll_until: AtomicU64,
+    pub(super) poll_until: AtomicU64,
 }
 
 // SAFETY: `poll` and `events` are touched only by the holder of `busy`.
@@ -501,7 +501,7 @@ unsafe impl Sync for Netpoll {}
 unsafe impl Send for Netpoll {}
 
 impl Netpoll {
-    pub(crate) fn new() -> io::Result<Netpoll> {
+    pub(super) fn new() -> io::Result<Netpoll> {
         let poll = Poll::new()?;
         let registry = Arc::new(poll.registry().try_clone()?);
         let waker = Waker::new(poll.registry(), WAKER)?;
@@ -519,7 +519,7 @@ impl Netpoll {
     }
 
     /// Wakes an M blocked in `poll`.
-    pub(crate) fn wake(&self) {
+    pub(super) fn wake(&self) {
         if let Err(e) = self.waker.wake() {
             tracing::error!("gmp: cannot wake the netpoller: {e}");
         }
@@ -527,7 +527,7 @@ impl Netpoll {
 
     /// Polls once, blocking up to `timeout` (`None`: until an event or `wake`), and
     /// returns the Gs that became runnable. `None` if another M is polling.
-    pub(crate) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<*mut G>> {
+    pub(super) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<*mut G>> {
         let mut gs = Vec::new();
         self.poll_with(timeout, |g| gs.push(g)).then_some(gs)
     }
@@ -537,7 +537,7 @@ impl Netpoll {
     /// round trips in the echo benchmark) allocates nothing. `f` runs while this M holds
     /// the poller: another M that tries to poll meanwhile gets `false`, as it would
     /// during the syscall. Returns `false` if another M is polling.
-    pub(crate) fn poll_with(&self, timeout: Option<Duration>, mut f: impl FnMut(*mut G)) -> bool {
+    pub(super) fn poll_with(&self, timeout: Option<Duration>, mut f: impl FnMut(*mut G)) -> bool {
         if self.busy.swap(true, Acquire) {
             return false;
         }

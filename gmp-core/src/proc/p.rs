@@ -25,40 +25,40 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// A G pointer that may cross threads inside the run queues.
 #[derive(Clone, Copy)]
-pub(crate) struct GRef(pub NonNull<G>);
+pub(super) struct GRef(pub(super) NonNull<G>);
 
 // SAFETY: a G is run by one M at a time; the queues hand the pointer over with the
 // synchronisation crossbeam-deque provides.
 unsafe impl Send for GRef {}
 
 /// How many free Gs a P caches before spilling half to the pool's shared list.
-pub(crate) const GFREE_MAX: usize = 64;
+pub(super) const GFREE_MAX: usize = 64;
 
 /// Aligned to 128 bytes (two cache lines, the adjacent-line prefetcher's pair) so that Ps
 /// in `Sched::ps` never share a line: the yield benchmark ran 36 ns/op with two Ps
 /// writing counters into one line, see the issue-2 note.
 #[repr(align(128))]
 pub(crate) struct P {
-    pub id: usize,
+    pub(super) id: usize,
     runq: UnsafeCell<Worker<GRef>>,
     /// Owner-only like a `Cell`; atomic (Relaxed, plain moves) so sysmon may peek.
     runnext: AtomicPtr<G>,
     /// Gs run on this P. Written by the owner only (Relaxed load + store); sysmon reads it
     /// to see whether the P is stuck.
-    pub schedtick: AtomicU32,
+    pub(super) schedtick: AtomicU32,
     /// The M holding this P (its address), `| RETAKING` while sysmon tries to take it, or
     /// 0 when idle. See `proc.rs`.
-    pub owner: AtomicUsize,
-    pub gfree: UnsafeCell<Vec<*mut G>>,
+    pub(super) owner: AtomicUsize,
+    pub(super) gfree: UnsafeCell<Vec<*mut G>>,
     /// Goroutine ids handed out in batches so spawn does not contend on one counter.
-    pub goid_next: Cell<u64>,
-    pub goid_end: Cell<u64>,
-    pub timers: Timers,
+    pub(super) goid_next: Cell<u64>,
+    pub(super) goid_end: Cell<u64>,
+    pub(super) timers: Timers,
     // Counters, written only by the owner (load + store, no RMW), read by `stats`.
-    pub switches: AtomicU64,
-    pub steals: AtomicU64,
-    pub spawned: AtomicU64,
-    pub exited: AtomicU64,
+    pub(super) switches: AtomicU64,
+    pub(super) steals: AtomicU64,
+    pub(super) spawned: AtomicU64,
+    pub(super) exited: AtomicU64,
 }
 
 // SAFETY: see the ownership rule in the module doc.
@@ -66,7 +66,7 @@ unsafe impl Sync for P {}
 unsafe impl Send for P {}
 
 impl P {
-    pub(crate) fn new(id: usize, runq: Worker<GRef>) -> P {
+    pub(super) fn new(id: usize, runq: Worker<GRef>) -> P {
         P {
             id,
             runq: UnsafeCell::new(runq),
@@ -86,20 +86,20 @@ impl P {
 
     /// The local queue. Owner only.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) fn runq(&self) -> &Worker<GRef> {
+    pub(super) fn runq(&self) -> &Worker<GRef> {
         // SAFETY: only the owning M calls this; `Worker` methods take `&self`.
         unsafe { &*self.runq.get() }
     }
 
     /// Whether the P has Gs queued (a racy peek for sysmon and hand-offs).
-    pub(crate) fn has_work(&self, stealer: &crossbeam_deque::Stealer<GRef>) -> bool {
+    pub(super) fn has_work(&self, stealer: &crossbeam_deque::Stealer<GRef>) -> bool {
         // Relaxed: a hint; the caller re-checks under the scheduler's protocol.
         !self.runnext.load(Ordering::Relaxed).is_null() || !stealer.is_empty()
     }
 
     /// Bumps `schedtick` (owner only).
     #[inline]
-    pub(crate) fn tick(&self) -> u32 {
+    pub(super) fn tick(&self) -> u32 {
         // Relaxed load + store: owner-only; sysmon only compares snapshots.
         let t = self.schedtick.load(Ordering::Relaxed).wrapping_add(1);
         self.schedtick.store(t, Ordering::Relaxed);
@@ -109,7 +109,7 @@ impl P {
     /// Queues `g`: in `runnext` (kicking the old one to the tail) or at the tail.
     /// Owner only.
     /// Returns whether a G went into the stealable queue (not just `runnext`).
-    pub(crate) fn runqput(&self, g: *mut G, next: bool) -> bool {
+    pub(super) fn runqput(&self, g: *mut G, next: bool) -> bool {
         // Relaxed load + store: owner-only (see the field).
         let g = if next {
             let old = self.runnext.load(Ordering::Relaxed);
@@ -128,7 +128,7 @@ impl P {
     }
 
     /// `runnext` first, then the local queue. Owner only.
-    pub(crate) fn runqget(&self) -> *mut G {
+    pub(super) fn runqget(&self) -> *mut G {
         // Relaxed: owner-only (see the field).
         let g = self.runnext.load(Ordering::Relaxed);
         if !g.is_null() {
@@ -141,26 +141,26 @@ impl P {
     }
 
     /// Whether `runnext` and the local queue are both empty. Owner only.
-    pub(crate) fn runq_is_empty(&self) -> bool {
+    pub(super) fn runq_is_empty(&self) -> bool {
         self.runnext.load(Ordering::Relaxed).is_null() && self.runq().is_empty()
     }
 
     /// Free-G cache. Owner only.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) fn gfree(&self) -> &mut Vec<*mut G> {
+    pub(super) fn gfree(&self) -> &mut Vec<*mut G> {
         // SAFETY: only the owning M calls this, and never holds two borrows at once.
         unsafe { &mut *self.gfree.get() }
     }
 
     /// Owner-only counter bump: a plain load and store, no locked instruction.
     #[inline]
-    pub(crate) fn bump(c: &AtomicU64) {
+    pub(super) fn bump(c: &AtomicU64) {
         // Relaxed: a statistic; only the owner writes it.
         c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// Drains every queued G, for the shutdown sweep (after all Ms have exited).
-    pub(crate) fn drain(&self) {
+    pub(super) fn drain(&self) {
         self.runnext.store(ptr::null_mut(), Ordering::Relaxed);
         while self.runq().pop().is_some() {}
     }

@@ -34,7 +34,7 @@ use std::sync::atomic::{fence, Ordering::*};
 /// A goroutine that parks while it unwinds resumes on the same M, which runs nothing
 /// else meanwhile (`lockedm.rs` says why and how). The common path pays one
 /// `panicking()` check here.
-pub(crate) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
+pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
     assert!(
         !m::current().is_null(),
         "gmp: park called outside a goroutine"
@@ -117,7 +117,7 @@ fn yield_unwinding() {
 }
 
 /// Ends the running G. Called by `g_entry` after the closure returned or panicked.
-pub(crate) fn goexit() -> ! {
+pub(super) fn goexit() -> ! {
     let m = handoff::p_enter_for_mcall();
     // SAFETY: as in `yield_now`. The saved context is never resumed.
     unsafe {
@@ -130,18 +130,18 @@ pub(crate) fn goexit() -> ! {
 /// Makes `g` runnable. On an M of `g`'s runtime holding a P it goes to that P
 /// (`runnext` if `next`, inheriting the time slice, as Go's `ready` does); from anywhere
 /// else, to the global queue.
-pub(crate) fn ready(g: *mut G, next: bool) {
+pub(super) fn ready(g: *mut G, next: bool) {
     ready_on(m::current(), g, next)
 }
 
 /// [`ready`] with the calling thread's M (or null) already at hand.
-pub(crate) fn ready_on(m: *mut M, g: *mut G, next: bool) {
+pub(super) fn ready_on(m: *mut M, g: *mut G, next: bool) {
     // SAFETY: `g` is a parked G of a live runtime; the caller won the right to wake it.
     unsafe {
         let s = &*(*g).rt;
         (*g).status.store(G_RUNNABLE, Relaxed);
         tracing::trace!(goid = (*g).id, "ready");
-        let mine = !m.is_null() && ptr::eq((*m).sched, s);
+        let mine = !m.is_null() && ptr::eq((*m).sched(), s);
         if let Some(m) = mine.then(|| handoff::p_try_enter_on(m)).flatten() {
             let stealable = (*(*m).p).runqput(g, next);
             handoff::p_exit(m);
@@ -167,9 +167,9 @@ pub(crate) fn ready_on(m: *mut M, g: *mut G, next: bool) {
 /// # Safety
 /// `g` is a G header of a live runtime.
 #[inline]
-pub(crate) unsafe fn on_runtime(m: *mut M, g: *mut G) -> bool {
+pub(super) unsafe fn on_runtime(m: *mut M, g: *mut G) -> bool {
     // SAFETY: a live M's fields; `g` per the contract.
-    !m.is_null() && unsafe { ptr::eq((*m).sched, (*g).rt) }
+    !m.is_null() && unsafe { ptr::eq((*m).sched(), (*g).rt) }
 }
 
 /// Keeps `g`'s runtime from ending until [`ready_pinned`]: counted in `external`, which
@@ -178,7 +178,7 @@ pub(crate) unsafe fn on_runtime(m: *mut M, g: *mut G) -> bool {
 /// # Safety
 /// `g`'s runtime must still be alive, and stay so until this returns (the caller holds
 /// the lock of a wait queue with `g`'s entry in it, which the sweep needs to unlink it).
-pub(crate) unsafe fn pin_runtime(g: *mut G) {
+pub(super) unsafe fn pin_runtime(g: *mut G) {
     // SAFETY: per the contract.
     unsafe { (*(*g).rt).external.fetch_add(1, SeqCst) };
 }
@@ -187,7 +187,7 @@ pub(crate) unsafe fn pin_runtime(g: *mut G) {
 ///
 /// # Safety
 /// The caller pinned `g`'s runtime and won the right to wake `g`.
-pub(crate) unsafe fn ready_pinned(g: *mut G) {
+pub(super) unsafe fn ready_pinned(g: *mut G) {
     // SAFETY: the pin keeps the runtime (its Sched and G headers) alive until the
     // decrement, which is the last access.
     unsafe {

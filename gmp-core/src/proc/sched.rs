@@ -28,60 +28,63 @@ use std::thread::{self, JoinHandle};
 /// One runtime's scheduler state, shared by its Ms.
 pub(crate) struct Sched {
     /// Unique for the life of the process (sockets and join packets remember it).
-    pub id: u64,
-    pub procs: usize,
-    pub ps: Box<[P]>,
-    pub stealers: Box<[Stealer<GRef>]>,
+    pub(super) id: u64,
+    pub(super) procs: usize,
+    pub(super) ps: Box<[P]>,
+    pub(super) stealers: Box<[Stealer<GRef>]>,
     /// The global run queue: overflow, and Gs readied from outside the runtime.
-    pub injector: Injector<GRef>,
-    pub lock: Mutex<Locked>,
+    pub(super) injector: Injector<GRef>,
+    pub(super) lock: Mutex<Locked>,
     /// Idle Ps (in `Locked::pidle`) and spinning Ms; read without the lock by `wakep`.
-    pub npidle: AtomicUsize,
-    pub nmspinning: AtomicUsize,
+    pub(super) npidle: AtomicUsize,
+    pub(super) nmspinning: AtomicUsize,
     /// Ms alive, and Ms parked in `stopm` (both changed under `lock`).
-    pub mcount: AtomicUsize,
-    pub nmidle: AtomicUsize,
-    pub next_mid: AtomicUsize,
-    pub stack_size: usize,
-    pub default_pool: StackPool,
+    pub(super) mcount: AtomicUsize,
+    pub(super) nmidle: AtomicUsize,
+    pub(super) next_mid: AtomicUsize,
+    pub(super) stack_size: usize,
+    pub(super) default_pool: StackPool,
     /// Pools for other stack sizes. Boxed so `G::pool` pointers stay valid while the
     /// vector grows.
     #[allow(clippy::vec_box)]
-    pub pools: Mutex<Vec<Box<StackPool>>>,
-    pub next_goid: AtomicU64,
-    pub main_g: AtomicPtr<G>,
-    pub shutdown: AtomicBool,
+    pub(super) pools: Mutex<Vec<Box<StackPool>>>,
+    pub(super) next_goid: AtomicU64,
+    pub(super) main_g: AtomicPtr<G>,
+    pub(super) shutdown: AtomicBool,
     /// The idle sleeper role: taken by one idle M, which blocks in the netpoller until
     /// the earliest timer (`netpoll.poll_until`) or until `wake_sleeper`.
-    pub sleeper: AtomicBool,
-    pub netpoll: Netpoll,
+    pub(super) sleeper: AtomicBool,
+    pub(super) netpoll: Netpoll,
     /// Threads outside the runtime that will ready a G when they finish (`off_p`), and
     /// wakers outside the runtime between claiming a parked G's wait and readying it
     /// (`pin_runtime`): while any exist, a runtime with every G parked is not
     /// deadlocked, and `shutdown` does not free the runtime. The thread decrements it
     /// after readying, so `checkdead` then sees the G in the global queue.
-    pub external: AtomicUsize,
-    pub threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) external: AtomicUsize,
+    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     /// Ms asleep with a goroutine that parked mid-unwind (addresses of `M`s; see
     /// `park`), until the M that dequeues the goroutine hands them a P. `shutdown` wakes
     /// those left. A leaf lock.
-    pub locked_ms: Mutex<Vec<usize>>,
+    pub(super) locked_ms: Mutex<Vec<usize>>,
     /// Listed Ms that gave their P away and sleep (`lockedm::count`). Changed under
     /// `lock`. `checkdead` counts them as idle; the thread limit does not count them.
-    pub nmlocked: AtomicUsize,
+    pub(super) nmlocked: AtomicUsize,
     /// Woken at shutdown, so sysmon exits promptly.
-    pub sysmon_key: AtomicU32,
+    pub(super) sysmon_key: AtomicU32,
     /// Ms allowed at once (`RuntimeBuilder::max_threads`).
-    pub max_threads: AtomicUsize,
+    pub(super) max_threads: AtomicUsize,
     /// Ps sysmon took from goroutines that stayed away from the scheduler (`stats`).
-    pub retakes: AtomicU64,
+    pub(super) retakes: AtomicU64,
     /// Goroutines spawned by goroutines whose P had been taken (no P counter to bump).
-    pub spawned_unowned: AtomicU64,
+    pub(super) spawned_unowned: AtomicU64,
 }
 
-pub(crate) struct Locked {
-    pub pidle: Vec<*const P>,
-    pub midle: Vec<*mut M>,
+/// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
+/// `sched.midle`). Reached only through `pidleget`/`pidleput` and `mget`/`mput`, which
+/// keep `npidle` and `nmidle` equal to the lists' lengths.
+pub(super) struct Locked {
+    pidle: Vec<*const P>,
+    midle: Vec<*mut M>,
 }
 
 // SAFETY: the raw pointers in `Locked` are only used under `lock`; everything else is
@@ -91,22 +94,42 @@ unsafe impl Sync for Sched {}
 unsafe impl Send for Sched {}
 
 impl Sched {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Locked> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Locked> {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
+    pub(super) fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
         let p = l.pidle.pop()?;
         // SeqCst: pairs with the loads in `wakep` (see the module doc).
         self.npidle.fetch_sub(1, SeqCst);
         Some(p)
     }
 
-    pub(crate) fn pidleput(&self, l: &mut Locked, p: *const P) {
+    pub(super) fn pidleput(&self, l: &mut Locked, p: *const P) {
         l.pidle.push(p);
         // SeqCst: a full barrier between publishing the idle P and the re-checks that
         // follow in `find_runnable`; pairs with producers' fence + `npidle` load.
         self.npidle.fetch_add(1, SeqCst);
+    }
+
+    /// Takes an idle M, most recently idled first.
+    pub(super) fn mget(&self, l: &mut Locked) -> Option<*mut M> {
+        let m = l.midle.pop()?;
+        // SeqCst: like every count `checkdead` compares (see there).
+        self.nmidle.fetch_sub(1, SeqCst);
+        Some(m)
+    }
+
+    /// Lists `m` as idle; it sleeps on its note until `startm` hands it a P.
+    pub(super) fn mput(&self, l: &mut Locked, m: *mut M) {
+        l.midle.push(m);
+        // SeqCst: as in `mget`.
+        self.nmidle.fetch_add(1, SeqCst);
+    }
+
+    /// Whether some M sleeps in `stopm`.
+    pub(super) fn any_idle_m(&self, l: &Locked) -> bool {
+        !l.midle.is_empty()
     }
 
     /// Whether some G is parked in a claim-protocol wait (channel, `select!`, sync
@@ -130,7 +153,7 @@ impl Sched {
     }
 
     /// Wakes the idle sleeper so it recomputes its deadline (or notices shutdown).
-    pub(crate) fn wake_sleeper(&self) {
+    pub(super) fn wake_sleeper(&self) {
         self.netpoll.wake();
     }
 }
@@ -199,18 +222,25 @@ fn live() -> MutexGuard<'static, Vec<u64>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Lists runtime `id` as running, from its start to the end of its shutdown.
-pub(crate) fn set_live(id: u64, live_now: bool) {
+/// Lists runtime `s` as running, from its start to the end of its shutdown.
+pub(crate) fn set_live(s: &Sched, live_now: bool) {
     let mut l = live();
     if live_now {
-        l.push(id);
+        l.push(s.id);
     } else {
-        l.retain(|&x| x != id);
+        l.retain(|&x| x != s.id);
     }
 }
 
+/// The runtime the calling goroutine runs on; `None` on a thread outside any runtime.
+pub(crate) fn current() -> Option<&'static Sched> {
+    let m = m::current();
+    // SAFETY: a non-null current M is this thread's live M.
+    (!m.is_null()).then(|| unsafe { (*m).sched() })
+}
+
 /// Whether runtime `id` is still running (a socket registered with it cannot move).
-pub(crate) fn is_live(id: u64) -> bool {
+pub(super) fn is_live(id: u64) -> bool {
     live().contains(&id)
 }
 
@@ -260,7 +290,7 @@ fn ncpu() -> usize {
     }
 }
 
-pub(crate) fn count_retake(s: &Sched) {
+pub(super) fn count_retake(s: &Sched) {
     // Relaxed: a statistic.
     s.retakes.fetch_add(1, Relaxed);
 }
@@ -336,8 +366,7 @@ pub(crate) fn shutdown(s: &Sched) {
     s.shutdown.store(true, SeqCst);
     {
         let mut l = s.lock();
-        for m in l.midle.drain(..) {
-            s.nmidle.fetch_sub(1, SeqCst);
+        while let Some(m) = s.mget(&mut l) {
             // SAFETY: an idle M reads `next_p` after its note is woken.
             unsafe {
                 (*m).next_p = ptr::null();
@@ -371,7 +400,7 @@ pub(crate) fn shutdown(s: &Sched) {
         thread::sleep(std::time::Duration::from_millis(1));
     }
     sweep(s);
-    set_live(s.id, false);
+    set_live(s, false);
     tracing::debug!("gmp runtime stopped");
 }
 
@@ -440,7 +469,7 @@ pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
     if s.shutdown.load(SeqCst)
         || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) != s.mcount.load(SeqCst)
         // From `lockedm::stoplockedm` with no M in `stopm`: none to run the main G on.
-        || l.midle.is_empty()
+        || !s.any_idle_m(l)
     {
         return;
     }
@@ -470,8 +499,7 @@ pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
         s.pidleput(l, p);
         return;
     }
-    let me = l.midle.pop().expect("checked above");
-    s.nmidle.fetch_sub(1, SeqCst);
+    let me = s.mget(l).expect("checked above");
     // SAFETY: `me` sleeps in `stopm` (the calling M, which pushed itself last under this
     // lock, or, called from `lockedm::stoplockedm`, another) and reads `next_p` after its note
     // is woken; the main G is parked and, with every M idle, nobody else can wake it.

@@ -44,13 +44,13 @@ use std::sync::atomic::{fence, Ordering::*};
 use std::time::Duration;
 
 /// Entered by `mstart` on a new M's g0.
-pub(crate) unsafe extern "C" fn mstart_entry(m: usize) -> ! {
+pub(super) unsafe extern "C" fn mstart_entry(m: usize) -> ! {
     // SAFETY: `m` is the new M, set up by `m_main`.
     unsafe { schedule(&mut *(m as *mut M)) }
 }
 
 /// `schedule` for g0 functions outside this module.
-pub(crate) fn schedule_m(m: &mut M) -> ! {
+pub(super) fn schedule_m(m: &mut M) -> ! {
     schedule(m)
 }
 
@@ -121,7 +121,7 @@ fn resetspinning(m: &mut M) {
 }
 
 /// Starts an M to run an idle P if there is one and nobody is spinning.
-pub(crate) fn wakep(s: &Sched) {
+pub(super) fn wakep(s: &Sched) {
     if s.npidle.load(SeqCst) == 0 || s.nmspinning.load(SeqCst) != 0 {
         return;
     }
@@ -148,8 +148,7 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
             return;
         }
     };
-    if let Some(m) = l.midle.pop() {
-        s.nmidle.fetch_sub(1, SeqCst);
+    if let Some(m) = s.mget(&mut l) {
         drop(l);
         // SAFETY: an idle M sleeps on its note and reads these only after `wake`
         // (Release/Acquire on the note).
@@ -367,7 +366,7 @@ fn netpoll_now(s: &Sched) -> Option<*mut G> {
 
 /// Makes Gs found by a poller without a P runnable: on `p` if the caller got one, else
 /// on the global queue.
-pub(crate) fn inject(s: &Sched, gs: &[*mut G]) {
+pub(super) fn inject(s: &Sched, gs: &[*mut G]) {
     for &g in gs {
         // SAFETY: `g` was parked on a desc; the poller won the right to wake it.
         unsafe {
@@ -384,7 +383,7 @@ pub(crate) fn inject(s: &Sched, gs: &[*mut G]) {
 }
 
 /// Parks the M until `startm` hands it a P (or shutdown).
-pub(crate) fn stopm(m: &mut M) {
+pub(super) fn stopm(m: &mut M) {
     let s = m.sched();
     let mut l = s.lock();
     if !stopm_register(s, m, &mut l) {
@@ -402,8 +401,7 @@ pub(super) fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
         return false;
     }
     m.park.clear();
-    l.midle.push(m as *mut M);
-    s.nmidle.fetch_add(1, SeqCst);
+    s.mput(l, m as *mut M);
     sched::checkdead(s, l);
     true
 }

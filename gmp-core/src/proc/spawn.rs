@@ -18,7 +18,7 @@ use super::g::{self, Joinable, G, G_RUNNABLE};
 use super::m;
 use super::p::{GRef, P};
 use super::park;
-use super::sched::Sched;
+use super::sched::{self, Sched};
 use super::stack;
 use crate::arch;
 use std::any::Any;
@@ -97,8 +97,8 @@ impl Builder {
             "gmp::spawn called outside a gmp runtime: start one with gmp::run(|| ...) and \
              spawn goroutines from inside it"
         );
-        // SAFETY: `m` is this thread's M, running this G, so its runtime is live.
-        let s: &Sched = unsafe { &*(*m).sched };
+        // SAFETY: `m` is this thread's M, running this G.
+        let s: &Sched = unsafe { (*m).sched() };
         // The P's caches and goroutine ids, if this goroutine still holds its P (nothing
         // below switches, so the section keeps it).
         let section = super::handoff::p_try_enter();
@@ -173,9 +173,7 @@ impl<T> JoinHandle<T> {
     /// its thread too). `Err` carries the goroutine's panic payload, or a message if the
     /// runtime shut down before the goroutine finished.
     pub fn join(self) -> thread::Result<T> {
-        let m = m::current();
-        // SAFETY: a live M's runtime is live.
-        if !m.is_null() && unsafe { (*(*m).sched).id } == self.packet.rt {
+        if sched::current().is_some_and(|s| s.id == self.packet.rt) {
             self.packet.join.wait_g();
         } else {
             self.packet.join.wait_thread();
@@ -212,7 +210,7 @@ const INLINE_START_MAX: usize = 1024;
 ///
 /// # Safety
 /// `g` must be an idle G owned by the caller.
-pub(crate) unsafe fn prepare<F, T>(
+pub(super) unsafe fn prepare<F, T>(
     g: *mut G,
     id: u64,
     rt: *const Sched,
@@ -322,9 +320,9 @@ where
     if m.is_null() {
         return Ok(f());
     }
-    // SAFETY: this G's M and its runtime are live; `s` is only used before we park and
-    // by the thread, which the runtime outlives (see `Sched::external`).
-    let s: &'static Sched = unsafe { &*(*m).sched };
+    // SAFETY: `m` is this thread's live M. `s` is used before we park and by the thread,
+    // which the runtime outlives (see `Sched::external`).
+    let s: &'static Sched = unsafe { (*m).sched() };
     let packet = Arc::new(Packet::new(s.id));
     let theirs = packet.clone();
     s.external.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -355,20 +353,20 @@ const DONE: usize = 1;
 const CANCELLED: usize = 2;
 
 /// Who waits in a join. Lives on the joiner's stack while `JoinState::state` points to it.
-pub(crate) enum Waiter {
+pub(super) enum Waiter {
     G(*mut G),
     Thread(thread::Thread),
 }
 
 /// The handshake between a finishing G and its joiner. `state` is `RUNNING`, `DONE`,
 /// `CANCELLED`, or the address of a parked [`Waiter`].
-pub(crate) struct JoinState {
+pub(super) struct JoinState {
     state: AtomicUsize,
 }
 
 impl JoinState {
     /// Publishes the final state and wakes the waiter, if one is parked.
-    pub(crate) fn finish(&self, final_state: usize) {
+    pub(super) fn finish(&self, final_state: usize) {
         // Acquire pairs with the Release CAS in `wait_g`/`wait_thread` that published the
         // waiter, so reading it is safe. The waiter stays valid while the state still
         // points at it (its owner leaves only after seeing a final state), so read it
@@ -404,14 +402,14 @@ impl JoinState {
         }
     }
 
-    pub(crate) fn is_final(&self) -> bool {
+    pub(super) fn is_final(&self) -> bool {
         // Acquire pairs with the Release in `finish`: the result is visible after this.
         let s = self.state.load(Ordering::Acquire);
         s == DONE || s == CANCELLED
     }
 
     /// Parks the current G until the state is final.
-    pub(crate) fn wait_g(&self) {
+    pub(super) fn wait_g(&self) {
         /// If `park` panics (the runtime found every G asleep), take the waiter back out
         /// of the state before this frame, which holds it, unwinds away.
         struct Retract<'a>(&'a AtomicUsize, usize);
@@ -439,7 +437,7 @@ impl JoinState {
     }
 
     /// Blocks the current (non-runtime) thread until the state is final.
-    pub(crate) fn wait_thread(&self) {
+    pub(super) fn wait_thread(&self) {
         let waiter = Waiter::Thread(thread::current());
         let wp = &waiter as *const Waiter as usize;
         if self
@@ -455,13 +453,13 @@ impl JoinState {
     }
 }
 
-pub(crate) struct Packet<T> {
-    pub join: JoinState,
+pub(super) struct Packet<T> {
+    pub(super) join: JoinState,
     /// Id of the runtime whose goroutine fills it: only a goroutine of that runtime may
     /// park in `join` (another runtime could end while it waits, leaving its waiter
     /// on an unmapped stack, and could not see the waker when it checks for deadlock).
-    pub rt: u64,
-    pub result: UnsafeCell<Option<thread::Result<T>>>,
+    pub(super) rt: u64,
+    pub(super) result: UnsafeCell<Option<thread::Result<T>>>,
 }
 
 // SAFETY: `result` is written once by the finishing G before `DONE` is published
@@ -475,7 +473,7 @@ impl<T: Send> Joinable for Packet<T> {
 }
 
 impl<T> Packet<T> {
-    pub(crate) fn new(rt: u64) -> Packet<T> {
+    pub(super) fn new(rt: u64) -> Packet<T> {
         Packet {
             rt,
             join: JoinState {
@@ -486,7 +484,7 @@ impl<T> Packet<T> {
     }
 
     /// Takes the result once the state is final.
-    pub(crate) fn take(&self) -> thread::Result<T> {
+    pub(super) fn take(&self) -> thread::Result<T> {
         debug_assert!(self.join.is_final());
         // SAFETY: the state is final (observed with Acquire), so the writer is done, and
         // the JoinHandle is the only reader.

@@ -30,7 +30,7 @@ use std::io;
 use std::ptr;
 use std::sync::Mutex;
 
-pub(crate) const PAGE: usize = 4096;
+pub(super) const PAGE: usize = 4096;
 
 /// Default usable stack size of a G (virtual; only touched pages cost memory).
 pub const DEFAULT_STACK_SIZE: usize = 256 << 10;
@@ -67,9 +67,9 @@ pub(crate) fn round_size(bytes: usize) -> io::Result<usize> {
 
 /// The usable part of one stack slot: `[lo, hi)`, guard page at `[lo - PAGE, lo)`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Stack {
-    pub lo: usize,
-    pub hi: usize,
+pub(super) struct Stack {
+    pub(super) lo: usize,
+    pub(super) hi: usize,
 }
 
 impl Stack {
@@ -78,7 +78,7 @@ impl Stack {
     /// records it): a G that went deep and switched there is trimmed; one whose deep
     /// calls all returned before its next switch keeps those pages until its stack is
     /// next trimmed. (Probing the memory instead cost a page fault per new stack.)
-    pub(crate) fn trim(&self, min_sp: usize) {
+    pub(super) fn trim(&self, min_sp: usize) {
         let keep_lo = self.hi - TRIM_KEEP;
         if keep_lo <= self.lo {
             return;
@@ -115,8 +115,8 @@ struct PoolInner {
 
 /// Maps and carves stacks of one size, and keeps the shared list of free Gs (each G
 /// lives at the top of its stack, so a free G *is* a free stack).
-pub(crate) struct StackPool {
-    pub size: usize,
+pub(super) struct StackPool {
+    pub(super) size: usize,
     slot: usize,
     inner: Mutex<PoolInner>,
     free: Mutex<Vec<FreeG>>,
@@ -129,7 +129,7 @@ unsafe impl Send for FreeG {}
 
 impl StackPool {
     /// A pool for stacks of `size` bytes (already rounded by `round_size`).
-    pub(crate) fn new(size: usize) -> StackPool {
+    pub(super) fn new(size: usize) -> StackPool {
         StackPool {
             size,
             slot: size + PAGE,
@@ -148,29 +148,29 @@ impl StackPool {
     }
 
     /// Moves up to `n` free Gs into a P's cache.
-    pub(crate) fn take_free(&self, cache: &mut Vec<*mut G>, n: usize) {
+    pub(super) fn take_free(&self, cache: &mut Vec<*mut G>, n: usize) {
         let mut free = self.free_list();
         let k = free.len().saturating_sub(n);
         cache.extend(free.drain(k..).map(|f| f.0));
     }
 
     /// Moves `n` Gs from a P's cache to the shared list.
-    pub(crate) fn put_free(&self, cache: &mut Vec<*mut G>, n: usize) {
+    pub(super) fn put_free(&self, cache: &mut Vec<*mut G>, n: usize) {
         let k = cache.len().saturating_sub(n);
         self.free_list().extend(cache.drain(k..).map(FreeG));
     }
 
-    pub(crate) fn take_one(&self) -> Option<*mut G> {
+    pub(super) fn take_one(&self) -> Option<*mut G> {
         self.free_list().pop().map(|f| f.0)
     }
 
-    pub(crate) fn put_one(&self, g: *mut G) {
+    pub(super) fn put_one(&self, g: *mut G) {
         self.free_list().push(FreeG(g));
     }
 
     /// Carves a fresh stack with its guard page installed.
     #[cfg(test)]
-    pub(crate) fn carve(&self) -> io::Result<Stack> {
+    pub(super) fn carve(&self) -> io::Result<Stack> {
         Ok(self.carve_batch(1)?[0])
     }
 
@@ -178,7 +178,7 @@ impl StackPool {
     /// committed, with two `process_madvise` calls for the whole batch where the kernel
     /// has it: one `madvise` per stack cost about 1 µs each, which is what a burst of
     /// spawns paid per new goroutine (see CARVE_BATCH in sched.rs).
-    pub(crate) fn carve_batch(&self, max: usize) -> io::Result<Vec<Stack>> {
+    pub(super) fn carve_batch(&self, max: usize) -> io::Result<Vec<Stack>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.carve + self.slot > inner.carve_end {
             let slots = (CHUNK_BYTES / self.slot).clamp(16, 4096);
@@ -237,7 +237,7 @@ impl StackPool {
     }
 
     /// Every stack carved so far, for the shutdown sweep.
-    pub(crate) fn for_each_carved(&self, mut f: impl FnMut(Stack)) {
+    pub(super) fn for_each_carved(&self, mut f: impl FnMut(Stack)) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for c in &inner.chunks {
             let end = if c.base + c.len == inner.carve_end {
@@ -258,7 +258,7 @@ impl StackPool {
 
     /// Whether `addr` lies in any chunk of this pool.
     #[cfg(test)]
-    pub(crate) fn contains(&self, addr: usize) -> bool {
+    pub(super) fn contains(&self, addr: usize) -> bool {
         let inner = self.inner.lock().unwrap();
         inner
             .chunks

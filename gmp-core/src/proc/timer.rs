@@ -34,22 +34,22 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
 
 /// What a timer does: Go's timer `f`, plus the staleness check the heap prunes with.
-pub(crate) struct TimerFunc {
+pub(super) struct TimerFunc {
     /// Fires the timer (called under its heap's lock, on whichever M runs it): returns
     /// the goroutine to ready once the lock is released, or null.
-    pub fire: fn(arg: usize, seq: u64) -> *mut G,
+    pub(super) fire: fn(arg: usize, seq: u64) -> *mut G,
     /// Whether firing would do nothing any more (the wait it guards is over): such a
     /// timer is dropped when the heap prunes.
-    pub stale: fn(arg: usize, seq: u64) -> bool,
+    pub(super) stale: fn(arg: usize, seq: u64) -> bool,
 }
 
 /// One timer: at `when` (a [`nanotime`] instant), `f.fire(arg, seq)`.
 #[derive(Clone, Copy)]
-pub(crate) struct Timer {
-    pub when: u64,
-    pub f: &'static TimerFunc,
-    pub arg: usize,
-    pub seq: u64,
+pub(super) struct Timer {
+    pub(super) when: u64,
+    pub(super) f: &'static TimerFunc,
+    pub(super) arg: usize,
+    pub(super) seq: u64,
 }
 
 impl Timer {
@@ -65,7 +65,7 @@ static WAKE: TimerFunc = TimerFunc {
 };
 
 #[derive(Default)]
-pub(crate) struct TimerHeap {
+pub(super) struct TimerHeap {
     heap: Vec<Timer>,
     /// Length at which `push` next prunes stale timers. Timers are not deleted when the
     /// operation they guard finishes first (a read with a timeout that got its data);
@@ -82,11 +82,11 @@ unsafe impl Send for TimerHeap {}
 
 impl TimerHeap {
     /// The earliest deadline, or [`NEVER`].
-    pub(crate) fn first(&self) -> u64 {
+    pub(super) fn first(&self) -> u64 {
         self.heap.first().map_or(NEVER, |t| t.when)
     }
 
-    pub(crate) fn push(&mut self, t: Timer) {
+    pub(super) fn push(&mut self, t: Timer) {
         if self.heap.len() >= self.prune_at.max(PRUNE_MIN) {
             self.prune();
         }
@@ -94,7 +94,7 @@ impl TimerHeap {
     }
 
     /// Pops the earliest entry if it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: u64) -> Option<Timer> {
+    pub(super) fn pop_due(&mut self, now: u64) -> Option<Timer> {
         if self.first() > now {
             return None;
         }
@@ -155,7 +155,7 @@ impl TimerHeap {
     }
 
     /// Removes every entry, for the shutdown sweep.
-    pub(crate) fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.heap = Vec::new();
     }
 }
@@ -205,7 +205,7 @@ pub fn sleep(dur: std::time::Duration) {
 // ---- a P's timers ----------------------------------------------------------------------
 
 /// A P's timer heap and the lock-free copy of its earliest deadline.
-pub(crate) struct Timers {
+pub(super) struct Timers {
     heap: Mutex<TimerHeap>,
     /// Earliest `when` in `heap`, or `NEVER`. Written under the heap's lock, read without
     /// it. SeqCst stores and loads: see [`add_timer_on`].
@@ -213,7 +213,7 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    pub(crate) fn new() -> Timers {
+    pub(super) fn new() -> Timers {
         Timers {
             heap: Mutex::new(TimerHeap::default()),
             timer0: AtomicU64::new(NEVER),
@@ -225,7 +225,7 @@ impl Timers {
     }
 
     /// The earliest deadline, or `NEVER`.
-    pub(crate) fn first(&self) -> u64 {
+    pub(super) fn first(&self) -> u64 {
         // SeqCst: pairs with the SeqCst store in `add_timer_on` (see there).
         self.timer0.load(SeqCst)
     }
@@ -234,13 +234,13 @@ impl Timers {
     /// is seen by `find_runnable`'s SeqCst read the next time this P runs out of local
     /// work or reaches tick 61.
     #[inline]
-    pub(crate) fn first_hint(&self) -> u64 {
+    pub(super) fn first_hint(&self) -> u64 {
         // Relaxed: a hint, see above.
         self.timer0.load(Relaxed)
     }
 
     /// Drops every timer, for the shutdown sweep.
-    pub(crate) fn clear(&self) {
+    pub(super) fn clear(&self) {
         self.lock().clear();
         self.timer0.store(NEVER, SeqCst);
     }
@@ -248,13 +248,13 @@ impl Timers {
 
 /// Adds a timer for the running G on `m`'s P, waking the sleeper if it now sleeps too
 /// long. Called on g0 from a park commit, whose M holds its P.
-pub(crate) fn add_timer(m: &M, t: Timer) {
+pub(super) fn add_timer(m: &M, t: Timer) {
     // SAFETY: a park commit's M holds its P.
     add_timer_on(m.sched(), unsafe { &*m.p }, t);
 }
 
 /// Adds a timer on the current M's P, from a G (not from a park commit).
-pub(crate) fn add_timer_from_g(t: Timer) {
+pub(super) fn add_timer_from_g(t: Timer) {
     let m = m::current();
     // SAFETY: called from a G, so this thread's M and its runtime are live.
     let s = unsafe { (*m).sched() };
@@ -290,13 +290,13 @@ fn add_timer_on(s: &Sched, p: &P, t: Timer) {
 }
 
 /// The earliest timer over all Ps, or `NEVER`.
-pub(crate) fn earliest(s: &Sched) -> u64 {
+pub(super) fn earliest(s: &Sched) -> u64 {
     s.ps.iter().map(|p| p.timers.first()).min().unwrap_or(NEVER)
 }
 
 /// Runs every P's expired timers, readying their Gs into the current M's P. Idle Ps'
 /// timers too: nobody else may be awake to run them.
-pub(crate) fn run_all_timers(s: &Sched) {
+pub(super) fn run_all_timers(s: &Sched) {
     let now = nanotime();
     for p in s.ps.iter() {
         if p.timers.first() <= now {

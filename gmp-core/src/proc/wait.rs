@@ -350,12 +350,12 @@ fn timeout_stale(g: *mut G, gen: u64) -> bool {
 /// A queue entry: one wait in one queue. `slot` points at the waiter's value (to send,
 /// or where to receive); `case` tells the waiter which of its entries fired.
 pub(crate) struct Entry {
-    pub wait: *const Wait,
-    pub slot: *mut u8,
-    pub case: usize,
+    pub(crate) wait: *const Wait,
+    pub(crate) slot: *mut u8,
+    pub(crate) case: usize,
     /// Set by the claimer for a receive that found the channel disconnected, and for
     /// sync primitives that need one more bit of result.
-    pub flag: Cell<bool>,
+    pub(crate) flag: Cell<bool>,
 }
 
 impl Entry {
