@@ -34,6 +34,9 @@
 //! The FP environment (MXCSR, x87 control word) is not saved per goroutine: a goroutine
 //! must not change rounding modes or exception masks.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod arch;
 pub mod chan;
 mod clock;

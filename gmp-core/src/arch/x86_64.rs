@@ -88,7 +88,24 @@ pub(crate) struct Gobuf {
     pub bx: usize,
 }
 
-/// A function run on g0 by `mcall` or `mstart`. It receives `arg` and never returns.
+/// A function run on g0 by [`mcall`] or [`mstart`]: the g0 half of a switch. Every g0
+/// entry point of the runtime (`park_m`, `gosched_m`, `goexit0`, `requeue_m`,
+/// `requeue_locked_m`, `mstart_entry`) has this type and this one contract.
+///
+/// # Safety
+/// Only `mcall` and `mstart` call it, on the g0 stack of the M whose address is `arg`,
+/// on that M's own thread:
+/// - `arg` is the `*mut M` of the calling thread's live M, inside a P section (its
+///   `locks` is at least 1). The M holds its P, except in `requeue_m` and
+///   `requeue_locked_m`, which exist for an M whose P was taken.
+/// - The G the M was running (`M::curg`; none for `mstart`) is saved in its `Gobuf`, and
+///   nothing has made it resumable elsewhere yet: the function decides what it becomes
+///   and only then publishes it (invariant 1, commit after save).
+/// - The function never returns: it ends in `gogo` (to a G, or to the M's exit buffer
+///   in `mexit`), and holds nothing on its frame that needs dropping across that jump:
+///   the next `mcall` on this M reuses the same g0 stack from the top (invariant 2).
+/// - It never unwinds: it is `extern "C"`, so a panic inside it aborts the process
+///   instead of unwinding across the switch (invariant 3).
 pub(crate) type G0Fn = unsafe extern "C" fn(usize) -> !;
 
 /// Saves the running context into `*save`, switches to the g0 stack at `g0_sp` and calls
@@ -193,8 +210,12 @@ pub(crate) unsafe fn gogo(buf: *const Gobuf) -> ! {
     }
 }
 
-/// The function a fresh G starts in, through the trampoline: it receives the `arg`
-/// given to [`prepare_fresh`] and never returns (it ends by switching away for good).
+/// The function a fresh G starts in, through the trampoline.
+///
+/// # Safety
+/// Only the trampoline calls it, on the fresh G's stack, with the `arg` that was given
+/// to [`prepare_fresh`] with it, once. It never returns (it ends by switching away for
+/// good) and never unwinds (`extern "C"`: a panic aborts; invariant 3).
 pub(crate) type GEntry = unsafe extern "C" fn(usize) -> !;
 
 /// Fills `buf` so that `gogo(buf)` starts `entry(arg)` on a stack whose usable top is

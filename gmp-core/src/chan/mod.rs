@@ -95,6 +95,8 @@ struct Inner<T> {
 // SAFETY: the raw entry pointers inside are only used under `inner`'s lock, and values
 // of `T` move between threads only as `T: Send` allows.
 unsafe impl<T: Send> Send for Chan<T> {}
+// SAFETY: as for `Send`: shared use goes through `inner`'s lock, and a value sent on
+// one thread is received on another, which `T: Send` allows.
 unsafe impl<T: Send> Sync for Chan<T> {}
 
 impl<T> Chan<T> {
@@ -242,6 +244,9 @@ impl<T> Unlink<'_, T> {
     }
 
     /// For `G::wait_cleanup`.
+    ///
+    /// # Safety
+    /// A `wait::Cleanup` function: see the contract there.
     unsafe fn erased(p: *const ()) {
         // SAFETY: `p` is the `Unlink` registered by `wait_on`, whose frame is intact
         // (its G is parked and is being swept).

@@ -232,6 +232,10 @@ impl Cases<'_, '_> {
         self.queued = 0;
     }
 
+    /// For `G::wait_cleanup`.
+    ///
+    /// # Safety
+    /// A `wait::Cleanup` function: see the contract there.
     unsafe fn erased(p: *const ()) {
         // SAFETY: `p` is the `Cases` of a select whose goroutine is parked and
         // being swept; its frame is intact.

@@ -46,17 +46,19 @@ pub(crate) struct G {
     /// which carry the happens-before; `checkdead` and the shutdown sweep read it only
     /// when those have already quiesced every M.
     pub(super) status: AtomicU32,
-    /// Next to `status`, which every switch touches. While this G is parked mid-unwind: the M it must resume on (see
-    /// `sched::park`), else null. Set by the G's own M before the G can be woken and
-    /// cleared by that M when it resumes the G; Relaxed, because the G reaches another
-    /// M only through a wake-up and a run queue, which carry the happens-before.
+    /// While this G is parked mid-unwind: the M it must resume on (`lockedm.rs`), else
+    /// null. Next to `status`, on the line every switch touches, because `schedule`
+    /// reads it for every G it dequeues. Set by the G's own M before the G can be woken
+    /// and cleared by that M when it resumes the G; Relaxed, because the G reaches
+    /// another M only through a wake-up and a run queue, which carry the happens-before.
     pub(super) locked_m: AtomicPtr<super::m::M>,
     /// Set before readying the main G when every G is asleep; `park` then panics.
     /// Relaxed: the ready that follows (queue push, note wake-up) publishes it.
     pub(super) deadlocked: AtomicBool,
     pub(super) id: u64,
     pub(super) stack: Stack,
-    /// Runs (`true`) or drops (`false`) the start closure; taken when used.
+    /// Runs (`true`) or drops (`false`) the start closure; taken when used, so it is
+    /// called once (`spawn::run_start`, whose contract that is).
     pub(super) start: Option<unsafe fn(*mut G, bool)>,
     pub(super) start_data: *mut u8,
     /// The join packet, type-erased; taken when the G finishes or is cancelled.
@@ -179,6 +181,7 @@ pub(super) fn gfput(s: &Sched, p: &P, g: *mut G) {
     // SAFETY: `g` has exited; this M owns it until it is on a free list.
     unsafe {
         let gr = &mut *g;
+        // Relaxed: see `G::status`.
         gr.status.store(G_DEAD, Relaxed);
         gr.name = None;
         gr.stack.trim(gr.min_sp.min(gr.sched.sp));
@@ -210,6 +213,7 @@ pub(super) fn next_goid(s: &Sched, p: Option<&P>) -> u64 {
             p.goid_next.set(id + 1);
             id
         }
+        // Relaxed: only uniqueness matters.
         None => s.next_goid.fetch_add(1, Relaxed),
     }
 }

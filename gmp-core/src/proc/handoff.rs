@@ -232,6 +232,7 @@ unsafe fn reacquire(m: &mut M) {
     unsafe {
         let g = m.curg;
         let requeue = if std::thread::panicking() {
+            // Relaxed: see `G::locked_m`.
             (*g).locked_m.store(m, Relaxed);
             lockedm::requeue_locked_m
         } else {
@@ -253,8 +254,11 @@ pub(super) fn handoff_own_p(m: &mut M) {
 
 /// On g0, for an M without a P: the saved goroutine goes to the global queue, the M
 /// sleeps until it is handed a P, then schedules.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
 unsafe extern "C" fn requeue_m(m: usize) -> ! {
-    // SAFETY: called by `mcall` on this M's g0; the G is saved.
+    // SAFETY: a `G0Fn` (its contract): `m` is this thread's M, its G saved.
     unsafe {
         let m = &mut *(m as *mut M);
         let g = m.curg;
@@ -336,6 +340,7 @@ unsafe fn entersyscall(m: &mut M) {
     let work = needs_m(s, pr);
     if work
         && s.nmidle.load(SeqCst) == 0
+        // Relaxed: the limit is set before the first M starts.
         && lockedm::threads_counted(s) >= s.max_threads.load(Relaxed)
     {
         locks_add(m, u32::MAX);

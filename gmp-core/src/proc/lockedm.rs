@@ -84,6 +84,7 @@ pub(super) unsafe fn cancel(m: &mut M, g: *mut G) {
         .unwrap_or_else(|e| e.into_inner())
         .retain(|&x| x != me);
     // SAFETY: per the contract.
+    // Relaxed: see `G::locked_m`.
     unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
 }
 
@@ -111,6 +112,7 @@ pub(super) unsafe fn stoplockedm(m: &mut M, g: *mut G) -> ! {
     handoff::acquirep(m, p);
     // SAFETY: `g` is locked to this M, which alone may run it: it runs here again,
     // unlocked.
+    // Relaxed: see `G::locked_m`.
     unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
     schedule::execute(m, g)
 }
@@ -193,6 +195,9 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
 
 /// `requeue_m` for a goroutine locked to its M: the M sleeps until the M that dequeues
 /// the goroutine hands it a P, then resumes it here.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
 pub(super) unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
     // SAFETY: as in `handoff::requeue_m`; the G's `locked_m` is this M.
     unsafe {

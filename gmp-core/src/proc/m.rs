@@ -236,6 +236,7 @@ impl Note {
 
     /// Waits until woken. Returns at once if already woken.
     pub(super) fn sleep(&self) {
+        // Acquire pairs with the Release swap in `wake`.
         while self.key.load(Ordering::Acquire) == 0 {
             futex_wait(&self.key, 0, None);
         }

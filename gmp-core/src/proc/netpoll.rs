@@ -138,6 +138,7 @@ impl PollDesc {
                     fd: AtomicU64::new(0),
                 }))
             });
+        // Relaxed: see the field (the desc reaches other threads with its socket).
         pd.fd.store(fd as u64, Relaxed);
         pd
     }
@@ -152,6 +153,8 @@ impl PollDesc {
     fn token(&self) -> Token {
         let addr = self as *const PollDesc as usize;
         debug_assert_eq!(addr & !ADDR_MASK, 0);
+        // Relaxed: only the socket's own operations change the generation (`close`), and
+        // a recycled desc came here through `FREE`'s lock, after its last bump.
         Token(addr | ((self.seq.load(Relaxed) as usize & 0xFFFF) << ADDR_BITS))
     }
 
@@ -162,10 +165,12 @@ impl PollDesc {
             return Ok(());
         }
         let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Acquire: as above; the lock orders us after any registration that stored it.
         let cur = self.rt.load(Acquire);
         if cur == s.id {
             return Ok(());
         }
+        // Relaxed: see the field.
         let fd = self.fd.load(Relaxed) as RawFd;
         if cur != 0 {
             if sched::is_live(cur) {
@@ -179,6 +184,8 @@ impl PollDesc {
             if let Some(old) = reg.take() {
                 let _ = old.deregister(&mut SourceFd(&fd));
             }
+            // Relaxed: nobody of the new runtime waits on this desc before the Release
+            // store of `rt` below publishes these.
             self.rg.store(0, Relaxed);
             self.wg.store(0, Relaxed);
         }
@@ -250,7 +257,10 @@ impl PollDesc {
             return self.check(mode, deadline, None);
         }
         if let Err(e) = self.check(mode, deadline, None) {
-            // Only our own WAIT goes back to 0: a READY that raced in stays.
+            // Only our own WAIT goes back to 0: a READY that raced in stays. Release, as
+            // every write that hands the slot back: the next waiter's Acquire CAS from 0
+            // pairs with it. Failure Relaxed: a READY found instead is left for the next
+            // wait to consume.
             let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
             return Err(e);
         }
@@ -258,26 +268,32 @@ impl PollDesc {
         // (The poller counts before its CAS on the slot; our CAS above read that CAS or a
         // later RMW in its release sequence, so this load sees the count.)
         if since.is_some_and(|n| self.events(mode) != n) {
+            // Orderings as in the early-error path above.
             let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
             return Ok(());
         }
         let dl = deadline.map(|when| {
             let (ctr, _) = self.deadline_words(mode);
-            // Relaxed: only this direction's single waiter counts; the timer reads it
-            // with Acquire after the heap lock has published the entry.
+            // Relaxed: only this direction's single waiter counts. The timer that
+            // compares it was pushed after this under its heap's lock, which orders this
+            // increment before the timer's load (`deadline_fired`).
             let n = ctr.fetch_add(1, Relaxed) + 1;
             add_deadline(when, self, mode, n);
             n
         });
         s.netpoll.waiters.fetch_add(1, SeqCst);
         park::park(|g| {
-            // Release publishes the parked G to `unblock`'s Acquire.
+            // Release publishes the parked G to `unblock`'s Acquire. Acquire (both ways):
+            // a failed commit read the waker's READY or 0, and the G then goes on with
+            // what the waker published before it (`unblock`'s Release).
             slot.compare_exchange(WAIT, g as usize, AcqRel, Acquire)
                 .is_ok()
         });
         s.netpoll.waiters.fetch_sub(1, SeqCst);
         // Consume a READY if it is still there. Not a plain swap: once our waker moved
         // the word on, another goroutine may already have put its WAIT or itself there.
+        // Acquire pairs with `unblock`'s Release CAS that set READY; failure Relaxed:
+        // nothing is read then.
         if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
             return Ok(());
         }
@@ -292,6 +308,10 @@ impl PollDesc {
     }
 
     fn check(&self, mode: Mode, deadline: Option<u64>, armed: Option<u64>) -> io::Result<()> {
+        // Acquire pairs with the Release store in `close`: a caller that sees the flag
+        // sees the desc as `close` left it before waking waiters. (A waiter that `close`
+        // woke is ordered after the store by the wake-up itself: `unblock`'s CAS and the
+        // run queue.)
         if self.closing.load(Acquire) {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -299,6 +319,7 @@ impl PollDesc {
             ));
         }
         let expired = match armed {
+            // Acquire pairs with the Release store of `expired` in `deadline_fired`.
             Some(n) => self.deadline_words(mode).1.load(Acquire) == n,
             None => deadline.is_some_and(|d| d <= nanotime()),
         };
@@ -320,6 +341,7 @@ impl PollDesc {
             libc::POLLOUT
         };
         let mut pfd = libc::pollfd {
+            // Relaxed: see the field.
             fd: self.fd.load(Relaxed) as RawFd,
             events,
             revents: 0,
@@ -354,6 +376,7 @@ impl PollDesc {
     /// at once instead of making a syscall that would only return `WouldBlock`
     /// (DESIGN.md, netpoll).
     pub fn is_ready(&self, mode: Mode) -> bool {
+        // Acquire pairs with `unblock`'s Release CAS that set READY.
         self.slot(mode).load(Acquire) == READY
     }
 
@@ -367,6 +390,7 @@ impl PollDesc {
 
     /// Wakes whoever waits, deregisters, and recycles the desc. Call before closing the fd.
     pub fn close(&'static self) {
+        // Release pairs with the Acquire load in `check`.
         self.closing.store(true, Release);
         for mode in [Mode::Read, Mode::Write] {
             let g = unblock(self.slot(mode), false);
@@ -374,7 +398,11 @@ impl PollDesc {
                 park::ready(g, false);
             }
         }
+        // AcqRel: Acquire pairs with the Release store in `ensure_registered` (the
+        // registration this undoes is visible); Release pairs with its Acquire loads, so
+        // a later registration of the recycled desc starts from a deregistered fd.
         if self.rt.swap(0, AcqRel) != 0 {
+            // Relaxed: see the field.
             let fd = self.fd.load(Relaxed) as RawFd;
             if let Some(r) = self
                 .registry
@@ -385,8 +413,12 @@ impl PollDesc {
                 let _ = r.deregister(&mut SourceFd(&fd));
             }
         }
-        // New generation: events and deadline timers of the old one are ignored.
-        self.seq.fetch_add(1, AcqRel);
+        // New generation: events of the old one are ignored. Release pairs with the
+        // poller's Acquire load in `poll_with`: a poller that reads the new generation
+        // drops the event. One that read the old generation just before this may still
+        // mark the recycled desc READY: a spurious readiness, which costs the next
+        // operation one syscall that returns `WouldBlock`.
+        self.seq.fetch_add(1, Release);
         // Relaxed: the FREE lock below publishes these resets to the next `alloc`.
         self.rg.store(0, Relaxed);
         self.wg.store(0, Relaxed);
@@ -399,7 +431,9 @@ impl PollDesc {
 /// Marks `slot` ready (`ioready`) or just wakes its waiter (deadline, close). Returns the
 /// G to ready, or null.
 fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
-    let mut old = slot.load(Acquire);
+    // Relaxed: a first guess for the CAS, which carries the ordering; returning early
+    // reads nothing through the word.
+    let mut old = slot.load(Relaxed);
     loop {
         if old == READY || (old == 0 && !ioready) {
             return ptr::null_mut();
@@ -465,9 +499,14 @@ fn deadline_target(arg: usize) -> (&'static PollDesc, Mode) {
 /// A deadline timer fired: wake the waiter if this deadline is still the current one.
 fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut G {
     let (ctr, expired) = pd.deadline_words(mode);
-    if ctr.load(Acquire) != n {
+    // Relaxed: the waiter's increment to `n` came before it pushed this timer under the
+    // heap lock this runner holds, which orders it. A later increment (a newer wait)
+    // may be missed: this timer then wakes the newer wait, whose `check` finds
+    // `expired` is not its number and retries its syscall.
+    if ctr.load(Relaxed) != n {
         return ptr::null_mut();
     }
+    // Release pairs with the Acquire load in `check`.
     expired.store(n, Release);
     unblock(pd.slot(mode), false)
 }
@@ -496,8 +535,11 @@ pub(super) struct Netpoll {
     pub(super) poll_until: AtomicU64,
 }
 
-// SAFETY: `poll` and `events` are touched only by the holder of `busy`.
+// SAFETY: `poll` and `events` are touched only by the holder of `busy` (an Acquire
+// swap to take it, a Release store to give it back); the other fields synchronise
+// themselves.
 unsafe impl Sync for Netpoll {}
+// SAFETY: as for `Sync`; the poller lives in its runtime's `Sched`.
 unsafe impl Send for Netpoll {}
 
 impl Netpoll {
@@ -538,6 +580,8 @@ impl Netpoll {
     /// the poller: another M that tries to poll meanwhile gets `false`, as it would
     /// during the syscall. Returns `false` if another M is polling.
     pub(super) fn poll_with(&self, timeout: Option<Duration>, mut f: impl FnMut(*mut G)) -> bool {
+        // `busy` is the poller's lock. Acquire pairs with the Release store that ends
+        // the previous poll: this M sees `poll` and `events` as that M left them.
         if self.busy.swap(true, Acquire) {
             return false;
         }
@@ -562,6 +606,7 @@ impl Netpoll {
                 // SAFETY: descs are never freed; a stale token is caught by the
                 // generation check below.
                 let pd = unsafe { &*((t & ADDR_MASK) as *const PollDesc) };
+                // Acquire pairs with the Release bump in `PollDesc::close`.
                 if (pd.seq.load(Acquire) as usize & 0xFFFF) != t >> ADDR_BITS {
                     continue;
                 }
@@ -590,6 +635,7 @@ impl Netpoll {
             }
         }
         self.last_poll.store(nanotime(), SeqCst);
+        // Release pairs with the next poller's Acquire swap (see above).
         self.busy.store(false, Release);
         if woken > 0 {
             tracing::trace!(n = woken, "netpoll woke goroutines");

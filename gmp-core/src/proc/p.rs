@@ -61,8 +61,11 @@ pub(crate) struct P {
     pub(super) exited: AtomicU64,
 }
 
-// SAFETY: see the ownership rule in the module doc.
+// SAFETY: the owner-only fields are touched only by the M holding the P, inside a P
+// section (the ownership rule in the module doc); other Ms use the stealer, the timer
+// heap's lock and the atomics.
 unsafe impl Sync for P {}
+// SAFETY: as for `Sync`; Ps live in their runtime's `Sched` and move with it.
 unsafe impl Send for P {}
 
 impl P {
@@ -142,6 +145,7 @@ impl P {
 
     /// Whether `runnext` and the local queue are both empty. Owner only.
     pub(super) fn runq_is_empty(&self) -> bool {
+        // Relaxed: owner-only (see the field).
         self.runnext.load(Ordering::Relaxed).is_null() && self.runq().is_empty()
     }
 
@@ -161,6 +165,7 @@ impl P {
 
     /// Drains every queued G, for the shutdown sweep (after all Ms have exited).
     pub(super) fn drain(&self) {
+        // Relaxed: every M has been joined, which orders their writes before this.
         self.runnext.store(ptr::null_mut(), Ordering::Relaxed);
         while self.runq().pop().is_some() {}
     }

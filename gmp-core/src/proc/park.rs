@@ -49,6 +49,7 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
         (*m).park_commit = Some(c);
         let g = (*m).curg;
         if std::thread::panicking() {
+            // Relaxed: see `G::locked_m`.
             (*g).locked_m.store(m, Relaxed);
         }
         arch::mcall(&mut (*g).sched, (*m).g0_sp, park_m, m as usize);
@@ -56,6 +57,7 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
     };
     // Resumed, possibly on another M: `m` is stale from here on.
     // SAFETY: `g` is this G; its header is live while it runs.
+    // Relaxed: see `G::deadlocked`; the ready that resumed us published it.
     if unsafe { (*g).deadlocked.swap(false, Relaxed) } {
         panic!("all goroutines are asleep - deadlock!");
     }
@@ -139,6 +141,7 @@ pub(super) fn ready_on(m: *mut M, g: *mut G, next: bool) {
     // SAFETY: `g` is a parked G of a live runtime; the caller won the right to wake it.
     unsafe {
         let s = &*(*g).rt;
+        // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNABLE, Relaxed);
         tracing::trace!(goid = (*g).id, "ready");
         let mine = !m.is_null() && ptr::eq((*m).sched(), s);
@@ -199,13 +202,20 @@ pub(super) unsafe fn ready_pinned(g: *mut G) {
 
 // ---- g0 side -------------------------------------------------------------------------
 
+/// `park`'s g0 half: runs the commit, then the next G (or the parked G again, if the
+/// commit found the wake-up already done).
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
 unsafe extern "C" fn park_m(m: usize) -> ! {
-    // SAFETY: called by `mcall` on this M's g0 with the M pointer; the G is saved.
+    // SAFETY: a `G0Fn` (its contract): `m` is this thread's M, holding its P, its G
+    // saved.
     unsafe {
         let m = &mut *(m as *mut M);
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        // Relaxed (status, locked_m): see `G::status` and `G::locked_m`.
         (*g).status.store(G_WAITING, Relaxed);
         let commit = m.park_commit.take().expect("park sets a commit");
         tracing::trace!(goid = (*g).id, "park");
@@ -219,7 +229,8 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
             }
             (*g).status.store(G_RUNNING, Relaxed);
             m.curg = g;
-            // Back in the goroutine's own code: out of the P section.
+            // Back in the goroutine's own code: out of the P section (Relaxed: see
+            // `M::locks`; sysmon reads it only after a membarrier).
             m.locks.store(0, Relaxed);
             arch::gogo(&(*g).sched);
         }
@@ -232,6 +243,10 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
     }
 }
 
+/// `yield_now`'s g0 half: the G goes to the tail of this P's queue.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
 unsafe extern "C" fn gosched_m(m: usize) -> ! {
     // SAFETY: as in `park_m`; the M holds a P while running a G.
     unsafe {
@@ -239,12 +254,17 @@ unsafe extern "C" fn gosched_m(m: usize) -> ! {
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNABLE, Relaxed);
         let _ = (*m.p).runqput(g, false);
         schedule(m)
     }
 }
 
+/// `goexit`'s g0 half: the G's header and stack go back to a free list.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
 unsafe extern "C" fn goexit0(m: usize) -> ! {
     // SAFETY: as in `park_m`. The G's closure and frames are finished; its header and
     // stack go back to a free list.

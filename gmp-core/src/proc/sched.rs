@@ -87,10 +87,14 @@ pub(super) struct Locked {
     midle: Vec<*mut M>,
 }
 
-// SAFETY: the raw pointers in `Locked` are only used under `lock`; everything else is
-// atomics, mutexes, or per-P data with the ownership rule documented in p.rs.
+// SAFETY: the raw pointers in `Locked` name Ps and Ms of the runtime, which outlive it;
+// they are only used under `Sched::lock`, by whichever thread holds it.
 unsafe impl Send for Locked {}
+// SAFETY: every field is an atomic, a lock, a structure with its own synchronisation
+// (the injector, the stealers, the netpoller) or per-P data under the ownership rule
+// of p.rs; `main_g` and the pointers in `Locked` follow the rules written there.
 unsafe impl Sync for Sched {}
+// SAFETY: as for `Sync`; a `Sched` is made on `run`'s thread and freed there.
 unsafe impl Send for Sched {}
 
 impl Sched {
@@ -171,6 +175,7 @@ impl Sched {
             .map(|(i, w)| P::new(i, w))
             .collect();
         let s = Sched {
+            // Relaxed: only uniqueness matters.
             id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
             procs,
             ps,
@@ -423,6 +428,7 @@ fn sweep(s: &Sched) {
             // was carved) and no thread runs Gs any more.
             unsafe {
                 let gr = &mut *g;
+                // Relaxed: see `G::status`; every M has been joined.
                 let status = gr.status.load(Relaxed);
                 let cleanup = gr.wait_cleanup.take();
                 if let (Some((f, arg)), G_RUNNABLE | G_WAITING) = (cleanup, status) {
@@ -483,6 +489,7 @@ pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
     }
     let main = s.main_g.load(SeqCst);
     // SAFETY: the main G's header stays valid until the runtime ends.
+    // Relaxed: see `G::status`; every M is idle, under the scheduler lock.
     if main.is_null() || unsafe { (*main).status.load(Relaxed) } != G_WAITING {
         return;
     }
@@ -504,6 +511,7 @@ pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
     // lock, or, called from `lockedm::stoplockedm`, another) and reads `next_p` after its note
     // is woken; the main G is parked and, with every M idle, nobody else can wake it.
     unsafe {
+        // Relaxed: the queue push and the note's wake-up below publish both.
         (*main).deadlocked.store(true, Relaxed);
         (*main).status.store(G_RUNNABLE, Relaxed);
         let _ = (*p).runqput(main, true);

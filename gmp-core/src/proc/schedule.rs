@@ -44,6 +44,9 @@ use std::sync::atomic::{fence, Ordering::*};
 use std::time::Duration;
 
 /// Entered by `mstart` on a new M's g0.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
 pub(super) unsafe extern "C" fn mstart_entry(m: usize) -> ! {
     // SAFETY: `m` is the new M, set up by `m_main`.
     unsafe { schedule(&mut *(m as *mut M)) }
@@ -84,6 +87,7 @@ pub(super) fn schedule(m: &mut M) -> ! {
             resetspinning(m);
         }
         // SAFETY: `g` was just dequeued by this M; its header is live.
+        // Relaxed: see `G::locked_m`.
         let locked = unsafe { (*g).locked_m.load(Relaxed) };
         if !locked.is_null() && !ptr::eq(locked, m) {
             // SAFETY: as above; `locked` is the M that `g` is locked to.
@@ -102,6 +106,7 @@ pub(super) fn execute(m: &mut M, g: *mut G) -> ! {
         p.tick();
         P::bump(&p.switches);
         m.curg = g;
+        // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNING, Relaxed);
         // Leaving g0 for the goroutine's own code: out of the P section (Relaxed: see
         // `M::locks`; sysmon reads it only after a membarrier).
@@ -178,6 +183,7 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
 fn find_runnable(m: &mut M) -> *mut G {
     let s = m.sched();
     loop {
+        // Acquire pairs with the SeqCst store in `sched::shutdown`.
         if s.shutdown.load(Acquire) {
             mexit(m);
         }
@@ -189,6 +195,7 @@ fn find_runnable(m: &mut M) -> *mut G {
         if t0 != NEVER && t0 <= nanotime() {
             timer::run_all_timers(s);
         }
+        // Relaxed: owner-only (see `P::tick`).
         if p.schedtick.load(Relaxed) % 61 == 0 {
             if let Some(g) = steal_global(s, p) {
                 return g;
@@ -360,6 +367,7 @@ fn netpoll_now(s: &Sched) -> Option<*mut G> {
         return None;
     }
     // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
+    // Relaxed: see `G::status`.
     unsafe { (*first).status.store(G_RUNNABLE, Relaxed) };
     Some(first)
 }
@@ -370,6 +378,7 @@ pub(super) fn inject(s: &Sched, gs: &[*mut G]) {
     for &g in gs {
         // SAFETY: `g` was parked on a desc; the poller won the right to wake it.
         unsafe {
+            // Relaxed: see `G::status`.
             (*g).status.store(G_RUNNABLE, Relaxed);
             s.injector.push(GRef(NonNull::new_unchecked(g)));
         }

@@ -152,6 +152,7 @@ pub(crate) fn spawn_main(
     unsafe { prepare(g, id, s, Some(Arc::from("main")), f, packet.clone()) };
     s.main_g.store(g, Ordering::SeqCst);
     // SAFETY: `g` is the G prepared above, owned here until it is queued.
+    // Relaxed: see `G::status`.
     unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
     // No `ready`: no M runs yet, and `run` starts the first one, which finds it here.
     s.injector
@@ -244,6 +245,7 @@ pub(super) unsafe fn prepare<F, T>(
         gr.rt = rt;
         gr.name = name;
         gr.packet = Some(packet);
+        // Relaxed: the queue push that makes the G runnable publishes it.
         gr.deadlocked.store(false, Ordering::Relaxed);
         arch::prepare_fresh(&mut gr.sched, sp, g_entry, g as usize);
     }
@@ -259,6 +261,10 @@ struct Start<F, T> {
 }
 
 /// Runs or drops the start closure of `g` (see `G::start`).
+///
+/// # Safety
+/// `g` was made ready by `prepare::<F, T>`, and this is the one call for it: the caller
+/// took `G::start` first (the G's entry to run it, the shutdown sweep to drop it).
 unsafe fn run_start<F, T>(g: *mut G, run: bool)
 where
     F: FnOnce() -> T + Send + 'static,
@@ -385,6 +391,8 @@ impl JoinState {
                     Waiter::Thread(t) => Waiter::Thread(t.clone()),
                 })
             };
+            // AcqRel: Release publishes the result (see above); Acquire (both ways)
+            // reads a waiter published meanwhile, as the load above.
             match self
                 .state
                 .compare_exchange(cur, final_state, Ordering::AcqRel, Ordering::Acquire)
@@ -415,7 +423,8 @@ impl JoinState {
         struct Retract<'a>(&'a AtomicUsize, usize);
         impl Drop for Retract<'_> {
             fn drop(&mut self) {
-                // Fails harmlessly if `finish` already replaced it.
+                // Fails harmlessly if `finish` already replaced it. AcqRel/Acquire as
+                // when the waiter was published (`wait_g`); nothing is read through it.
                 let _ =
                     self.0
                         .compare_exchange(self.1, RUNNING, Ordering::AcqRel, Ordering::Acquire);
@@ -440,6 +449,8 @@ impl JoinState {
     pub(super) fn wait_thread(&self) {
         let waiter = Waiter::Thread(thread::current());
         let wp = &waiter as *const Waiter as usize;
+        // Release publishes the waiter to `finish`'s Acquire; Acquire on failure: the
+        // state is final, and the result it guards is read next.
         if self
             .state
             .compare_exchange(RUNNING, wp, Ordering::AcqRel, Ordering::Acquire)

@@ -430,10 +430,8 @@ mod tests {
         unsafe { ptr::write_volatile((s.hi - 64) as *mut usize, 7) };
         s.trim(s.hi - 1024);
         // SAFETY: as above.
-        assert_eq!(
-            unsafe { ptr::read_volatile((s.hi - 64) as *const usize) },
-            7
-        );
+        let kept = unsafe { ptr::read_volatile((s.hi - 64) as *const usize) };
+        assert_eq!(kept, 7);
     }
 
     #[test]

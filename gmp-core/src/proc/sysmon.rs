@@ -34,6 +34,8 @@ pub(crate) fn start(s: &Sched) {
             let mut next_trace = trace.map(|p| start + p);
             let mut samples = vec![super::handoff::Sample::default(); s.procs];
             loop {
+                // Acquire pairs with the SeqCst increment in `sched::shutdown`; the futex
+                // wait below returns at once if the key moved since this load.
                 let key = s.sysmon_key.load(Acquire);
                 if s.shutdown.load(SeqCst) {
                     return;

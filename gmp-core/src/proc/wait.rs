@@ -43,6 +43,11 @@ const GEN_SHIFT: u32 = 4;
 
 /// A parked waiter's hook for the shutdown sweep: a function and its argument (a frame
 /// of the waiter) that unlink the wait's entries from their queues (`G::wait_cleanup`).
+///
+/// # Safety
+/// The function is called only by the shutdown sweep, with the argument registered
+/// beside it, while the waiting goroutine is still parked in the wait (its stack, which
+/// the argument points into, intact) and no M runs any more.
 pub(crate) type Cleanup = (unsafe fn(*const ()), *const ());
 
 /// `Wait::fired` when nothing fired yet.
@@ -135,7 +140,9 @@ impl Wait {
         // whose header is live while it runs; only this G writes its own word between
         // waits (peers and timers of older generations only CAS, and fail).
         let g = unsafe { (*m).curg };
+        // SAFETY: as above.
         let word = unsafe { &(*g).wait };
+        // Relaxed: only this G writes its word between waits.
         let gen = (word.load(Relaxed) >> GEN_SHIFT).wrapping_add(1) & (u64::MAX >> GEN_SHIFT);
         // Relaxed: peers learn of this wait only through a queue lock taken after this.
         word.store(gen << GEN_SHIFT, Relaxed);
@@ -166,6 +173,7 @@ impl Wait {
     /// returned wake-up must be run (after releasing locks). The wait must not be
     /// touched after this: its owner may return at once.
     pub(crate) fn done(&self, case: usize) -> Wakeup {
+        // Relaxed: published by the Release half of the `fetch_or(DONE)` below.
         self.fired.store(case, Relaxed);
         // Everything needed from `self` is copied out first: once `DONE` is set the
         // waiter may return and its frame (this `Wait`) be gone.
@@ -210,6 +218,7 @@ impl Wait {
         if w & TIMEOUT != 0 {
             Outcome::TimedOut
         } else {
+            // Relaxed: ordered after `done`'s store by the Acquire load of the word above.
             Outcome::Fired(self.fired.load(Relaxed))
         }
     }
@@ -240,6 +249,7 @@ impl Wait {
         unsafe { (*g).wait_cleanup = cleanup };
         let _reset = Reset(g);
         let word = self.word();
+        // Acquire pairs with `done`'s Release.
         while word.load(Acquire) & DONE == 0 {
             park::park(|_| {
                 // On g0, the G saved: from here a claimer that sees PARKED readies it.
@@ -254,6 +264,7 @@ impl Wait {
     fn block_thread(&self, deadline: Option<Instant>) {
         let word = &self.thread_word;
         let mut deadline = deadline;
+        // Acquire pairs with `done`'s Release.
         while word.load(Acquire) & DONE == 0 {
             match deadline {
                 None => thread::park(),
@@ -321,6 +332,8 @@ fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
 /// `g` is a G header of a live runtime.
 pub(crate) unsafe fn in_claim_wait(g: *const G) -> bool {
     // SAFETY: per the contract.
+    // Relaxed: `checkdead` reads it with every M idle, under the scheduler lock; a
+    // claimer racing with it is caught by the claim in `claim_for_deadlock`.
     unsafe { (*g).wait.load(Relaxed) & PARKED != 0 }
 }
 
@@ -333,6 +346,8 @@ pub(crate) unsafe fn in_claim_wait(g: *const G) -> bool {
 pub(crate) unsafe fn claim_for_deadlock(g: *const G) -> bool {
     // SAFETY: per the contract.
     let word = unsafe { &(*g).wait };
+    // Acquire pairs with the park commit's `fetch_or(PARKED)`; the claim below carries
+    // the ordering that matters.
     let w = word.load(Acquire);
     if w & PARKED == 0 {
         return true;
@@ -343,6 +358,7 @@ pub(crate) unsafe fn claim_for_deadlock(g: *const G) -> bool {
 /// Whether a wait timer can no longer claim its wait (for pruning timer heaps).
 fn timeout_stale(g: *mut G, gen: u64) -> bool {
     // SAFETY: as in `timeout_fired`.
+    // Relaxed: a pruning hint; a timer kept by mistake fires and claims nothing.
     let w = unsafe { (*g).wait.load(Relaxed) };
     w >> GEN_SHIFT != gen || w & CLAIMED != 0
 }
@@ -485,6 +501,8 @@ impl WaitQueue {
 impl Wait {
     /// Whether nobody has claimed this wait yet.
     fn claimable(&self) -> bool {
+        // Acquire pairs with a claimer's AcqRel CAS (the caller holds the queue lock,
+        // which orders the waiter's setup anyway).
         let w = self.word().load(Acquire);
         w >> GEN_SHIFT == self.gen && w & CLAIMED == 0
     }

@@ -42,8 +42,10 @@ struct Inner {
     q: WaitQueue,
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for Barrier {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for Barrier {}
 
 /// What [`Barrier::wait`] returns: whether this party was the generation's leader.

@@ -71,8 +71,10 @@ impl WaitTimeoutResult {
     }
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for Condvar {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for Condvar {}
 
 impl Condvar {

@@ -108,6 +108,9 @@ fn block(wait: &Wait, deadline: Option<Instant>, abandon: &dyn Fn(Abandon)) -> O
         }
     }
     /// For `G::wait_cleanup`.
+    ///
+    /// # Safety
+    /// A `wait::Cleanup` function: see the contract there.
     unsafe fn sweep(p: *const ()) {
         // SAFETY: `p` is the `OnUnwind` registered below; its goroutine is parked and
         // being swept, so the frame holding it is intact.

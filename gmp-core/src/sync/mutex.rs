@@ -164,6 +164,7 @@ impl RawMutex {
                     std::hint::spin_loop();
                 }
                 iter += 1;
+                // Relaxed: re-read for the next round; every decision is re-validated.
                 s = self.state.load(Relaxed);
                 continue;
             }
@@ -203,6 +204,7 @@ impl RawMutex {
                 if starving && cur & LOCKED != 0 {
                     new |= STARVING;
                 }
+                // Relaxed: see above.
                 match self.state.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
                     Ok(_) => break true,
                     Err(now) => cur = now,
@@ -235,7 +237,8 @@ impl RawMutex {
                 }
                 return;
             }
-            // Woken in normal mode (`WOKEN` set for us): compete again.
+            // Woken in normal mode (`WOKEN` set for us): compete again. Relaxed: as at
+            // the top, a first guess for the CASes.
             awoke = true;
             iter = 0;
             s = self.state.load(Relaxed);
@@ -421,9 +424,10 @@ pub struct Mutex<T: ?Sized> {
     data: UnsafeCell<T>,
 }
 
+// SAFETY: the mutex owns its `T`; moving it moves a `T`, which `T: Send` allows.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: the mutex hands out `&mut T` to one holder at a time, so sharing it moves `T`
 // between threads only as `T: Send` allows.
-unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {

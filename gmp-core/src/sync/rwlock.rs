@@ -392,9 +392,10 @@ pub struct RwLock<T: ?Sized> {
     data: UnsafeCell<T>,
 }
 
+// SAFETY: the lock owns its `T`; moving it moves a `T`, which `T: Send` allows.
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // SAFETY: a writer gets `&mut T` (so `T: Send` is needed to share the lock); readers
 // share `&T` across threads (so `T: Sync` is needed too).
-unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {

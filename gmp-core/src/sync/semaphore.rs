@@ -56,8 +56,10 @@ struct Inner {
     q: WaitQueue,
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for Semaphore {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for Semaphore {}
 
 /// One permit of a [`Semaphore`], released when dropped (or kept for good with

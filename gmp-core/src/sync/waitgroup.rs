@@ -48,8 +48,10 @@ pub struct WaitGroup {
     q: Lock<WaitQueue>,
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for WaitGroup {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for WaitGroup {}
 
 impl WaitGroup {
