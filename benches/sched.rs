@@ -1,4 +1,5 @@
-//! Scheduler micro-benchmarks, in the shapes of ../shared/bench's go-micro and may-micro.
+//! Scheduler micro-benchmarks, in the shapes of go-micro and may-micro (the Go and may
+//! peers' micro-benchmarks).
 //! Prints one `name value unit` line each.
 //!
 //! `cargo bench --bench sched` runs all; `cargo bench --bench sched -- NAME` runs those

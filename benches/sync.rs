@@ -1,5 +1,5 @@
-//! `gmp::sync` micro-benchmarks, in the shapes of ../shared/bench's go-micro (`mutex
-//! uncontended` is its case of the same name). Prints one `name value unit` line each.
+//! `gmp::sync` micro-benchmarks, in the shapes of go-micro, the Go peer's micro-benchmarks
+//! (`mutex uncontended` is its case of the same name). Prints one `name value unit` line each.
 //!
 //! `cargo bench --bench sync` runs all; `cargo bench --bench sync -- NAME` runs those
 //! whose name contains NAME.

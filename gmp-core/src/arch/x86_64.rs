@@ -4,7 +4,7 @@
 //! Every switch goes G → g0 → G. A running G calls [`mcall`], which saves its context in
 //! its `Gobuf` and calls a function on the M's g0 stack at a fixed SP; that function ends
 //! in [`gogo`], which loads another `Gobuf` and jumps. Nothing here decides *which* G runs:
-//! that is `sched.rs`.
+//! that is `proc/schedule.rs`.
 //!
 //! # What is saved
 //!
@@ -37,7 +37,7 @@
 //!
 //! `f(arg)` never returns: it ends in `gogo` (or in `gogo` of the M's exit buffer at
 //! shutdown). Because every `mcall` restarts g0 at the same SP, g0 frames never pile up;
-//! nothing on g0 may own a resource across a `gogo` (DESIGN.md invariant 2).
+//! nothing on g0 may own a resource across a `gogo` (ARCHITECTURE.md, invariant 2).
 //!
 //! # gogo(buf)
 //!
@@ -100,12 +100,12 @@ pub(crate) struct Gobuf {
 ///   `requeue_locked_m`, which exist for an M whose P was taken.
 /// - The G the M was running (`M::curg`; none for `mstart`) is saved in its `Gobuf`, and
 ///   nothing has made it resumable elsewhere yet: the function decides what it becomes
-///   and only then publishes it (invariant 1, commit after save).
+///   and only then publishes it (ARCHITECTURE.md, invariant 1: commit after save).
 /// - The function never returns: it ends in `gogo` (to a G, or to the M's exit buffer
 ///   in `mexit`), and holds nothing on its frame that needs dropping across that jump:
-///   the next `mcall` on this M reuses the same g0 stack from the top (invariant 2).
+///   the next `mcall` on this M reuses the same g0 stack from the top (ARCHITECTURE.md, invariant 2).
 /// - It never unwinds: it is `extern "C"`, so a panic inside it aborts the process
-///   instead of unwinding across the switch (invariant 3).
+///   instead of unwinding across the switch (ARCHITECTURE.md, invariant 3).
 pub(crate) type G0Fn = unsafe extern "C" fn(usize) -> !;
 
 /// Saves the running context into `*save`, switches to the g0 stack at `g0_sp` and calls
@@ -215,7 +215,7 @@ pub(crate) unsafe fn gogo(buf: *const Gobuf) -> ! {
 /// # Safety
 /// Only the trampoline calls it, on the fresh G's stack, with the `arg` that was given
 /// to [`prepare_fresh`] with it, once. It never returns (it ends by switching away for
-/// good) and never unwinds (`extern "C"`: a panic aborts; invariant 3).
+/// good) and never unwinds (`extern "C"`: a panic aborts; ARCHITECTURE.md, invariant 3).
 pub(crate) type GEntry = unsafe extern "C" fn(usize) -> !;
 
 /// Fills `buf` so that `gogo(buf)` starts `entry(arg)` on a stack whose usable top is

@@ -228,7 +228,7 @@ unsafe fn reacquire(m: &mut M) {
     locks_add(m, 1);
     // SAFETY: this G is running on `m`; `requeue_m` saves it and never returns to this
     // frame directly (the G resumes here when an M runs it again). Mid-unwind it must
-    // resume on this M (see `sched::park`), so it is locked to it first.
+    // resume on this M (see `lockedm.rs`), so it is locked to it first.
     unsafe {
         let g = m.curg;
         let requeue = if std::thread::panicking() {

@@ -5,7 +5,7 @@
 //! thread-local pointer, read only through the `#[inline(never)]` accessor
 //! [`current`]: a G may resume on another M after any switch, and an inlined
 //! thread-local read could let the compiler reuse the old thread's address across it
-//! (DESIGN.md invariant 4).
+//! (ARCHITECTURE.md, invariant 4).
 //!
 //! Idle Ms sleep on a [`Note`], a one-shot futex event: `sleep` returns once `wake` has
 //! been called, whichever comes first, so a wake-up is never lost.
@@ -43,7 +43,7 @@ pub(crate) struct M {
     pub(super) next_p: *const P,
     /// Sleeps here when idle.
     pub(super) park: Note,
-    /// The park commit of the G being parked (lives on that G's stack; see `sched::park`).
+    /// The park commit of the G being parked (lives on that G's stack; see `park::park`).
     pub(super) park_commit: Option<*mut dyn FnMut(*mut G) -> bool>,
     /// The thread context `mstart` was called from; resumed when the M exits.
     pub(super) exit_buf: Gobuf,

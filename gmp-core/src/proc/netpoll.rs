@@ -19,7 +19,7 @@
 //! wake-up, no double wake-up. Go's `netpollblock`/`netpollunblock` work the same way.
 //!
 //! The poller is also the runtime's idle sleeper: an M with nothing to run blocks in
-//! `poll` with the earliest timer as its timeout (one M at a time; see `sched.rs`), and
+//! `poll` with the earliest timer as its timeout (one M at a time; see `schedule.rs`), and
 //! anything that needs it awake sooner uses the mio `Waker`. Ms that find their queues
 //! empty poll without blocking, and sysmon polls if nobody has for 10 ms, so a busy run
 //! queue never starves I/O.
@@ -374,7 +374,7 @@ impl PollDesc {
     /// Whether an edge event arrived for `mode` that nobody consumed. A read that came up
     /// short and finds this false, and [`read_closed`](Self::read_closed) false, can park
     /// at once instead of making a syscall that would only return `WouldBlock`
-    /// (DESIGN.md, netpoll).
+    /// (ARCHITECTURE.md, "The netpoller").
     pub fn is_ready(&self, mode: Mode) -> bool {
         // Acquire pairs with `unblock`'s Release CAS that set READY.
         self.slot(mode).load(Acquire) == READY
@@ -575,7 +575,7 @@ impl Netpoll {
     }
 
     /// [`poll`](Self::poll) handing each G that became runnable to `f` instead of
-    /// collecting them, so the busy path (`sched::netpoll_now`, one poll per two to four
+    /// collecting them, so the busy path (`schedule::netpoll_now`, one poll per two to four
     /// round trips in the echo benchmark) allocates nothing. `f` runs while this M holds
     /// the poller: another M that tries to poll meanwhile gets `false`, as it would
     /// during the syscall. Returns `false` if another M is polling.

@@ -6,7 +6,7 @@
 //!
 //! Ownership: fields in `Cell`/`UnsafeCell` are touched only by the M currently holding
 //! this P (handed over under the scheduler lock, which orders one owner's writes before
-//! the next owner's reads), and only inside a P section (`proc.rs`): sysmon may take
+//! the next owner's reads), and only inside a P section (`handoff.rs`): sysmon may take
 //! the P from an M whose goroutine has been away from the scheduler too long, and the
 //! section is what tells that M it lost the P. Other Ms reach a P only through its
 //! stealer, its timer mutex and its atomics.
@@ -14,7 +14,9 @@
 //! `runnext` is owner-only here (Go lets thieves take it after a short delay). A G
 //! readied by the running G sits there and inherits the time slice; if the running G
 //! then spins without yielding, the readied G waits for it. Stealing `runnext` would need
-//! an atomic swap on every spawn and ready; see the issue note.
+//! an atomic swap on every spawn and ready, the two hottest queue operations; instead
+//! `ready` wakes no idle M for a G that only went into `runnext`, and `gmp::sync` wakes
+//! into the stealable queue (ARCHITECTURE.md, "Scheduling").
 
 use super::g::G;
 use super::timer::Timers;
@@ -36,7 +38,7 @@ pub(super) const GFREE_MAX: usize = 64;
 
 /// Aligned to 128 bytes (two cache lines, the adjacent-line prefetcher's pair) so that Ps
 /// in `Sched::ps` never share a line: the yield benchmark ran 36 ns/op with two Ps
-/// writing counters into one line, see the issue-2 note.
+/// writing counters into one line (commit 6b6d1d5; ARCHITECTURE.md, "Measurements").
 #[repr(align(128))]
 pub(crate) struct P {
     pub(super) id: usize,
@@ -47,7 +49,7 @@ pub(crate) struct P {
     /// to see whether the P is stuck.
     pub(super) schedtick: AtomicU32,
     /// The M holding this P (its address), `| RETAKING` while sysmon tries to take it, or
-    /// 0 when idle. See `proc.rs`.
+    /// 0 when idle. See `handoff.rs`.
     pub(super) owner: AtomicUsize,
     pub(super) gfree: UnsafeCell<Vec<*mut G>>,
     /// Goroutine ids handed out in batches so spawn does not contend on one counter.

@@ -6,7 +6,7 @@
 //! the g0 half on the M's g0 stack. Only there, with the G saved, does anything make the
 //! G visible to other Ms: `park_m` runs the park's *commit*, which publishes the G to
 //! its waker (a channel queue, a netpoll word, a timer) or finds that the wake-up already
-//! happened and resumes it at once (invariant 1: commit after save). Then `schedule`
+//! happened and resumes it at once (ARCHITECTURE.md, invariant 1: commit after save). Then `schedule`
 //! runs the next G. `ready` is the waker's side: it puts the G in a run queue, in this
 //! P's `runnext` when the waker runs on the G's runtime (the readied G inherits the time
 //! slice, as in Go), otherwise in the global queue.
@@ -68,9 +68,16 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
 /// in joins on such goroutines, the runtime reports the deadlock: in the main goroutine
 /// this panics with `all goroutines are asleep - deadlock!`.
 ///
-/// Until channels arrive this is the one way to build a deadlock inside one runtime (a
-/// join on another runtime's goroutine blocks the thread instead, since that runtime can
-/// still wake it), so the deadlock tests use it. Outside a runtime it panics.
+/// The deadlock tests use it (so does `select! {}`): a deadlock made of such parks and
+/// joins is reported in any process, while one made of channel or `gmp::sync` waits is
+/// reported only in a process with no thread besides the runtime's own, since a plain
+/// thread may hold the other end (see `sched::checkdead`). Outside a runtime it panics.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// let r = std::panic::catch_unwind(|| gmp::run(|| gmp::park_forever()));
+/// assert!(r.is_err()); // all goroutines are asleep - deadlock!
+/// ```
 #[doc(hidden)]
 pub fn park_forever() -> ! {
     loop {

@@ -4,7 +4,8 @@
 //! A G runs on an M that holds a P. When the G parks, yields or exits it calls `mcall`,
 //! and the rest happens on the M's g0 stack: the `*_m` function of `park.rs` decides
 //! what the old G becomes, then [`schedule`] finds the next G and `gogo`s to it.
-//! `schedule` never returns, so g0 never accumulates frames (invariant 2).
+//! `schedule` never returns, so g0 never accumulates frames (ARCHITECTURE.md,
+//! invariant 2).
 //!
 //! # Finding work (`find_runnable`)
 //! Expired timers of every P first; every 61st tick the global queue (so a busy P cannot
@@ -372,8 +373,9 @@ fn netpoll_now(s: &Sched) -> Option<*mut G> {
     Some(first)
 }
 
-/// Makes Gs found by a poller without a P runnable: on `p` if the caller got one, else
-/// on the global queue.
+/// Makes Gs found by a poller that holds no P (the idle sleeper when every P is busy,
+/// sysmon, a goroutine that lost its P) runnable: they go on the global queue, and an
+/// idle M is woken for each, up to one per P.
 pub(super) fn inject(s: &Sched, gs: &[*mut G]) {
     for &g in gs {
         // SAFETY: `g` was parked on a desc; the poller won the right to wake it.

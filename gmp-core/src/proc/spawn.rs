@@ -3,7 +3,7 @@
 //!
 //! A G's start closure is written under its header, at the top of its own stack
 //! (`g.rs` shows the layout), unless it is large; the trampoline enters [`g_entry`],
-//! which runs it under `catch_unwind` (invariant 3: no panic unwinds past a G's entry)
+//! which runs it under `catch_unwind` (ARCHITECTURE.md, invariant 3: no panic unwinds past a G's entry)
 //! and exits the G.
 //!
 //! A G's result travels through a [`Packet`] shared by the [`JoinHandle`] and the G

@@ -177,7 +177,7 @@ impl StackPool {
     /// Carves up to `max` (at least one) fresh stacks, guards installed and top pages
     /// committed, with two `process_madvise` calls for the whole batch where the kernel
     /// has it: one `madvise` per stack cost about 1 µs each, which is what a burst of
-    /// spawns paid per new goroutine (see CARVE_BATCH in sched.rs).
+    /// spawns paid per new goroutine (see `CARVE_BATCH` in g.rs).
     pub(super) fn carve_batch(&self, max: usize) -> io::Result<Vec<Stack>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.carve + self.slot > inner.carve_end {

@@ -85,7 +85,7 @@ pub(crate) enum Wakeup {
     /// in `done`, reused by `ready`).
     G(*mut G, *mut m::M),
     /// A goroutine of a runtime the claimer is not part of (the claimer is a plain thread
-    /// or another runtime's goroutine). `done` pinned that runtime (`sched::pin_runtime`)
+    /// or another runtime's goroutine). `done` pinned that runtime (`park::pin_runtime`)
     /// while the queue lock still kept it from being swept; `wake` unpins it.
     GOutside(*mut G),
     Thread(Thread),

@@ -11,7 +11,7 @@
 //!
 //! # Design
 //! Each primitive keeps its waiters in FIFO wait queues (`wait::WaitQueue`)
-//! under a small internal lock and waits with the claim protocol of `wait.rs`, as
+//! under a small internal lock and waits with the claim protocol of `proc/wait.rs`, as
 //! channels do: whoever releases the resource claims the first waiter's wait under the
 //! internal lock, writes what it hands over (the lock itself, a permit, a read share),
 //! marks the wait done, and wakes the waiter after releasing the internal lock. A waiter

@@ -7,7 +7,7 @@
 //!
 //! # Slow path (Go's `lockSlow`/`unlockSlow`)
 //! - A locker that finds the mutex held first *spins* a few rounds, when that can pay
-//!   (`sched::can_spin`: multicore, another P running, nothing else to run here): the
+//!   (`proc::sched::can_spin`: multicore, another P running, nothing else to run here): the
 //!   holder may be about to unlock, and a park and ready cost far more than a few
 //!   hundred cycles of waiting. A spinner sets `WOKEN`, telling unlockers not to wake a
 //!   queued waiter that would only lose to it.
@@ -29,7 +29,7 @@
 //!   the tail latency.
 //!
 //! Handing the lock over (rather than only a wake-up, as Go's semaphore does) uses
-//! `wait.rs`'s claim protocol: the unlocker writes `OWNER` into the waiter's result
+//! `proc/wait.rs`'s claim protocol: the unlocker writes `OWNER` into the waiter's result
 //! slot before marking its wait done. Go keeps a waiter *count* in its word and its
 //! queue in a separate semaphore table, and must tolerate the two disagreeing for a
 //! moment; a single `PARKED` bit kept under the queue lock is exact, which is what lets
