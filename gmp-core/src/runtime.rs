@@ -33,6 +33,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// A builder with the default settings.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
             procs: None,
@@ -42,7 +43,21 @@ impl Runtime {
     }
 }
 
-/// Settings for one runtime. `GMP_MAXPROCS` in the environment overrides `procs`.
+/// Settings for one runtime: `gmp::Runtime::builder().procs(2).stack_size(64 << 10)`,
+/// then [`run`](RuntimeBuilder::run).
+///
+/// The number of Ps is, in order: [`procs`](RuntimeBuilder::procs) if the code called it,
+/// else `GMP_MAXPROCS` from the environment, else the available parallelism. This is
+/// Go's rule for `GOMAXPROCS`: an explicit call in the code wins over the environment
+/// variable, which only sets the default.
+///
+/// ```
+/// let procs = gmp_core::Runtime::builder()
+///     .procs(3)
+///     .max_threads(100)
+///     .run(|| gmp_core::stats().procs);
+/// assert_eq!(procs, 3); // whatever GMP_MAXPROCS says
+/// ```
 #[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
     procs: Option<usize>,
@@ -54,7 +69,11 @@ pub struct RuntimeBuilder {
 pub const DEFAULT_MAX_THREADS: usize = 10_000;
 
 impl RuntimeBuilder {
-    /// Number of Ps: how many goroutines run in parallel. Default: available parallelism.
+    /// Number of Ps: how many goroutines run in parallel. Default: `GMP_MAXPROCS` if set,
+    /// else the available parallelism; a value set here wins over `GMP_MAXPROCS`.
+    ///
+    /// # Panics
+    /// If `n` is zero.
     pub fn procs(mut self, n: usize) -> Self {
         assert!(n > 0, "gmp: procs must be at least 1");
         self.procs = Some(n);
@@ -89,7 +108,8 @@ impl RuntimeBuilder {
     ///
     /// # Panics
     /// Inside a runtime (a goroutine cannot start another runtime); on a malformed
-    /// `GMP_MAXPROCS`; if the main goroutine's stack or first thread cannot be made.
+    /// `GMP_MAXPROCS` when `procs` was not called; if `max_threads` is not larger than
+    /// the number of Ps; if the main goroutine's stack or first thread cannot be made.
     pub fn run<F, T>(self, f: F) -> T
     where
         F: FnOnce() -> T + Send,
@@ -100,10 +120,11 @@ impl RuntimeBuilder {
             "gmp::run called inside a gmp runtime: a goroutine cannot start another \
              runtime; use gmp::spawn to start a goroutine"
         );
-        let procs = procs_from_env().unwrap_or_else(|| {
-            self.procs
-                .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
-        });
+        // Go's rule: the code's explicit call wins; the environment sets the default.
+        let procs = self
+            .procs
+            .or_else(procs_from_env)
+            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         assert!(
             self.max_threads > procs,
             "gmp: max_threads ({}) must be larger than procs ({procs})",
