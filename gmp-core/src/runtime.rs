@@ -28,6 +28,14 @@ use std::panic;
 use std::thread;
 
 /// Entry point for configuring a runtime: `gmp::Runtime::builder().procs(2).run(|| ..)`.
+///
+/// ```
+/// let answer = gmp_core::Runtime::builder()
+///     .procs(2)
+///     .stack_size(64 << 10)
+///     .run(|| gmp_core::spawn(|| 42).join().unwrap());
+/// assert_eq!(answer, 42);
+/// ```
 pub struct Runtime {
     _private: (),
 }

@@ -3,10 +3,28 @@
 use std::fmt;
 
 /// `send` failed because every receiver is gone; holds the value back.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// let (tx, rx) = gmp::chan::bounded::<String>(1);
+/// drop(rx);
+/// let err = tx.send("lost".to_string()).unwrap_err();
+/// assert_eq!(err.into_inner(), "lost");
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 
 /// Why `try_send` failed; holds the value back.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// use gmp::chan::TrySendError;
+/// let (tx, rx) = gmp::chan::bounded(1);
+/// tx.try_send(1).unwrap();
+/// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+/// drop(rx);
+/// assert!(tx.try_send(3).unwrap_err().is_disconnected());
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum TrySendError<T> {
     /// The channel is full (or, for `bounded(0)`, no receiver is waiting).
@@ -16,27 +34,67 @@ pub enum TrySendError<T> {
 }
 
 /// Why `send_timeout` failed; holds the value back.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// use std::time::Duration;
+/// let (tx, _rx) = gmp::chan::bounded(0); // nobody receives
+/// let err = tx.send_timeout(7, Duration::from_millis(1)).unwrap_err();
+/// assert!(err.is_timeout());
+/// assert_eq!(err.into_inner(), 7);
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum SendTimeoutError<T> {
+    /// No room (or no receiver, for `bounded(0)`) came before the deadline.
     Timeout(T),
+    /// Every receiver is gone.
     Disconnected(T),
 }
 
 /// `recv` failed: every sender is gone and the channel is empty.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// let (tx, rx) = gmp::chan::unbounded();
+/// tx.send(1).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.recv(), Ok(1)); // what was buffered comes first
+/// assert_eq!(rx.recv(), Err(gmp::chan::RecvError));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct RecvError;
 
 /// Why `try_recv` failed.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// use gmp::chan::TryRecvError;
+/// let (tx, rx) = gmp::chan::bounded::<i32>(1);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum TryRecvError {
+    /// Nothing to receive now.
     Empty,
+    /// Every sender is gone and the channel is empty.
     Disconnected,
 }
 
 /// Why `recv_timeout` failed.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// use std::time::Duration;
+/// let (_tx, rx) = gmp::chan::bounded::<i32>(1);
+/// assert!(rx.recv_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum RecvTimeoutError {
+    /// Nothing arrived before the deadline.
     Timeout,
+    /// Every sender is gone and the channel is empty.
     Disconnected,
 }
 
@@ -54,9 +112,13 @@ impl<T> TrySendError<T> {
             TrySendError::Full(v) | TrySendError::Disconnected(v) => v,
         }
     }
+
+    /// Whether the channel was full.
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
+
+    /// Whether every receiver was gone.
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TrySendError::Disconnected(_))
     }
@@ -69,27 +131,37 @@ impl<T> SendTimeoutError<T> {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Disconnected(v) => v,
         }
     }
+
+    /// Whether the deadline passed.
     pub fn is_timeout(&self) -> bool {
         matches!(self, SendTimeoutError::Timeout(_))
     }
+
+    /// Whether every receiver was gone.
     pub fn is_disconnected(&self) -> bool {
         matches!(self, SendTimeoutError::Disconnected(_))
     }
 }
 
 impl TryRecvError {
+    /// Whether the channel was empty (with senders left).
     pub fn is_empty(&self) -> bool {
         matches!(self, TryRecvError::Empty)
     }
+
+    /// Whether every sender was gone and the channel empty.
     pub fn is_disconnected(&self) -> bool {
         matches!(self, TryRecvError::Disconnected)
     }
 }
 
 impl RecvTimeoutError {
+    /// Whether the deadline passed.
     pub fn is_timeout(&self) -> bool {
         matches!(self, RecvTimeoutError::Timeout)
     }
+
+    /// Whether every sender was gone and the channel empty.
     pub fn is_disconnected(&self) -> bool {
         matches!(self, RecvTimeoutError::Disconnected)
     }

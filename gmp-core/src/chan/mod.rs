@@ -352,12 +352,45 @@ impl<T> Chan<T> {
 
 /// The sending half of a channel. Clone it for more producers; the channel disconnects
 /// for receivers when the last clone is dropped.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// gmp::run(|| {
+///     let (tx, rx) = gmp::chan::bounded(2);
+///     let producers: Vec<_> = (0..2)
+///         .map(|i| {
+///             let tx = tx.clone();
+///             gmp::spawn(move || tx.send(i).unwrap())
+///         })
+///         .collect();
+///     drop(tx); // the last clone left is the producers'
+///     producers.into_iter().for_each(|h| h.join().unwrap());
+///     let mut got: Vec<i32> = rx.iter().collect();
+///     got.sort();
+///     assert_eq!(got, [0, 1]);
+/// });
+/// ```
 pub struct Sender<T> {
     c: Arc<Chan<T>>,
 }
 
 /// The receiving half of a channel. Clone it for more consumers; the channel disconnects
 /// for senders when the last clone is dropped.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// use std::time::Duration;
+/// gmp::run(|| {
+///     let (tx, rx) = gmp::chan::unbounded();
+///     let rx2 = rx.clone();
+///     tx.send("a").unwrap();
+///     assert_eq!(rx2.recv(), Ok("a"));
+///     assert!(rx.recv_timeout(Duration::from_millis(1)).is_err());
+///     drop(rx);
+///     drop(rx2);
+///     assert!(tx.send("b").is_err()); // every receiver is gone
+/// });
+/// ```
 pub struct Receiver<T> {
     c: Arc<Chan<T>>,
 }
@@ -407,6 +440,7 @@ impl<T> Sender<T> {
         self.c.len()
     }
 
+    /// Whether nothing is buffered now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -466,6 +500,7 @@ impl<T> Receiver<T> {
         self.c.len()
     }
 
+    /// Whether nothing is buffered now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -543,7 +578,18 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// Blocking iterator over a [`Receiver`]: see [`Receiver::iter`].
+/// Blocking iterator over a [`Receiver`]: see [`Receiver::iter`]. Ends when every
+/// sender is gone and the channel is empty.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// let (tx, rx) = gmp::chan::unbounded();
+/// for i in 0..3 {
+///     tx.send(i).unwrap();
+/// }
+/// drop(tx);
+/// assert_eq!(rx.iter().sum::<i32>(), 3);
+/// ```
 pub struct Iter<'a, T> {
     rx: &'a Receiver<T>,
 }
@@ -555,7 +601,16 @@ impl<T> Iterator for Iter<'_, T> {
     }
 }
 
-/// Non-blocking iterator over a [`Receiver`]: see [`Receiver::try_iter`].
+/// Non-blocking iterator over a [`Receiver`]: see [`Receiver::try_iter`]. Ends when
+/// nothing is there to receive now.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// let (tx, rx) = gmp::chan::unbounded();
+/// tx.send(1).unwrap();
+/// tx.send(2).unwrap();
+/// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]); // tx is still alive
+/// ```
 pub struct TryIter<'a, T> {
     rx: &'a Receiver<T>,
 }
@@ -567,7 +622,20 @@ impl<T> Iterator for TryIter<'_, T> {
     }
 }
 
-/// Owning blocking iterator over a [`Receiver`].
+/// Owning blocking iterator over a [`Receiver`] (`for v in rx`).
+///
+/// ```
+/// # use gmp_core as gmp;
+/// gmp::run(|| {
+///     let (tx, rx) = gmp::chan::bounded(0);
+///     let consumer = gmp::spawn(move || rx.into_iter().count());
+///     for i in 0..5 {
+///         tx.send(i).unwrap();
+///     }
+///     drop(tx);
+///     assert_eq!(consumer.join().unwrap(), 5);
+/// });
+/// ```
 pub struct IntoIter<T> {
     rx: Receiver<T>,
 }

@@ -55,6 +55,7 @@ pub struct RecvCase<'a, T> {
 }
 
 impl<'a, T> RecvCase<'a, T> {
+    /// An arm receiving from `rx`.
     pub fn new(rx: &'a Receiver<T>) -> Self {
         RecvCase {
             rx,
@@ -131,6 +132,7 @@ pub struct SendCase<'a, T> {
 }
 
 impl<'a, T> SendCase<'a, T> {
+    /// An arm sending `v` on `tx`.
     pub fn new(tx: &'a Sender<T>, v: T) -> Self {
         SendCase {
             tx,
@@ -210,8 +212,11 @@ impl<T> Case for SendCase<'_, T> {
 
 /// How a `select!` without a ready arm behaves.
 pub enum Mode {
+    /// Wait until an arm is ready (no `default` arm).
     Block,
+    /// Run the `default` arm at once (`default => ..`).
     Default,
+    /// Wait this long, then run the `default` arm (`default(timeout) => ..`).
     Timeout(Duration),
 }
 

@@ -75,12 +75,43 @@ const ADDR_MASK: usize = (1 << ADDR_BITS) - 1;
 /// Which half of a socket a G waits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// Readable: data, a connection to accept, or the peer's close.
     Read,
+    /// Writable: room in the send buffer, or a finished connect.
     Write,
 }
 
 /// Per-socket readiness state. Obtain with [`PollDesc::alloc`], give back with
-/// [`PollDesc::close`].
+/// [`PollDesc::close`] before closing the fd. gmp-net's sockets are built on it.
+///
+/// ```
+/// use gmp_core::__private::netpoll::{Mode, PollDesc};
+/// use std::net::UdpSocket;
+/// use std::os::fd::AsRawFd;
+///
+/// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// a.set_nonblocking(true).unwrap();
+/// let pd = PollDesc::alloc(a.as_raw_fd());
+/// let to = a.local_addr().unwrap();
+/// gmp_core::run(move || {
+///     gmp_core::spawn(move || {
+///         gmp_core::sleep(std::time::Duration::from_millis(5));
+///         UdpSocket::bind("127.0.0.1:0").unwrap().send_to(b"x", to).unwrap();
+///     });
+///     let mut buf = [0u8; 8];
+///     loop {
+///         match a.recv(&mut buf) {
+///             Ok(n) => break assert_eq!(&buf[..n], b"x"),
+///             // Parks this goroutine until the poller sees the datagram.
+///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+///                 pd.wait(Mode::Read, None).unwrap()
+///             }
+///             Err(e) => panic!("{e}"),
+///         }
+///     }
+///     pd.close();
+/// });
+/// ```
 #[repr(align(64))]
 pub struct PollDesc {
     rg: AtomicUsize,

@@ -95,7 +95,23 @@ pub(crate) fn park_or_block_forever() -> ! {
     park_forever()
 }
 
-/// Puts the running G at the tail of its P's queue and runs another.
+/// Puts the calling goroutine at the tail of its P's queue and runs another (Go's
+/// `runtime.Gosched`). Outside a runtime it yields the thread (`std::thread::yield_now`).
+///
+/// ```
+/// # use gmp_core as gmp;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// gmp::Runtime::builder().procs(1).run(|| {
+///     let ran = Arc::new(AtomicBool::new(false));
+///     let r = ran.clone();
+///     gmp::spawn(move || r.store(true, Ordering::SeqCst));
+///     // One P: the new goroutine runs only when this one gives the P up.
+///     while !ran.load(Ordering::SeqCst) {
+///         gmp::yield_now();
+///     }
+/// });
+/// ```
 pub fn yield_now() {
     if m::current().is_null() {
         std::thread::yield_now();

@@ -318,11 +318,15 @@ pub struct Stats {
     pub goroutines: usize,
     /// Runtime threads (Ms) alive.
     pub threads: usize,
+    /// Ps: how many goroutines run in parallel (`RuntimeBuilder::procs`).
     pub procs: usize,
+    /// Ps with no M, waiting for work.
     pub idle_procs: usize,
+    /// Ms looking for work to steal (at most half the busy Ps).
     pub spinning_threads: usize,
     /// Ms parked with nothing to do.
     pub idle_threads: usize,
+    /// Goroutines in the global run queue.
     pub global_queue: usize,
     /// Length of each P's local run queue.
     pub local_queues: Vec<usize>,

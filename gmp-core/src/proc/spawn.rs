@@ -59,6 +59,18 @@ where
 
 /// Goroutine settings: a name (shown in stack overflow reports and traces) and a stack
 /// size.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// gmp::run(|| {
+///     let h = gmp::Builder::new()
+///         .name("worker")
+///         .stack_size(64 << 10)
+///         .spawn(|| 6 * 7)
+///         .expect("a 64 KiB stack");
+///     assert_eq!(h.join().unwrap(), 42);
+/// });
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct Builder {
     name: Option<String>,
@@ -66,10 +78,12 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// No name, the runtime's default stack size.
     pub fn new() -> Builder {
         Builder::default()
     }
 
+    /// The goroutine's name, for stack overflow reports and traces.
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
@@ -163,6 +177,16 @@ pub(crate) fn spawn_main(
 /// An owned permission to wait for a goroutine and take its result.
 ///
 /// Dropping the handle detaches the goroutine.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// gmp::run(|| {
+///     let ok = gmp::spawn(|| "done");
+///     let bad = gmp::spawn(|| -> u32 { panic!("oops") });
+///     assert_eq!(ok.join().unwrap(), "done");
+///     assert!(bad.join().is_err()); // the panic's payload
+/// });
+/// ```
 pub struct JoinHandle<T> {
     packet: Arc<Packet<T>>,
     id: u64,
