@@ -5,6 +5,7 @@ pub(crate) mod handoff;
 mod lockedm;
 pub(crate) mod m;
 mod netpoll;
+mod netpoll_epoll;
 mod p;
 pub(crate) mod park;
 pub(crate) mod sched;

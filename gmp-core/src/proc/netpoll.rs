@@ -1,5 +1,6 @@
-//! The netpoller: one mio `Poll` per runtime, `PollDesc`s for sockets, and the park/ready
-//! protocol that lets a goroutine wait for readiness without blocking its thread.
+//! The netpoller's sockets: `PollDesc`s, and the park/ready protocol that lets a
+//! goroutine wait for readiness without blocking its thread (Go's `netpoll.go`; the
+//! poller itself is `netpoll_epoll.rs`).
 //!
 //! A socket is registered once, edge-triggered, for reading and writing. Its [`PollDesc`]
 //! keeps one word per direction:
@@ -18,11 +19,10 @@
 //! yet), `G → READY` (wake the G). So there is exactly one wake per park: no lost
 //! wake-up, no double wake-up. Go's `netpollblock`/`netpollunblock` work the same way.
 //!
-//! The poller is also the runtime's idle sleeper: an M with nothing to run blocks in
-//! `poll` with the earliest timer as its timeout (one M at a time; see `schedule.rs`), and
-//! anything that needs it awake sooner uses the mio `Waker`. Ms that find their queues
-//! empty poll without blocking, and sysmon polls if nobody has for 10 ms, so a busy run
-//! queue never starves I/O.
+//! A goroutine that read the direction's event count (`PollDesc::events`) before the
+//! syscall that returned `WouldBlock` passes it to `wait_since`, which does not park if
+//! an event arrived since: with several goroutines on one direction, that event's READY
+//! may have gone to another of them, and edge-triggered epoll does not repeat it.
 //!
 //! `PollDesc`s are never freed, only recycled (as Go's `pollCache`): an event or a timer
 //! can still name a desc after its socket closed. Each carries a generation in the token
@@ -39,10 +39,9 @@ use super::m;
 use super::park;
 use super::sched::{self, Sched};
 use super::timer::{self, Timer, TimerFunc};
-use crate::clock::{nanotime, NEVER};
+use crate::clock::nanotime;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use std::cell::UnsafeCell;
+use mio::{Interest, Registry, Token};
 use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
@@ -67,8 +66,8 @@ pub fn deadline_left(deadline: u64) -> Duration {
 /// retries its syscall (see `PollDesc::wait`).
 const SHARED_WAIT_NAP: Duration = Duration::from_millis(1);
 
-/// The waker's token. Desc tokens are addresses, never 0.
-const WAKER: Token = Token(0);
+/// A desc's token is its address (never 0: the poller's waker has token 0) with the
+/// desc's generation in the top 16 bits.
 const ADDR_BITS: u32 = 48;
 const ADDR_MASK: usize = (1 << ADDR_BITS) - 1;
 
@@ -485,6 +484,48 @@ fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
     }
 }
 
+/// What one edge event of the poller says about a socket.
+pub(super) struct Readiness {
+    /// Readable (data, a connection to accept) or its read side closed or in error.
+    pub(super) read: bool,
+    /// Writable, or its write side closed or in error.
+    pub(super) write: bool,
+    /// The peer closed its side, or the socket is in error (sticky: `read_closed`).
+    pub(super) read_closed: bool,
+}
+
+/// The poller saw an event with `token` (a desc's, from `PollDesc::token`): marks the
+/// directions it names ready and hands each G that was parked on one to `f` (Go's
+/// `netpollready`). Events of an older generation of a recycled desc are dropped.
+/// Returns how many Gs `f` got.
+#[inline]
+pub(super) fn netpollready(token: usize, ev: Readiness, f: &mut impl FnMut(*mut G)) -> usize {
+    // SAFETY: descs are never freed; a stale token is caught by the generation check.
+    let pd = unsafe { &*((token & ADDR_MASK) as *const PollDesc) };
+    // Acquire pairs with the Release bump in `PollDesc::close`.
+    if (pd.seq.load(Acquire) as usize & 0xFFFF) != token >> ADDR_BITS {
+        return 0;
+    }
+    if ev.read_closed {
+        // Release: before the READY that a reader may see (pairs with `read_closed`).
+        pd.rclosed.store(true, Release);
+    }
+    let mut woken = 0;
+    for (on, count, slot) in [(ev.read, &pd.rev, &pd.rg), (ev.write, &pd.wev, &pd.wg)] {
+        if !on {
+            continue;
+        }
+        // Counted before the slot's CAS: see `wait_since`.
+        count.fetch_add(1, SeqCst);
+        let g = unblock(slot, true);
+        if !g.is_null() {
+            woken += 1;
+            f(g);
+        }
+    }
+    woken
+}
+
 // ---- deadlines --------------------------------------------------------------------
 
 /// A socket deadline's timer: `arg` is the desc's address with the low bit set for the
@@ -547,130 +588,4 @@ fn deadline_stale(pd: &'static PollDesc, mode: Mode, n: u64) -> bool {
     let (ctr, _) = pd.deadline_words(mode);
     // Relaxed: a pruning hint; a timer kept by mistake just fires and finds nothing.
     ctr.load(Relaxed) != n
-}
-
-/// The runtime's poller.
-pub(super) struct Netpoll {
-    poll: UnsafeCell<Poll>,
-    events: UnsafeCell<Events>,
-    /// Held by whoever is inside `poll` (one M, or sysmon).
-    busy: AtomicBool,
-    pub(super) registry: Arc<Registry>,
-    waker: Waker,
-    /// Gs inside `PollDesc::wait`: if any, the idle sleeper must block in the poller, and
-    /// there is no deadlock.
-    pub(super) waiters: AtomicUsize,
-    /// `nanotime` of the last poll's end; 0 while an M is blocked in it.
-    pub(super) last_poll: AtomicU64,
-    /// When the blocked poller will wake by itself (`NEVER`: not blocked or no timeout).
-    pub(super) poll_until: AtomicU64,
-}
-
-// SAFETY: `poll` and `events` are touched only by the holder of `busy` (an Acquire
-// swap to take it, a Release store to give it back); the other fields synchronise
-// themselves.
-unsafe impl Sync for Netpoll {}
-// SAFETY: as for `Sync`; the poller lives in its runtime's `Sched`.
-unsafe impl Send for Netpoll {}
-
-impl Netpoll {
-    pub(super) fn new() -> io::Result<Netpoll> {
-        let poll = Poll::new()?;
-        let registry = Arc::new(poll.registry().try_clone()?);
-        let waker = Waker::new(poll.registry(), WAKER)?;
-        Ok(Netpoll {
-            poll: UnsafeCell::new(poll),
-            // 1024 as tokio: with a thousand busy connections one poll drains them all.
-            events: UnsafeCell::new(Events::with_capacity(1024)),
-            busy: AtomicBool::new(false),
-            registry,
-            waker,
-            waiters: AtomicUsize::new(0),
-            last_poll: AtomicU64::new(nanotime()),
-            poll_until: AtomicU64::new(NEVER),
-        })
-    }
-
-    /// Wakes an M blocked in `poll`.
-    pub(super) fn wake(&self) {
-        if let Err(e) = self.waker.wake() {
-            tracing::error!("gmp: cannot wake the netpoller: {e}");
-        }
-    }
-
-    /// Polls once, blocking up to `timeout` (`None`: until an event or `wake`), and
-    /// returns the Gs that became runnable. `None` if another M is polling.
-    pub(super) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<*mut G>> {
-        let mut gs = Vec::new();
-        self.poll_with(timeout, |g| gs.push(g)).then_some(gs)
-    }
-
-    /// [`poll`](Self::poll) handing each G that became runnable to `f` instead of
-    /// collecting them, so the busy path (`schedule::netpoll_now`, one poll per two to four
-    /// round trips in the echo benchmark) allocates nothing. `f` runs while this M holds
-    /// the poller: another M that tries to poll meanwhile gets `false`, as it would
-    /// during the syscall. Returns `false` if another M is polling.
-    pub(super) fn poll_with(&self, timeout: Option<Duration>, mut f: impl FnMut(*mut G)) -> bool {
-        // `busy` is the poller's lock. Acquire pairs with the Release store that ends
-        // the previous poll: this M sees `poll` and `events` as that M left them.
-        if self.busy.swap(true, Acquire) {
-            return false;
-        }
-        let blocking = timeout != Some(Duration::ZERO);
-        if blocking {
-            self.last_poll.store(0, SeqCst);
-        }
-        // SAFETY: we hold `busy`.
-        let (poll, events) = unsafe { (&mut *self.poll.get(), &mut *self.events.get()) };
-        let r = poll.poll(events, timeout);
-        let mut woken = 0usize;
-        if let Err(e) = r {
-            if e.kind() != io::ErrorKind::Interrupted {
-                tracing::error!("gmp: netpoll failed: {e}");
-            }
-        } else {
-            for ev in events.iter() {
-                if ev.token() == WAKER {
-                    continue;
-                }
-                let t = ev.token().0;
-                // SAFETY: descs are never freed; a stale token is caught by the
-                // generation check below.
-                let pd = unsafe { &*((t & ADDR_MASK) as *const PollDesc) };
-                // Acquire pairs with the Release bump in `PollDesc::close`.
-                if (pd.seq.load(Acquire) as usize & 0xFFFF) != t >> ADDR_BITS {
-                    continue;
-                }
-                let err = ev.is_error();
-                if ev.is_read_closed() || err {
-                    // Release: before the READY that a reader may see (pairs with
-                    // `read_closed`).
-                    pd.rclosed.store(true, Release);
-                }
-                if ev.is_readable() || ev.is_read_closed() || err {
-                    pd.rev.fetch_add(1, SeqCst);
-                    let g = unblock(&pd.rg, true);
-                    if !g.is_null() {
-                        woken += 1;
-                        f(g);
-                    }
-                }
-                if ev.is_writable() || ev.is_write_closed() || err {
-                    pd.wev.fetch_add(1, SeqCst);
-                    let g = unblock(&pd.wg, true);
-                    if !g.is_null() {
-                        woken += 1;
-                        f(g);
-                    }
-                }
-            }
-        }
-        self.last_poll.store(nanotime(), SeqCst);
-        // Release pairs with the next poller's Acquire swap (see above).
-        self.busy.store(false, Release);
-        if woken > 0 {
-            tracing::trace!(n = woken, "netpoll woke goroutines");
-        }
-        true
-    }
 }

@@ -14,7 +14,7 @@ use super::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use super::handoff;
 use super::lockedm;
 use super::m::{self, M};
-use super::netpoll::Netpoll;
+use super::netpoll_epoll::Netpoll;
 use super::p::{GRef, P};
 use super::stack::StackPool;
 use super::timer;
