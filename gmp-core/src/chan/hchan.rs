@@ -61,6 +61,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline]
     pub(super) fn lock(&self) -> SpinGuard<'_, Inner<T>> {
         self.inner.lock()
     }
@@ -97,6 +98,7 @@ impl<T> Inner<T> {
     ///
     /// # Safety
     /// Called under the channel's lock (which `&mut self` is).
+    #[inline]
     pub(super) unsafe fn try_send(
         &mut self,
         v: T,
@@ -123,6 +125,7 @@ impl<T> Inner<T> {
     ///
     /// # Safety
     /// As `try_send`.
+    #[inline]
     pub(super) unsafe fn try_recv(&mut self, me: Option<&Wait>) -> Option<(T, Wakeup)> {
         if let Some(v) = self.buf.pop_front() {
             // Room now: move the first waiting sender's value into the buffer.
@@ -156,6 +159,7 @@ impl<T> Inner<T> {
     ///
     /// # Safety
     /// As `try_send`.
+    #[inline]
     pub(super) unsafe fn send_ready(&self, cap: usize, me: &Wait) -> bool {
         // SAFETY: we hold the lock.
         self.rx_gone || self.buf.len() < cap || unsafe { self.recvq.has_waiter(Some(me)) }
@@ -163,6 +167,7 @@ impl<T> Inner<T> {
 
     /// # Safety
     /// As `try_send`.
+    #[inline]
     pub(super) unsafe fn recv_ready(&self, me: &Wait) -> bool {
         // SAFETY: we hold the lock.
         !self.buf.is_empty() || self.tx_gone || unsafe { self.sendq.has_waiter(Some(me)) }
@@ -252,6 +257,7 @@ impl<T> Drop for Unlink<'_, T> {
 }
 
 impl<T> Chan<T> {
+    #[inline]
     pub(super) fn send(&self, v: T, until: Until) -> Result<(), Failed<T>> {
         let mut g = self.lock();
         if g.rx_gone {
@@ -287,6 +293,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline]
     pub(super) fn recv(&self, until: Until) -> Result<T, Failed<()>> {
         let mut g = self.lock();
         // SAFETY: `g` is the lock.
@@ -330,10 +337,12 @@ impl<T> Chan<T> {
         out
     }
 
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.lock().buf.len()
     }
 
+    #[inline]
     pub(super) fn capacity(&self) -> Option<usize> {
         (self.cap != usize::MAX).then_some(self.cap)
     }
