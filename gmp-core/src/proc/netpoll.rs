@@ -40,6 +40,7 @@ use super::park;
 use super::sched::{self, Sched};
 use super::timer::{self, Timer, TimerFunc};
 use crate::clock::nanotime;
+use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use std::io;
@@ -460,6 +461,7 @@ impl PollDesc {
 
 /// Marks `slot` ready (`ioready`) or just wakes its waiter (deadline, close). Returns the
 /// G to ready, or null.
+#[inline]
 fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
     // Relaxed: a first guess for the CAS, which carries the ordering; returning early
     // reads nothing through the word.
@@ -484,40 +486,38 @@ fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
     }
 }
 
-/// What one edge event of the poller says about a socket.
-pub(super) struct Readiness {
-    /// Readable (data, a connection to accept) or its read side closed or in error.
-    pub(super) read: bool,
-    /// Writable, or its write side closed or in error.
-    pub(super) write: bool,
-    /// The peer closed its side, or the socket is in error (sticky: `read_closed`).
-    pub(super) read_closed: bool,
-}
-
-/// The poller saw an event with `token` (a desc's, from `PollDesc::token`): marks the
-/// directions it names ready and hands each G that was parked on one to `f` (Go's
-/// `netpollready`). Events of an older generation of a recycled desc are dropped.
-/// Returns how many Gs `f` got.
+/// The poller saw `ev`, an event for a desc (its token is the desc's, from
+/// `PollDesc::token`): marks the directions it names ready and hands each G that was
+/// parked on one to `f` (Go's `netpollready`). Events of an older generation of a
+/// recycled desc are dropped. Returns how many Gs `f` got.
 #[inline]
-pub(super) fn netpollready(token: usize, ev: Readiness, f: &mut impl FnMut(*mut G)) -> usize {
+pub(super) fn netpollready(ev: &Event, f: &mut impl FnMut(*mut G)) -> usize {
+    let t = ev.token().0;
     // SAFETY: descs are never freed; a stale token is caught by the generation check.
-    let pd = unsafe { &*((token & ADDR_MASK) as *const PollDesc) };
+    let pd = unsafe { &*((t & ADDR_MASK) as *const PollDesc) };
     // Acquire pairs with the Release bump in `PollDesc::close`.
-    if (pd.seq.load(Acquire) as usize & 0xFFFF) != token >> ADDR_BITS {
+    if (pd.seq.load(Acquire) as usize & 0xFFFF) != t >> ADDR_BITS {
         return 0;
     }
-    if ev.read_closed {
+    let mut woken = 0;
+    let err = ev.is_error();
+    if ev.is_read_closed() || err {
         // Release: before the READY that a reader may see (pairs with `read_closed`).
         pd.rclosed.store(true, Release);
     }
-    let mut woken = 0;
-    for (on, count, slot) in [(ev.read, &pd.rev, &pd.rg), (ev.write, &pd.wev, &pd.wg)] {
-        if !on {
-            continue;
-        }
+    if ev.is_readable() || ev.is_read_closed() || err {
         // Counted before the slot's CAS: see `wait_since`.
-        count.fetch_add(1, SeqCst);
-        let g = unblock(slot, true);
+        pd.rev.fetch_add(1, SeqCst);
+        let g = unblock(&pd.rg, true);
+        if !g.is_null() {
+            woken += 1;
+            f(g);
+        }
+    }
+    if ev.is_writable() || ev.is_write_closed() || err {
+        // As above.
+        pd.wev.fetch_add(1, SeqCst);
+        let g = unblock(&pd.wg, true);
         if !g.is_null() {
             woken += 1;
             f(g);

@@ -11,7 +11,7 @@
 //! meanwhile gets "busy" instead of waiting, as it would during the syscall.
 
 use super::g::G;
-use super::netpoll::{netpollready, Readiness};
+use super::netpoll::netpollready;
 use crate::clock::{nanotime, NEVER};
 use mio::{Events, Poll, Registry, Token, Waker};
 use std::cell::UnsafeCell;
@@ -107,13 +107,7 @@ impl Netpoll {
                 if ev.token() == WAKER {
                     continue;
                 }
-                let err = ev.is_error();
-                let readiness = Readiness {
-                    read: ev.is_readable() || ev.is_read_closed() || err,
-                    write: ev.is_writable() || ev.is_write_closed() || err,
-                    read_closed: ev.is_read_closed() || err,
-                };
-                woken += netpollready(ev.token().0, readiness, &mut f);
+                woken += netpollready(ev, &mut f);
             }
         }
         self.last_poll.store(nanotime(), SeqCst);
