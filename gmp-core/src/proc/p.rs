@@ -91,6 +91,7 @@ impl P {
 
     /// The local queue. Owner only.
     #[allow(clippy::mut_from_ref)]
+    #[inline]
     pub(super) fn runq(&self) -> &Worker<GRef> {
         // SAFETY: only the owning M calls this; `Worker` methods take `&self`.
         unsafe { &*self.runq.get() }
@@ -114,6 +115,7 @@ impl P {
     /// Queues `g`: in `runnext` (kicking the old one to the tail) or at the tail.
     /// Owner only.
     /// Returns whether a G went into the stealable queue (not just `runnext`).
+    #[inline]
     pub(super) fn runqput(&self, g: *mut G, next: bool) -> bool {
         // Relaxed load + store: owner-only (see the field).
         let g = if next {
@@ -133,6 +135,7 @@ impl P {
     }
 
     /// `runnext` first, then the local queue. Owner only.
+    #[inline]
     pub(super) fn runqget(&self) -> *mut G {
         // Relaxed: owner-only (see the field).
         let g = self.runnext.load(Ordering::Relaxed);
@@ -146,6 +149,7 @@ impl P {
     }
 
     /// Whether `runnext` and the local queue are both empty. Owner only.
+    #[inline]
     pub(super) fn runq_is_empty(&self) -> bool {
         // Relaxed: owner-only (see the field).
         self.runnext.load(Ordering::Relaxed).is_null() && self.runq().is_empty()
