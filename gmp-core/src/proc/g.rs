@@ -177,6 +177,7 @@ fn carve_gs(pool: &StackPool, p: Option<&P>) -> io::Result<*mut G> {
 }
 
 /// Returns a dead G to a free list, trimming its stack.
+#[inline]
 pub(super) fn gfput(s: &Sched, p: &P, g: *mut G) {
     // SAFETY: `g` has exited; this M owns it until it is on a free list.
     unsafe {

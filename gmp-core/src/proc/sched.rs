@@ -98,10 +98,12 @@ unsafe impl Sync for Sched {}
 unsafe impl Send for Sched {}
 
 impl Sched {
+    #[inline]
     pub(super) fn lock(&self) -> MutexGuard<'_, Locked> {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    #[inline]
     pub(super) fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
         let p = l.pidle.pop()?;
         // SeqCst: pairs with the loads in `wakep` (see the module doc).
@@ -109,6 +111,7 @@ impl Sched {
         Some(p)
     }
 
+    #[inline]
     pub(super) fn pidleput(&self, l: &mut Locked, p: *const P) {
         l.pidle.push(p);
         // SeqCst: a full barrier between publishing the idle P and the re-checks that
@@ -117,6 +120,7 @@ impl Sched {
     }
 
     /// Takes an idle M, most recently idled first.
+    #[inline]
     pub(super) fn mget(&self, l: &mut Locked) -> Option<*mut M> {
         let m = l.midle.pop()?;
         // SeqCst: like every count `checkdead` compares (see there).
@@ -125,6 +129,7 @@ impl Sched {
     }
 
     /// Lists `m` as idle; it sleeps on its note until `startm` hands it a P.
+    #[inline]
     pub(super) fn mput(&self, l: &mut Locked, m: *mut M) {
         l.midle.push(m);
         // SeqCst: as in `mget`.

@@ -127,6 +127,7 @@ fn resetspinning(m: &mut M) {
 }
 
 /// Starts an M to run an idle P if there is one and nobody is spinning.
+#[inline]
 pub(super) fn wakep(s: &Sched) {
     if s.npidle.load(SeqCst) == 0 || s.nmspinning.load(SeqCst) != 0 {
         return;
