@@ -6,7 +6,7 @@
 //! counts towards the new generation, never the old one. (Waiters need no generation
 //! number: each generation's entries are all popped by its leader.)
 
-use super::{block, wake_all, Lock};
+use super::block::{block, wake_all, Lock};
 use crate::proc::wait::{Entry, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;

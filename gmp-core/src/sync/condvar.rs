@@ -9,8 +9,8 @@
 //! queue, as `parking_lot` does: simpler, and the mutex's spinning absorbs most of the
 //! thundering herd of `notify_all`).
 
+use super::block::{block, wake_all, Abandon, Lock};
 use super::mutex::MutexGuard;
-use super::{block, wake_all, Abandon, Lock};
 use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
 use std::fmt;
 use std::ptr;

@@ -35,7 +35,7 @@
 //! moment; a single `PARKED` bit kept under the queue lock is exact, which is what lets
 //! a waiter that unwinds (or is swept at shutdown) leave without corrupting the state.
 
-use super::{block, Abandon, Lock};
+use super::block::{block, Abandon, Lock};
 use crate::clock::nanotime;
 use crate::proc::sched::can_spin;
 use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};

@@ -22,7 +22,7 @@
 //! and two semaphores with counters that are briefly inconsistent; one word plus queues
 //! under one lock lets a waiter that unwinds leave cleanly.
 
-use super::{block, wake_all, Abandon, Lock};
+use super::block::{block, wake_all, Abandon, Lock};
 use crate::proc::wait::{Entry, Wait, WaitQueue, Wakeup};
 use std::cell::UnsafeCell;
 use std::fmt;

@@ -8,7 +8,7 @@
 //! served. (Waking the waiter to retry instead would let running goroutines barge in
 //! forever.)
 
-use super::{block, wake_all, Abandon, Lock};
+use super::block::{block, wake_all, Abandon, Lock};
 use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;

@@ -9,7 +9,7 @@
 //! than as a cloneable handle whose drop counts as `done`: the counter can then be
 //! raised for work not yet started, and one group can be waited on many times.
 
-use super::{block, wake_all, Abandon, Lock};
+use super::block::{block, wake_all, Abandon, Lock};
 use crate::proc::wait::{Entry, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;
