@@ -38,7 +38,8 @@ pub(super) const GFREE_MAX: usize = 64;
 
 /// Aligned to 128 bytes (two cache lines, the adjacent-line prefetcher's pair) so that Ps
 /// in `Sched::ps` never share a line: the yield benchmark ran 36 ns/op with two Ps
-/// writing counters into one line (commit 6b6d1d5; ARCHITECTURE.md, "Measurements").
+/// writing counters into one line (commit 6b6d1d5; ARCHITECTURE.md,
+/// "Measurements behind the tuning constants").
 #[repr(align(128))]
 pub(crate) struct P {
     pub(super) id: usize,
