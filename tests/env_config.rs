@@ -323,31 +323,55 @@ fn runtime_stack_size_sets_the_default() {
     });
 }
 
+/// Go's rule for GOMAXPROCS: an explicit `procs(n)` in the code wins; the environment
+/// variable only sets the default.
 #[test]
-fn maxprocs_env_overrides_the_builder() {
+fn explicit_procs_wins_over_maxprocs_env() {
     if child_mode().as_deref() == Some("maxprocs-3") {
         let st = gmp::Runtime::builder().procs(1).run(gmp::stats);
         let st2 = gmp::run(gmp::stats);
+        let st3 = gmp::Runtime::builder().stack_size(64 << 10).run(gmp::stats);
         println!(
-            "procs={} queues={} default={}",
+            "procs={} queues={} default={} builder-default={}",
             st.procs,
             st.local_queues.len(),
-            st2.procs
+            st2.procs,
+            st3.procs
         );
         std::process::exit(0);
     }
     let out = run_child(
-        "maxprocs_env_overrides_the_builder",
+        "explicit_procs_wins_over_maxprocs_env",
         "maxprocs-3",
         &[("GMP_MAXPROCS", Some("3"))],
         CHILD_TIMEOUT,
     );
     assert!(out.status.success(), "{}", out.describe());
     assert!(
-        out.stdout.contains("procs=3 queues=3 default=3"),
+        out.stdout
+            .contains("procs=1 queues=1 default=3 builder-default=3"),
         "{}",
         out.describe()
     );
+}
+
+#[test]
+fn explicit_procs_ignores_a_malformed_maxprocs_env() {
+    if child_mode().as_deref() == Some("maxprocs-bad-explicit") {
+        println!(
+            "procs={}",
+            gmp::Runtime::builder().procs(2).run(|| gmp::stats().procs)
+        );
+        std::process::exit(0);
+    }
+    let out = run_child(
+        "explicit_procs_ignores_a_malformed_maxprocs_env",
+        "maxprocs-bad-explicit",
+        &[("GMP_MAXPROCS", Some("abc"))],
+        CHILD_TIMEOUT,
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    assert!(out.stdout.contains("procs=2"), "{}", out.describe());
 }
 
 #[test]

@@ -139,14 +139,6 @@ fn goroutine_parking_mid_unwind_stays_on_its_thread() {
     });
 }
 
-/// `GMP_MAXPROCS` overrides `procs` (the tests run under either setting).
-fn procs_for(asked: usize) -> usize {
-    std::env::var("GMP_MAXPROCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(asked)
-}
-
 #[test]
 fn goroutine_losing_its_p_mid_unwind_stays_on_its_thread() {
     // The unwinding goroutine blocks its thread for 30 ms without telling the runtime,
@@ -283,9 +275,9 @@ fn threads_asleep_mid_unwind_do_not_count_against_the_thread_limit() {
     // they kept the runtime from starting the M its timers needed, and it hung.
     quiet_expected_panics();
     let _w = Watchdog::new("thread limit mid-unwind", Duration::from_secs(60));
-    let procs = procs_for(1);
+    let procs = 1;
     gmp::Runtime::builder()
-        .procs(1)
+        .procs(procs)
         .max_threads(procs + 2)
         .run(move || {
             struct Sleeps;

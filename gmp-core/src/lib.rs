@@ -1,60 +1,92 @@
 //! gmp-core: goroutines (G) on OS threads (M) holding processors (P), scheduled the way
 //! Go's runtime does it, with every switch going through the M's g0 stack.
 //!
-//! See `DESIGN.md` for the architecture. Module map:
+//! ```
+//! # use gmp_core as gmp; // the facade crate `gmp` re-exports gmp-core
+//! let total = gmp::run(|| {
+//!     let (tx, rx) = gmp::chan::bounded(0);
+//!     for i in 0..10u64 {
+//!         let tx = tx.clone();
+//!         gmp::spawn(move || tx.send(i * i).unwrap());
+//!     }
+//!     drop(tx);
+//!     rx.iter().sum::<u64>()
+//! });
+//! assert_eq!(total, 285);
+//! ```
+//!
+//! `ARCHITECTURE.md` at the repository root explains the design: the layers, the g0
+//! switch and its invariants, scheduling, the netpoller, sysmon, locked Ms, the claim
+//! protocol, and the measurement behind each tuning constant. Module map, bottom up:
 //!
 //! | module | owns |
 //! |---|---|
-//! | `arch` | `Gobuf`, `mcall`, `gogo`, the G trampoline (the only asm) |
-//! | `stack` | stack chunks, guard pages, free lists, overflow reports |
-//! | `g` | `struct G` (at the top of its stack), start closures, join packets |
-//! | `m` | `struct M`, the current-M thread-local, futex notes |
-//! | `p` | `struct P`: run queue, `runnext`, free Gs, timers, counters |
-//! | `sched` | `schedule`, `find_runnable`, stealing, spinning, `ready`, `park` |
-//! | `timer` | per-P timer heaps, `sleep` |
-//! | `netpoll` | the mio poller, `PollDesc`, waiting for readiness (used by gmp-net) |
-//! | `runtime` | `run`, the runtime builder, M threads, shutdown, `stats` |
-//! | `spawn` | `spawn`, `Builder`, `JoinHandle` |
-//! | `sysmon` | the monitor thread: retakes stuck Ps, polls a starved netpoller, schedtrace |
-//! | `handoff` | who holds a P: P sections, `blocking`, sysmon's retake, the thread cap |
-//! | `wait` | the claim protocol every channel and sync wait uses |
-//! | `chan` | channels and `select!` |
+//! | `arch` | `Gobuf`, `mcall`, `gogo`, `mstart`, the G trampoline (the only asm) |
+//! | `clock` | `nanotime`, `NEVER` |
 //! | `spinlock` | the channel's short internal lock |
-//! | `sync` | `Mutex`, `RwLock`, `Condvar`, `WaitGroup`, `Semaphore`, `Barrier` |
-//! | `chan`, `wait` | channels and `select!`, on the claim protocol of `wait` |
+//! | `signal` | the SIGSEGV stack-overflow report, alternate signal stacks |
+//! | `proc` | the scheduler core, one circle of files as Go's runtime package: |
+//! | `proc/g`, `m`, `p` | `struct G` (at the top of its stack) and its free lists; `struct M` (an OS thread, its g0, its note); `struct P` (run queue, `runnext`, caches, timers) |
+//! | `proc/sched` | `struct Sched` (Go's `schedt`), idle lists, shutdown, the deadlock check |
+//! | `proc/schedule` | `schedule`, `find_runnable`, stealing, spinning, `wakep`, `startm`, `stopm` |
+//! | `proc/park` | `park`, `ready`, `yield_now`, `goexit` and their g0 halves |
+//! | `proc/handoff` | who holds a P: P sections, `blocking`, sysmon's retake |
+//! | `proc/lockedm` | a goroutine that parks while it unwinds stays on its M |
+//! | `proc/sysmon` | the monitor thread: retakes stuck Ps, polls a starved netpoller, schedtrace |
+//! | `proc/spawn` | `spawn`, `Builder`, `JoinHandle`, a G's start, the join protocol |
+//! | `proc/stack` | stack chunks, guard pages, free lists, trimming |
+//! | `proc/timer` | timers (`{when, f, arg, seq}`), per-P heaps, `sleep` |
+//! | `proc/netpoll` | the mio poller, `PollDesc`, waiting for readiness (for gmp-net) |
+//! | `proc/wait` | the claim protocol every channel and sync wait uses |
+//! | `chan` | channels; `chan/select` and `select!` |
 //! | `sync` | `Mutex`, `RwLock`, `Condvar`, `WaitGroup`, `Semaphore`, `Barrier` (they park) |
+//! | `runtime` | `run`, the runtime builder, `stats`: the top |
 //!
 //! # Thread-local storage
 //! A goroutine may resume on another OS thread after any call that can switch
-//! (`yield_now`, `sleep`, `join`, and later every socket and channel operation). Do not
-//! hold a `thread_local!` borrow across such a call: the value before and after may belong
-//! to two different threads.
+//! (`yield_now`, `sleep`, `join`, socket I/O, channel and `sync` operations, and
+//! `blocking`). Do not hold a `thread_local!` borrow across such a call: the value before
+//! and after may belong to two different threads.
 //!
 //! # Floating point
 //! The FP environment (MXCSR, x87 control word) is not saved per goroutine: a goroutine
 //! must not change rounding modes or exception masks.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(missing_docs)]
+
 mod arch;
 pub mod chan;
-mod g;
-mod handoff;
-mod m;
-#[doc(hidden)]
-pub mod netpoll;
-mod p;
+mod clock;
+mod proc;
 mod runtime;
-mod sched;
-mod spawn;
+mod signal;
 mod spinlock;
-mod stack;
 pub mod sync;
-mod sysmon;
-mod timer;
-mod wait;
 
-pub use handoff::blocking;
-pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder, Stats};
-pub use sched::{park_forever, yield_now};
-pub use spawn::{off_p, spawn, Builder, JoinHandle};
-pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
-pub use timer::sleep;
+pub use proc::{
+    blocking, park_forever, sleep, spawn, yield_now, Builder, JoinHandle, Stats,
+    DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE,
+};
+pub use runtime::{in_runtime, run, stats, Runtime, RuntimeBuilder};
+
+/// What sibling crates and this crate's macros need of the runtime's internals. Not a
+/// stable API, hidden from the docs, and not re-exported by the `gmp` facade.
+#[doc(hidden)]
+pub mod __private {
+    /// The netpoller, for gmp-net's sockets: a [`PollDesc`](netpoll::PollDesc) per
+    /// socket, waits for readiness, deadlines.
+    pub mod netpoll {
+        pub use crate::proc::{deadline_after, deadline_left, Mode, PollDesc};
+    }
+
+    /// Runs a blocking call on a thread of its own while the goroutine parks (gmp-net's
+    /// name resolution).
+    pub use crate::proc::off_p;
+
+    /// The runtime of `select!`, for the macro's expansion.
+    pub mod select {
+        pub use crate::chan::select::{select, Case, Mode, RecvCase, SendCase, DEFAULT};
+    }
+}

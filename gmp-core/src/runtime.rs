@@ -1,43 +1,47 @@
-//! Starting and ending a runtime: `gmp::run`, the runtime builder, M threads, shutdown,
-//! and `gmp::stats`.
+//! Starting and ending a runtime: `gmp::run`, the runtime builder, and `gmp::stats`.
+//! The top of gmp-core: it calls down into the core (`proc/`) and nothing calls it.
 //!
-//! `run` does not turn the calling thread into an M: it starts M threads, puts the main G
-//! on the global queue, and blocks until the main G's join packet completes. Keeping the
-//! caller off the scheduler means the caller's stack never has to be switched back to at
-//! shutdown, and `run` can be called from any thread, including from inside another
-//! program's thread pool.
+//! `run` does not turn the calling thread into an M: it makes the runtime's `Sched`,
+//! puts the main G on the global queue, starts sysmon and the first M, and blocks until
+//! the main G's join packet completes. Keeping the caller off the scheduler means the
+//! caller's stack never has to be switched back to at shutdown, and `run` can be called
+//! from any thread, including from inside another program's thread pool.
 //!
-//! Shutdown, once the main G has returned: set `shutdown`, wake every idle M, the timer
-//! sleeper and sysmon; each M leaves its scheduling loop the next time it enters the
-//! scheduler; join every thread; then sweep the stacks: Gs that never ran have their
-//! closures dropped, Gs still parked are dropped without running further (their frames
-//! are not unwound, so values on their stacks are leaked, not dropped), and every join
-//! on them returns an error. Finally the stack mappings are unmapped.
+//! Once the main G has returned, `sched::shutdown` stops every M and sweeps what is left:
+//! Gs that never ran have their closures dropped, Gs still parked are dropped without
+//! running further (their frames are not unwound, so values on their stacks are leaked,
+//! not dropped), and every join on them returns an error. Finally the stack mappings are
+//! unmapped.
 //!
 //! A G that never enters the scheduler again (an endless loop without `yield_now`)
 //! keeps its M, and so `run`, from finishing.
 
-use crate::arch;
-use crate::g::{self, Packet, G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
-use crate::m::{self, M};
-use crate::netpoll::Netpoll;
-use crate::p::{GRef, P};
-use crate::sched::{self, Locked, Sched};
-use crate::stack::{self, StackPool};
-use crossbeam_deque::{Injector, Worker};
-use std::io;
+use crate::proc::handoff;
+use crate::proc::m;
+use crate::proc::sched::{self, Sched, Stats};
+use crate::proc::schedule;
+use crate::proc::spawn;
+use crate::proc::stack;
+use crate::proc::sysmon;
+use crate::signal;
 use std::panic;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex};
 use std::thread;
 
 /// Entry point for configuring a runtime: `gmp::Runtime::builder().procs(2).run(|| ..)`.
+///
+/// ```
+/// let answer = gmp_core::Runtime::builder()
+///     .procs(2)
+///     .stack_size(64 << 10)
+///     .run(|| gmp_core::spawn(|| 42).join().unwrap());
+/// assert_eq!(answer, 42);
+/// ```
 pub struct Runtime {
     _private: (),
 }
 
 impl Runtime {
+    /// A builder with the default settings.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
             procs: None,
@@ -47,7 +51,21 @@ impl Runtime {
     }
 }
 
-/// Settings for one runtime. `GMP_MAXPROCS` in the environment overrides `procs`.
+/// Settings for one runtime: `gmp::Runtime::builder().procs(2).stack_size(64 << 10)`,
+/// then [`run`](RuntimeBuilder::run).
+///
+/// The number of Ps is, in order: [`procs`](RuntimeBuilder::procs) if the code called it,
+/// else `GMP_MAXPROCS` from the environment, else the available parallelism. This is
+/// Go's rule for `GOMAXPROCS`: an explicit call in the code wins over the environment
+/// variable, which only sets the default.
+///
+/// ```
+/// let procs = gmp_core::Runtime::builder()
+///     .procs(3)
+///     .max_threads(100)
+///     .run(|| gmp_core::stats().procs);
+/// assert_eq!(procs, 3); // whatever GMP_MAXPROCS says
+/// ```
 #[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
     procs: Option<usize>,
@@ -59,7 +77,11 @@ pub struct RuntimeBuilder {
 pub const DEFAULT_MAX_THREADS: usize = 10_000;
 
 impl RuntimeBuilder {
-    /// Number of Ps: how many goroutines run in parallel. Default: available parallelism.
+    /// Number of Ps: how many goroutines run in parallel. Default: `GMP_MAXPROCS` if set,
+    /// else the available parallelism; a value set here wins over `GMP_MAXPROCS`.
+    ///
+    /// # Panics
+    /// If `n` is zero.
     pub fn procs(mut self, n: usize) -> Self {
         assert!(n > 0, "gmp: procs must be at least 1");
         self.procs = Some(n);
@@ -94,7 +116,8 @@ impl RuntimeBuilder {
     ///
     /// # Panics
     /// Inside a runtime (a goroutine cannot start another runtime); on a malformed
-    /// `GMP_MAXPROCS`; if the main goroutine's stack or first thread cannot be made.
+    /// `GMP_MAXPROCS` when `procs` was not called; if `max_threads` is not larger than
+    /// the number of Ps; if the main goroutine's stack or first thread cannot be made.
     pub fn run<F, T>(self, f: F) -> T
     where
         F: FnOnce() -> T + Send,
@@ -105,21 +128,21 @@ impl RuntimeBuilder {
             "gmp::run called inside a gmp runtime: a goroutine cannot start another \
              runtime; use gmp::spawn to start a goroutine"
         );
-        let procs = procs_from_env().unwrap_or_else(|| {
-            self.procs
-                .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
-        });
+        // Go's rule: the code's explicit call wins; the environment sets the default.
+        let procs = self
+            .procs
+            .or_else(procs_from_env)
+            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         assert!(
             self.max_threads > procs,
             "gmp: max_threads ({}) must be larger than procs ({procs})",
             self.max_threads
         );
-        stack::install_overflow_handler();
-        crate::handoff::init_barrier();
-        let s = Box::new(Sched::new(procs, self.stack_size));
-        s.max_threads.store(self.max_threads, SeqCst);
+        signal::install_overflow_handler(stack::guard_hit);
+        handoff::init_barrier();
+        let s = Box::new(Sched::new(procs, self.stack_size, self.max_threads));
         let s: &Sched = &s;
-        LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(s.id);
+        sched::set_live(s, true);
 
         let mut out: Option<T> = None;
         let out_ptr = &mut out as *mut Option<T> as usize;
@@ -133,28 +156,19 @@ impl RuntimeBuilder {
         // before `run` returns: `run` blocks on its packet, which only the G completes
         // (the shutdown sweep that cancels packets runs after that).
         let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
-        let packet = Arc::new(Packet::<()>::new(s.id));
-        let g = sched::gfget(s, None, s.stack_size)
+        let main = spawn::spawn_main(s, main)
             .unwrap_or_else(|e| panic!("gmp::run: cannot allocate the main goroutine: {e}"));
-        let id = sched::next_goid(s, None);
-        // SAFETY: `g` is a fresh idle G owned here.
-        unsafe { G::prepare(g, id, s, Some(Arc::from("main")), main, packet.clone()) };
-        s.main_g.store(g, SeqCst);
-        // SAFETY: `g` is a valid G.
-        unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-        s.injector
-            .push(GRef(NonNull::new(g).expect("G is not null")));
-        tracing::debug!(procs, stack_size = s.stack_size, "gmp runtime starting");
-        crate::sysmon::start(s);
-        sched::startm(s, None, false);
+        tracing::debug!(procs, stack_size = self.stack_size, "gmp runtime starting");
+        sysmon::start(s);
+        schedule::startm(s, None, false);
         assert!(
-            s.mcount.load(SeqCst) > 0,
+            s.stats().threads > 0,
             "gmp::run: cannot start the first runtime thread (see the error log)"
         );
 
-        packet.join.wait_thread();
-        shutdown(s);
-        match packet.take() {
+        let result = main.join();
+        sched::shutdown(s);
+        match result {
             Ok(()) => out.take().expect("the main goroutine returned a value"),
             Err(e) => panic::resume_unwind(e),
         }
@@ -198,284 +212,20 @@ fn procs_from_env() -> Option<usize> {
     }
 }
 
-impl Sched {
-    fn new(procs: usize, stack_size: usize) -> Sched {
-        let netpoll = Netpoll::new()
-            .unwrap_or_else(|e| panic!("gmp::run: cannot create the netpoller (epoll): {e}"));
-        let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
-        let stealers = workers.iter().map(|w| w.stealer()).collect();
-        let ps: Box<[P]> = workers
-            .into_iter()
-            .enumerate()
-            .map(|(i, w)| P::new(i, w))
-            .collect();
-        let s = Sched {
-            id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
-            procs,
-            ps,
-            stealers,
-            injector: Injector::new(),
-            lock: Mutex::new(Locked {
-                pidle: Vec::new(),
-                midle: Vec::new(),
-            }),
-            npidle: AtomicUsize::new(0),
-            nmspinning: AtomicUsize::new(0),
-            mcount: AtomicUsize::new(0),
-            nmidle: AtomicUsize::new(0),
-            next_mid: AtomicUsize::new(0),
-            stack_size,
-            default_pool: StackPool::new(stack_size),
-            pools: Mutex::new(Vec::new()),
-            next_goid: AtomicU64::new(1),
-            main_g: AtomicPtr::new(ptr::null_mut()),
-            shutdown: AtomicBool::new(false),
-            sleeper: AtomicBool::new(false),
-            netpoll,
-            external: AtomicUsize::new(0),
-            threads: Mutex::new(Vec::new()),
-            locked_ms: Mutex::new(Vec::new()),
-            nmlocked: AtomicUsize::new(0),
-            sysmon_key: AtomicU32::new(0),
-            max_threads: AtomicUsize::new(DEFAULT_MAX_THREADS),
-            retakes: AtomicU64::new(0),
-            spawned_unowned: AtomicU64::new(0),
-        };
-        {
-            let mut l = s.lock();
-            // Reverse, so P0 is handed out first.
-            l.pidle.extend(s.ps.iter().rev().map(|p| p as *const P));
-            s.npidle.store(procs, SeqCst);
-        }
-        s
-    }
-}
-
-/// Runtime ids: never reused (Relaxed: only uniqueness matters).
-static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Ids of the runtimes running now.
-static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-
-/// Whether runtime `id` is still running.
-pub(crate) fn is_live(id: u64) -> bool {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
-}
-
-/// Starts a new M thread that will run `p`.
-pub(crate) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
-    // `startm` counted this M already.
-    let max = s.max_threads.load(Relaxed);
-    if sched::threads_counted(s) > max {
-        return Err(io::Error::other(format!(
-            "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
-        )));
-    }
-    // Relaxed: a unique number for the thread name, nothing else hangs on it.
-    let id = s.next_mid.fetch_add(1, Relaxed) + 1;
-    let sp = s as *const Sched as usize;
-    let pp = p as usize;
-    // Hold the list while spawning, so `shutdown` cannot miss this thread (see there).
-    let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
-    let h = thread::Builder::new()
-        .name(format!("gmp-m{id}"))
-        .spawn(move || m_main(sp as *const Sched, id, pp as *const P, spinning))?;
-    threads.push(h);
-    tracing::debug!(m = id, "new M");
-    Ok(())
-}
-
-fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
-    let alt = stack::ensure_altstack();
-    let m = Box::into_raw(Box::new(M::new(id, s)));
-    // SAFETY: `m` is ours until freed below; `mstart` returns only when the M exits,
-    // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
-    // `mcount` to reach zero, which is the last thing this thread does with it).
-    unsafe {
-        crate::handoff::acquirep(&mut *m, p);
-        (*m).spinning = spinning;
-        m::set_current(m);
-        arch::mstart(
-            &mut (*m).exit_buf,
-            &mut (*m).g0_sp,
-            sched::mstart_entry,
-            m as usize,
-        );
-        m::set_current(ptr::null_mut());
-        drop(Box::from_raw(m));
-        stack::free_altstack(alt);
-        (*s).mcount.fetch_sub(1, SeqCst);
-    }
-}
-
-/// Ends a runtime after its main G finished: see the module doc.
-fn shutdown(s: &Sched) {
-    s.shutdown.store(true, SeqCst);
-    {
-        let mut l = s.lock();
-        for m in l.midle.drain(..) {
-            s.nmidle.fetch_sub(1, SeqCst);
-            // SAFETY: an idle M reads `next_p` after its note is woken.
-            unsafe {
-                (*m).next_p = ptr::null();
-                (*m).park.wake();
-            }
-        }
-    }
-    for m in std::mem::take(&mut *s.locked_ms.lock().unwrap_or_else(|e| e.into_inner())) {
-        let m = m as *mut M;
-        // SAFETY: a listed M sleeps in `lockedm_sleep` and reads `next_p` after its note
-        // is woken; unlisting it here keeps `startlockedm` away.
-        unsafe {
-            (*m).next_p = ptr::null();
-            (*m).park.wake();
-        }
-    }
-    s.wake_sleeper();
-    s.sysmon_key.fetch_add(1, SeqCst);
-    m::futex_wake(&s.sysmon_key, 1);
-    loop {
-        let hs = std::mem::take(&mut *s.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for h in hs {
-            let _ = h.join();
-        }
-        // `newm` pushes its handle while holding the list and while `mcount` counts the
-        // thread, so an empty list with `mcount == 0` means every M has ended.
-        if s.mcount.load(SeqCst) == 0
-            && s.threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty()
-        {
-            break;
-        }
-        thread::yield_now();
-    }
-    // `off_p` threads touch the Sched until their last decrement.
-    while s.external.load(SeqCst) > 0 {
-        thread::sleep(std::time::Duration::from_millis(1));
-    }
-    sweep(s);
-    LIVE.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&id| id != s.id);
-    tracing::debug!("gmp runtime stopped");
-}
-
-/// Drops what is left of every G that did not finish. Runs after all Ms have exited.
-fn sweep(s: &Sched) {
-    for p in s.ps.iter() {
-        p.drain();
-        p.timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-    while !s.injector.steal().is_empty() {}
-    let pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());
-    for pool in std::iter::once(&s.default_pool).chain(pools.iter().map(|b| &**b)) {
-        pool.for_each_carved(|st| {
-            let g = (st.hi - HEADER) as *mut G;
-            // SAFETY: every carved stack has a G header (written by `G::init_at` when it
-            // was carved) and no thread runs Gs any more.
-            unsafe {
-                let gr = &mut *g;
-                let status = gr.status.load(Relaxed);
-                let cleanup = gr.wait_cleanup.take();
-                if let (Some((f, arg)), G_RUNNABLE | G_WAITING) = (cleanup, status) {
-                    // A G parked on a channel or sync primitive (or readied from one and
-                    // not yet run): unlink its queue entries, which live on this stack, so
-                    // the object's other users never see them.
-                    f(arg);
-                }
-                if matches!(status, G_RUNNABLE | G_RUNNING | G_WAITING) {
-                    if let Some(start) = gr.start.take() {
-                        start(g, false);
-                    }
-                    if let Some(pk) = gr.packet.take() {
-                        pk.join_state().finish(g::CANCELLED);
-                    }
-                }
-                gr.name = None;
-            }
-        });
-    }
-    drop(pools);
-    // A thread that claimed a G's wait before the loop above unlinked it pinned the
-    // runtime while holding that queue's lock (`sched::pin_runtime`); it readies the G
-    // into the dead runtime's global queue and unpins. Wait for it before `run` frees
-    // the Sched and the stacks.
-    while s.external.load(SeqCst) > 0 {
-        thread::yield_now();
-    }
-}
-
-/// A snapshot of the current runtime's counters (see [`stats`]).
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    /// Goroutines started and not yet finished, the main one included.
-    pub goroutines: usize,
-    /// Runtime threads (Ms) alive.
-    pub threads: usize,
-    pub procs: usize,
-    pub idle_procs: usize,
-    pub spinning_threads: usize,
-    /// Ms parked with nothing to do.
-    pub idle_threads: usize,
-    pub global_queue: usize,
-    /// Length of each P's local run queue.
-    pub local_queues: Vec<usize>,
-    /// Times a G was switched to.
-    pub switches: u64,
-    /// Successful steals from other Ps' queues.
-    pub steals: u64,
-    /// Goroutines spawned (the main one not included).
-    pub spawned: u64,
-    /// Times sysmon took a P from a goroutine that stayed away from the scheduler for
-    /// 10 ms (a blocking call outside `gmp::blocking`, or a long computation) and handed
-    /// it to another thread.
-    pub retakes: u64,
-}
-
 /// Counters of the runtime the calling goroutine runs on.
+///
+/// ```
+/// gmp_core::Runtime::builder().procs(2).run(|| {
+///     let s = gmp_core::stats();
+///     assert_eq!(s.procs, 2);
+///     assert_eq!(s.goroutines, 1); // the main goroutine
+/// });
+/// ```
 ///
 /// # Panics
 /// Outside a runtime.
 pub fn stats() -> Stats {
-    let m = m::current();
-    assert!(!m.is_null(), "gmp::stats called outside a gmp runtime");
-    // SAFETY: a live M's runtime is live.
-    let s = unsafe { &*(*m).sched };
-    // Relaxed throughout: a snapshot of independent counters, not a consistent cut.
-    let sum = |f: fn(&P) -> &AtomicU64| s.ps.iter().map(|p| f(p).load(Relaxed)).sum::<u64>();
-    let spawned = sum(|p| &p.spawned) + s.spawned_unowned.load(Relaxed);
-    let exited = sum(|p| &p.exited);
-    Stats {
-        goroutines: (1 + spawned).saturating_sub(exited) as usize,
-        threads: s.mcount.load(Relaxed),
-        procs: s.procs,
-        idle_procs: s.npidle.load(Relaxed),
-        spinning_threads: s.nmspinning.load(Relaxed),
-        idle_threads: s.nmidle.load(Relaxed),
-        global_queue: s.injector.len(),
-        local_queues: s.stealers.iter().map(|st| st.len()).collect(),
-        switches: sum(|p| &p.switches),
-        steals: sum(|p| &p.steals),
-        spawned,
-        retakes: s.retakes.load(Relaxed),
-    }
-}
-
-/// The schedtrace line (Go's format) for `s`.
-pub(crate) fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
-    // Relaxed loads below: a diagnostic snapshot, like Go's schedtrace.
-    let queues: Vec<String> = s.stealers.iter().map(|st| st.len().to_string()).collect();
-    format!(
-        "SCHED {since_start_ms}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \
-         idlethreads={} runqueue={} [{}]",
-        s.procs,
-        s.npidle.load(Relaxed),
-        s.mcount.load(Relaxed),
-        s.nmspinning.load(Relaxed),
-        s.nmidle.load(Relaxed),
-        s.injector.len(),
-        queues.join(" ")
-    )
+    sched::current()
+        .expect("gmp::stats called outside a gmp runtime")
+        .stats()
 }

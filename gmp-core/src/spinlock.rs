@@ -16,8 +16,10 @@ pub(crate) struct SpinLock<T> {
     value: UnsafeCell<T>,
 }
 
-// SAFETY: the lock gives one thread at a time access to `value`.
+// SAFETY: the lock owns `value`; moving the lock moves a `T`, which `T: Send` allows.
 unsafe impl<T: Send> Send for SpinLock<T> {}
+// SAFETY: the lock gives one thread at a time access to `value`, so sharing the lock
+// only moves access to `T` between threads, which `T: Send` allows.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
 
 pub(crate) struct SpinGuard<'a, T> {

@@ -40,12 +40,13 @@ direct!(
 );
 
 fn lookup(host: String, port: Option<u16>) -> io::Result<vec::IntoIter<SocketAddr>> {
-    let v: Vec<SocketAddr> = gmp_core::off_p(move || -> io::Result<Vec<SocketAddr>> {
-        Ok(match port {
-            Some(p) => net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), p))?.collect(),
-            None => net::ToSocketAddrs::to_socket_addrs(host.as_str())?.collect(),
-        })
-    })??;
+    let v: Vec<SocketAddr> =
+        gmp_core::__private::off_p(move || -> io::Result<Vec<SocketAddr>> {
+            Ok(match port {
+                Some(p) => net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), p))?.collect(),
+                None => net::ToSocketAddrs::to_socket_addrs(host.as_str())?.collect(),
+            })
+        })??;
     Ok(v.into_iter())
 }
 

@@ -45,20 +45,22 @@ macro_rules! timeout_methods {
         /// An operation that waits longer than `dur` fails with `TimedOut`; `None` waits
         /// forever. A zero duration is an error, as in std.
         pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
-            self.sock.set_timeout(gmp_core::netpoll::Mode::Read, dur)
+            self.sock
+                .set_timeout(gmp_core::__private::netpoll::Mode::Read, dur)
         }
         /// A write that waits longer than `dur` fails with `TimedOut`; `None` waits
         /// forever. A zero duration is an error, as in std.
         pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
-            self.sock.set_timeout(gmp_core::netpoll::Mode::Write, dur)
+            self.sock
+                .set_timeout(gmp_core::__private::netpoll::Mode::Write, dur)
         }
         /// The read timeout set by `set_read_timeout`.
         pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
-            Ok(self.sock.timeout(gmp_core::netpoll::Mode::Read))
+            Ok(self.sock.timeout(gmp_core::__private::netpoll::Mode::Read))
         }
         /// The write timeout set by `set_write_timeout`.
         pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
-            Ok(self.sock.timeout(gmp_core::netpoll::Mode::Write))
+            Ok(self.sock.timeout(gmp_core::__private::netpoll::Mode::Write))
         }
     };
 }
@@ -84,14 +86,16 @@ macro_rules! stream_io {
         }
         impl std::io::Write for &$t {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.sock.io(gmp_core::netpoll::Mode::Write, |mut s| {
-                    std::io::Write::write(&mut s, buf)
-                })
+                self.sock
+                    .io(gmp_core::__private::netpoll::Mode::Write, |mut s| {
+                        std::io::Write::write(&mut s, buf)
+                    })
             }
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.sock.io(gmp_core::netpoll::Mode::Write, |mut s| {
-                    std::io::Write::write_vectored(&mut s, bufs)
-                })
+                self.sock
+                    .io(gmp_core::__private::netpoll::Mode::Write, |mut s| {
+                        std::io::Write::write_vectored(&mut s, bufs)
+                    })
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())

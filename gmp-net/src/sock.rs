@@ -2,7 +2,7 @@
 //! turns `WouldBlock` into parking the goroutine (or blocking the thread, outside a
 //! runtime).
 
-use gmp_core::netpoll::{deadline_after, deadline_left, Mode, PollDesc};
+use gmp_core::__private::netpoll::{deadline_after, deadline_left, Mode, PollDesc};
 use gmp_core::sync::Semaphore;
 use std::io;
 use std::mem::ManuallyDrop;

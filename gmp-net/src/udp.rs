@@ -2,7 +2,7 @@
 
 use crate::addr::{each_addr, ToSocketAddrs};
 use crate::sock::{set_nonblocking_fd, Sock};
-use gmp_core::netpoll::Mode;
+use gmp_core::__private::netpoll::Mode;
 use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr};

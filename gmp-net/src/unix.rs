@@ -1,7 +1,7 @@
 //! Unix domain stream sockets: `UnixListener` and `UnixStream`.
 
 use crate::sock::{set_nonblocking_fd, Sock};
-use gmp_core::netpoll::Mode;
+use gmp_core::__private::netpoll::Mode;
 use std::fmt;
 use std::io;
 use std::net::Shutdown;

@@ -4,7 +4,7 @@
 //! Every switch goes G → g0 → G. A running G calls [`mcall`], which saves its context in
 //! its `Gobuf` and calls a function on the M's g0 stack at a fixed SP; that function ends
 //! in [`gogo`], which loads another `Gobuf` and jumps. Nothing here decides *which* G runs:
-//! that is `sched.rs`.
+//! that is `proc/schedule.rs`.
 //!
 //! # What is saved
 //!
@@ -37,7 +37,7 @@
 //!
 //! `f(arg)` never returns: it ends in `gogo` (or in `gogo` of the M's exit buffer at
 //! shutdown). Because every `mcall` restarts g0 at the same SP, g0 frames never pile up;
-//! nothing on g0 may own a resource across a `gogo` (DESIGN.md invariant 2).
+//! nothing on g0 may own a resource across a `gogo` (ARCHITECTURE.md, invariant 2).
 //!
 //! # gogo(buf)
 //!
@@ -48,13 +48,15 @@
 //!
 //! For a G that was suspended by `mcall`, `pc` is label 2 inside `mcall`'s `asm!`, so the
 //! G continues as if `mcall` had returned; the compiler reloads what it spilled. For a
-//! fresh G, `pc` is [`g_trampoline`], `bx` carries the `*mut G` and `bp` is zero.
+//! fresh G, `pc` is the trampoline `gmp_core_g_trampoline_v0`, `bx` carries the entry's
+//! argument (the `*mut G`) and `bp` the entry function itself ([`prepare_fresh`]); the
+//! trampoline moves the entry out of rbp and zeroes it before calling.
 //!
 //! # A fresh G's stack
 //!
 //! ```text
 //!   hi  +---------------------------+
-//!       | G header, start closure   |   (g.rs: the G lives at the top of its own stack)
+//!       | G header, start closure   |   (proc/g.rs: the G lives at the top of its stack)
 //!       +---------------------------+ <- sp (16-byte aligned), bp = 0
 //!       |   trampoline: call entry  |
 //!       |   pushes the return addr  |   entry's frame sees rsp ≡ 8 (mod 16), as ABI wants
@@ -86,7 +88,24 @@ pub(crate) struct Gobuf {
     pub bx: usize,
 }
 
-/// A function run on g0 by `mcall` or `mstart`. It receives `arg` and never returns.
+/// A function run on g0 by [`mcall`] or [`mstart`]: the g0 half of a switch. Every g0
+/// entry point of the runtime (`park_m`, `gosched_m`, `goexit0`, `requeue_m`,
+/// `requeue_locked_m`, `mstart_entry`) has this type and this one contract.
+///
+/// # Safety
+/// Only `mcall` and `mstart` call it, on the g0 stack of the M whose address is `arg`,
+/// on that M's own thread:
+/// - `arg` is the `*mut M` of the calling thread's live M, inside a P section (its
+///   `locks` is at least 1). The M holds its P, except in `requeue_m` and
+///   `requeue_locked_m`, which exist for an M whose P was taken.
+/// - The G the M was running (`M::curg`; none for `mstart`) is saved in its `Gobuf`, and
+///   nothing has made it resumable elsewhere yet: the function decides what it becomes
+///   and only then publishes it (ARCHITECTURE.md, invariant 1: commit after save).
+/// - The function never returns: it ends in `gogo` (to a G, or to the M's exit buffer
+///   in `mexit`), and holds nothing on its frame that needs dropping across that jump:
+///   the next `mcall` on this M reuses the same g0 stack from the top (ARCHITECTURE.md, invariant 2).
+/// - It never unwinds: it is `extern "C"`, so a panic inside it aborts the process
+///   instead of unwinding across the switch (ARCHITECTURE.md, invariant 3).
 pub(crate) type G0Fn = unsafe extern "C" fn(usize) -> !;
 
 /// Saves the running context into `*save`, switches to the g0 stack at `g0_sp` and calls
@@ -191,18 +210,28 @@ pub(crate) unsafe fn gogo(buf: *const Gobuf) -> ! {
     }
 }
 
+/// The function a fresh G starts in, through the trampoline.
+///
+/// # Safety
+/// Only the trampoline calls it, on the fresh G's stack, with the `arg` that was given
+/// to [`prepare_fresh`] with it, once. It never returns (it ends by switching away for
+/// good) and never unwinds (`extern "C"`: a panic aborts; ARCHITECTURE.md, invariant 3).
+pub(crate) type GEntry = unsafe extern "C" fn(usize) -> !;
+
 /// Fills `buf` so that `gogo(buf)` starts `entry(arg)` on a stack whose usable top is
-/// `sp` (rounded down to 16 bytes), through the trampoline.
-pub(crate) fn prepare_fresh(buf: &mut Gobuf, sp: usize, arg: usize) {
+/// `sp` (rounded down to 16 bytes), through the trampoline. `gogo` loads `bx` and `bp`
+/// for every resume; for a fresh G they carry `arg` and `entry` into the trampoline,
+/// which is how this file calls the entry without naming it.
+pub(crate) fn prepare_fresh(buf: &mut Gobuf, sp: usize, entry: GEntry, arg: usize) {
     buf.sp = sp & !15;
     buf.pc = gmp_core_g_trampoline_v0 as *const () as usize;
-    buf.bp = 0;
+    buf.bp = entry as usize;
     buf.bx = arg;
 }
 
 unsafe extern "C" {
-    /// Defined in the `global_asm!` below: `entry(rbx)` with a zeroed frame pointer and
-    /// CFI that ends unwinding here.
+    /// Defined in the `global_asm!` below: `entry(arg)`, with `entry` in rbp and `arg`
+    /// in rbx, a zeroed frame pointer and CFI that ends unwinding here.
     fn gmp_core_g_trampoline_v0();
 }
 
@@ -216,14 +245,15 @@ global_asm!(
     ".cfi_startproc",
     // The return address of this frame is undefined: unwinders stop here (as at _start).
     ".cfi_undefined rip",
-    // Frame-pointer walkers stop at a zero rbp.
+    // `prepare_fresh` put the entry in rbp and its argument in rbx. Take the entry out,
+    // then zero rbp: frame-pointer walkers stop at a zero rbp.
+    "mov rax, rbp",
     "xor ebp, ebp",
     "mov rdi, rbx",
-    "call {entry}",
+    "call rax",
     // The entry never returns (it ends in mcall to goexit).
     "ud2",
     ".cfi_endproc",
     ".size gmp_core_g_trampoline_v0, .-gmp_core_g_trampoline_v0",
     ".popsection",
-    entry = sym crate::g::g_entry,
 );

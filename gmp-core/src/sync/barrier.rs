@@ -6,8 +6,8 @@
 //! counts towards the new generation, never the old one. (Waiters need no generation
 //! number: each generation's entries are all popped by its leader.)
 
-use super::{block, wake_all, Lock};
-use crate::wait::{Entry, Wait, WaitQueue};
+use super::block::{block, wake_all, Lock};
+use crate::proc::wait::{Entry, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;
 
@@ -42,8 +42,10 @@ struct Inner {
     q: WaitQueue,
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for Barrier {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for Barrier {}
 
 /// What [`Barrier::wait`] returns: whether this party was the generation's leader.

@@ -9,9 +9,9 @@
 //! queue, as `parking_lot` does: simpler, and the mutex's spinning absorbs most of the
 //! thundering herd of `notify_all`).
 
+use super::block::{block, wake_all, Abandon, Lock};
 use super::mutex::MutexGuard;
-use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
 use std::fmt;
 use std::ptr;
 use std::time::{Duration, Instant};
@@ -71,8 +71,10 @@ impl WaitTimeoutResult {
     }
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for Condvar {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for Condvar {}
 
 impl Condvar {

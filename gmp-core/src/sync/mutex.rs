@@ -7,7 +7,7 @@
 //!
 //! # Slow path (Go's `lockSlow`/`unlockSlow`)
 //! - A locker that finds the mutex held first *spins* a few rounds, when that can pay
-//!   (`sched::can_spin`: multicore, another P running, nothing else to run here): the
+//!   (`proc::sched::can_spin`: multicore, another P running, nothing else to run here): the
 //!   holder may be about to unlock, and a park and ready cost far more than a few
 //!   hundred cycles of waiting. A spinner sets `WOKEN`, telling unlockers not to wake a
 //!   queued waiter that would only lose to it.
@@ -29,16 +29,16 @@
 //!   the tail latency.
 //!
 //! Handing the lock over (rather than only a wake-up, as Go's semaphore does) uses
-//! `wait.rs`'s claim protocol: the unlocker writes `OWNER` into the waiter's result
+//! `proc/wait.rs`'s claim protocol: the unlocker writes `OWNER` into the waiter's result
 //! slot before marking its wait done. Go keeps a waiter *count* in its word and its
 //! queue in a separate semaphore table, and must tolerate the two disagreeing for a
 //! moment; a single `PARKED` bit kept under the queue lock is exact, which is what lets
 //! a waiter that unwinds (or is swept at shutdown) leave without corrupting the state.
 
-use super::{block, Abandon, Lock};
-use crate::sched::can_spin;
-use crate::timer::nanotime;
-use crate::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
+use super::block::{block, Abandon, Lock};
+use crate::clock::nanotime;
+use crate::proc::sched::can_spin;
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -164,6 +164,7 @@ impl RawMutex {
                     std::hint::spin_loop();
                 }
                 iter += 1;
+                // Relaxed: re-read for the next round; every decision is re-validated.
                 s = self.state.load(Relaxed);
                 continue;
             }
@@ -203,6 +204,7 @@ impl RawMutex {
                 if starving && cur & LOCKED != 0 {
                     new |= STARVING;
                 }
+                // Relaxed: see above.
                 match self.state.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
                     Ok(_) => break true,
                     Err(now) => cur = now,
@@ -235,7 +237,8 @@ impl RawMutex {
                 }
                 return;
             }
-            // Woken in normal mode (`WOKEN` set for us): compete again.
+            // Woken in normal mode (`WOKEN` set for us): compete again. Relaxed: as at
+            // the top, a first guess for the CASes.
             awoke = true;
             iter = 0;
             s = self.state.load(Relaxed);
@@ -341,10 +344,10 @@ impl RawMutex {
         // Not while unwinding (a guard dropped by a panic): a goroutine that switches
         // mid-unwind may resume on another thread, and std counts panics per thread.
         let yield_to_it =
-            wake.is_g() && !crate::m::current().is_null() && !std::thread::panicking();
+            wake.is_g() && !crate::proc::m::current().is_null() && !std::thread::panicking();
         wake.wake();
         if yield_to_it {
-            crate::sched::yield_now();
+            crate::proc::park::yield_now();
         }
     }
 
@@ -421,9 +424,10 @@ pub struct Mutex<T: ?Sized> {
     data: UnsafeCell<T>,
 }
 
+// SAFETY: the mutex owns its `T`; moving it moves a `T`, which `T: Send` allows.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: the mutex hands out `&mut T` to one holder at a time, so sharing it moves `T`
 // between threads only as `T: Send` allows.
-unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {

@@ -22,8 +22,8 @@
 //! and two semaphores with counters that are briefly inconsistent; one word plus queues
 //! under one lock lets a waiter that unwinds leave cleanly.
 
-use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Wait, WaitQueue, Wakeup};
+use super::block::{block, wake_all, Abandon, Lock};
+use crate::proc::wait::{Entry, Wait, WaitQueue, Wakeup};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -392,9 +392,10 @@ pub struct RwLock<T: ?Sized> {
     data: UnsafeCell<T>,
 }
 
+// SAFETY: the lock owns its `T`; moving it moves a `T`, which `T: Send` allows.
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // SAFETY: a writer gets `&mut T` (so `T: Send` is needed to share the lock); readers
 // share `&T` across threads (so `T: Sync` is needed too).
-unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {

@@ -8,8 +8,8 @@
 //! served. (Waking the waiter to retry instead would let running goroutines barge in
 //! forever.)
 
-use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Outcome, Wait, WaitQueue};
+use super::block::{block, wake_all, Abandon, Lock};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;
 use std::time::{Duration, Instant};
@@ -56,8 +56,10 @@ struct Inner {
     q: WaitQueue,
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for Semaphore {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for Semaphore {}
 
 /// One permit of a [`Semaphore`], released when dropped (or kept for good with

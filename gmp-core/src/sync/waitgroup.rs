@@ -9,8 +9,8 @@
 //! than as a cloneable handle whose drop counts as `done`: the counter can then be
 //! raised for work not yet started, and one group can be waited on many times.
 
-use super::{block, wake_all, Abandon, Lock};
-use crate::wait::{Entry, Wait, WaitQueue};
+use super::block::{block, wake_all, Abandon, Lock};
+use crate::proc::wait::{Entry, Wait, WaitQueue};
 use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicIsize, Ordering::*};
@@ -48,8 +48,10 @@ pub struct WaitGroup {
     q: Lock<WaitQueue>,
 }
 
-// SAFETY: the raw entry pointers in the queue are only used under its lock.
+// SAFETY: the raw entry pointers in the queue are only used under its lock, by
+// whichever thread holds it.
 unsafe impl Send for WaitGroup {}
+// SAFETY: as for `Send`: shared use goes through the lock.
 unsafe impl Sync for WaitGroup {}
 
 impl WaitGroup {

@@ -10,10 +10,10 @@
 //! A fixed 10 ms tick rather than Go's 20 µs–10 ms backoff: the only job so far is the
 //! 10 ms poll rule, and a sleeping thread costs nothing.
 
-use crate::m::futex_wait;
-use crate::runtime::schedtrace_line;
-use crate::sched::{self, Sched};
-use crate::timer::nanotime;
+use super::m::futex_wait;
+use super::sched::Sched;
+use super::schedule;
+use crate::clock::nanotime;
 use std::io::Write;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
@@ -32,8 +32,10 @@ pub(crate) fn start(s: &Sched) {
             let s = unsafe { &*(sp as *const Sched) };
             let start = Instant::now();
             let mut next_trace = trace.map(|p| start + p);
-            let mut samples = vec![crate::handoff::Sample::default(); s.procs];
+            let mut samples = vec![super::handoff::Sample::default(); s.procs];
             loop {
+                // Acquire pairs with the SeqCst increment in `sched::shutdown`; the futex
+                // wait below returns at once if the key moved since this load.
                 let key = s.sysmon_key.load(Acquire);
                 if s.shutdown.load(SeqCst) {
                     return;
@@ -45,14 +47,14 @@ pub(crate) fn start(s: &Sched) {
                 if s.shutdown.load(SeqCst) {
                     return;
                 }
-                crate::handoff::retake(s, &mut samples, nanotime());
+                super::handoff::retake(s, &mut samples, nanotime());
                 let last = s.netpoll.last_poll.load(SeqCst);
                 if last != 0
                     && s.netpoll.waiters.load(SeqCst) > 0
                     && nanotime().saturating_sub(last) > POLL_STARVED_NS
                 {
                     if let Some(gs) = s.netpoll.poll(Some(Duration::ZERO)) {
-                        sched::inject(s, &gs);
+                        schedule::inject(s, &gs);
                     }
                 }
                 if let (Some(t), Some(period)) = (next_trace, trace) {
@@ -78,4 +80,21 @@ fn schedtrace_period() -> Option<Duration> {
             "GMP_SCHEDTRACE must be a period in milliseconds (a positive integer), got {v:?}"
         ),
     }
+}
+
+/// The schedtrace line (Go's format) for `s`.
+fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
+    let st = s.stats();
+    let queues: Vec<String> = st.local_queues.iter().map(|n| n.to_string()).collect();
+    format!(
+        "SCHED {since_start_ms}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \
+         idlethreads={} runqueue={} [{}]",
+        st.procs,
+        st.idle_procs,
+        st.threads,
+        st.spinning_threads,
+        st.idle_threads,
+        st.global_queue,
+        queues.join(" ")
+    )
 }

@@ -24,10 +24,11 @@
 //! never before it is saved. A claimed-but-not-done wait keeps the waiter asleep until
 //! the claimer has finished writing into its frame.
 
-use crate::g::G;
-use crate::m;
-use crate::sched;
-use crate::timer::{nanotime, Timer, TimerKind};
+use super::g::G;
+use super::m;
+use super::park;
+use super::timer::{self, Timer, TimerFunc};
+use crate::clock::{nanotime, NEVER};
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
@@ -42,6 +43,11 @@ const GEN_SHIFT: u32 = 4;
 
 /// A parked waiter's hook for the shutdown sweep: a function and its argument (a frame
 /// of the waiter) that unlink the wait's entries from their queues (`G::wait_cleanup`).
+///
+/// # Safety
+/// The function is called only by the shutdown sweep, with the argument registered
+/// beside it, while the waiting goroutine is still parked in the wait (its stack, which
+/// the argument points into, intact) and no M runs any more.
 pub(crate) type Cleanup = (unsafe fn(*const ()), *const ());
 
 /// `Wait::fired` when nothing fired yet.
@@ -79,7 +85,7 @@ pub(crate) enum Wakeup {
     /// in `done`, reused by `ready`).
     G(*mut G, *mut m::M),
     /// A goroutine of a runtime the claimer is not part of (the claimer is a plain thread
-    /// or another runtime's goroutine). `done` pinned that runtime (`sched::pin_runtime`)
+    /// or another runtime's goroutine). `done` pinned that runtime (`park::pin_runtime`)
     /// while the queue lock still kept it from being swept; `wake` unpins it.
     GOutside(*mut G),
     Thread(Thread),
@@ -91,9 +97,9 @@ impl Wakeup {
     pub(crate) fn wake(self) {
         match self {
             Wakeup::None => {}
-            Wakeup::G(g, m) => sched::ready_on(m, g, true),
+            Wakeup::G(g, m) => park::ready_on(m, g, true),
             // SAFETY: `done` pinned the runtime for this wake-up.
-            Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
+            Wakeup::GOutside(g) => unsafe { park::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
         }
     }
@@ -105,9 +111,9 @@ impl Wakeup {
     pub(crate) fn wake_tail(self) {
         match self {
             Wakeup::None => {}
-            Wakeup::G(g, m) => sched::ready_on(m, g, false),
+            Wakeup::G(g, m) => park::ready_on(m, g, false),
             // SAFETY: `done` pinned the runtime for this wake-up.
-            Wakeup::GOutside(g) => unsafe { sched::ready_pinned(g) },
+            Wakeup::GOutside(g) => unsafe { park::ready_pinned(g) },
             Wakeup::Thread(t) => t.unpark(),
         }
     }
@@ -134,7 +140,9 @@ impl Wait {
         // whose header is live while it runs; only this G writes its own word between
         // waits (peers and timers of older generations only CAS, and fail).
         let g = unsafe { (*m).curg };
+        // SAFETY: as above.
         let word = unsafe { &(*g).wait };
+        // Relaxed: only this G writes its word between waits.
         let gen = (word.load(Relaxed) >> GEN_SHIFT).wrapping_add(1) & (u64::MAX >> GEN_SHIFT);
         // Relaxed: peers learn of this wait only through a queue lock taken after this.
         word.store(gen << GEN_SHIFT, Relaxed);
@@ -165,6 +173,7 @@ impl Wait {
     /// returned wake-up must be run (after releasing locks). The wait must not be
     /// touched after this: its owner may return at once.
     pub(crate) fn done(&self, case: usize) -> Wakeup {
+        // Relaxed: published by the Release half of the `fetch_or(DONE)` below.
         self.fired.store(case, Relaxed);
         // Everything needed from `self` is copied out first: once `DONE` is set the
         // waiter may return and its frame (this `Wait`) be gone.
@@ -181,14 +190,14 @@ impl Wait {
             None => {
                 let m = m::current();
                 // SAFETY: `g`'s runtime is alive: its G is parked in this wait.
-                if unsafe { sched::on_runtime(m, g) } {
+                if unsafe { park::on_runtime(m, g) } {
                     Wakeup::G(g, m)
                 } else {
                     // The caller still holds the lock of the queue the entry was in, so
                     // the shutdown sweep (which unlinks entries under that lock) has not
                     // passed this G: its runtime is alive and can be pinned.
                     // SAFETY: as above.
-                    unsafe { sched::pin_runtime(g) };
+                    unsafe { park::pin_runtime(g) };
                     Wakeup::GOutside(g)
                 }
             }
@@ -209,6 +218,7 @@ impl Wait {
         if w & TIMEOUT != 0 {
             Outcome::TimedOut
         } else {
+            // Relaxed: ordered after `done`'s store by the Acquire load of the word above.
             Outcome::Fired(self.fired.load(Relaxed))
         }
     }
@@ -218,10 +228,12 @@ impl Wait {
             let left = d.saturating_duration_since(Instant::now());
             let when = nanotime()
                 .saturating_add(left.as_nanos().min(u64::MAX as u128 / 2) as u64)
-                .min(crate::timer::NEVER - 1);
-            sched::add_timer_from_g(Timer {
+                .min(NEVER - 1);
+            timer::add_timer_from_g(Timer {
                 when,
-                kind: TimerKind::WaitTimeout { g, gen: self.gen },
+                f: &WAIT_TIMEOUT,
+                arg: g as usize,
+                seq: self.gen,
             });
         }
         /// Clears the cleanup hook however this frame is left (`park` panics when the
@@ -237,8 +249,9 @@ impl Wait {
         unsafe { (*g).wait_cleanup = cleanup };
         let _reset = Reset(g);
         let word = self.word();
+        // Acquire pairs with `done`'s Release.
         while word.load(Acquire) & DONE == 0 {
-            sched::park(|_| {
+            park::park(|_| {
                 // On g0, the G saved: from here a claimer that sees PARKED readies it.
                 word.fetch_or(PARKED, AcqRel) & DONE == 0
             });
@@ -251,6 +264,7 @@ impl Wait {
     fn block_thread(&self, deadline: Option<Instant>) {
         let word = &self.thread_word;
         let mut deadline = deadline;
+        // Acquire pairs with `done`'s Release.
         while word.load(Acquire) & DONE == 0 {
             match deadline {
                 None => thread::park(),
@@ -291,9 +305,16 @@ fn claim_word(word: &AtomicU64, gen: u64, extra: u64) -> Option<u64> {
     }
 }
 
+/// The timer of a goroutine's wait with a deadline: `arg` is the G, `seq` the wait's
+/// generation.
+static WAIT_TIMEOUT: TimerFunc = TimerFunc {
+    fire: |g, gen| timeout_fired(g as *mut G, gen),
+    stale: |g, gen| timeout_stale(g as *mut G, gen),
+};
+
 /// A wait timer fired: claims the wait for the timeout. Returns the G to ready if it is
 /// already asleep (else its park commit sees `DONE` and it does not sleep).
-pub(crate) fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
+fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
     // SAFETY: G headers stay mapped while their runtime lives, and timers are dropped
     // before it ends.
     let word = unsafe { &(*g).wait };
@@ -311,6 +332,8 @@ pub(crate) fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
 /// `g` is a G header of a live runtime.
 pub(crate) unsafe fn in_claim_wait(g: *const G) -> bool {
     // SAFETY: per the contract.
+    // Relaxed: `checkdead` reads it with every M idle, under the scheduler lock; a
+    // claimer racing with it is caught by the claim in `claim_for_deadlock`.
     unsafe { (*g).wait.load(Relaxed) & PARKED != 0 }
 }
 
@@ -323,6 +346,8 @@ pub(crate) unsafe fn in_claim_wait(g: *const G) -> bool {
 pub(crate) unsafe fn claim_for_deadlock(g: *const G) -> bool {
     // SAFETY: per the contract.
     let word = unsafe { &(*g).wait };
+    // Acquire pairs with the park commit's `fetch_or(PARKED)`; the claim below carries
+    // the ordering that matters.
     let w = word.load(Acquire);
     if w & PARKED == 0 {
         return true;
@@ -331,8 +356,9 @@ pub(crate) unsafe fn claim_for_deadlock(g: *const G) -> bool {
 }
 
 /// Whether a wait timer can no longer claim its wait (for pruning timer heaps).
-pub(crate) fn timeout_stale(g: *mut G, gen: u64) -> bool {
+fn timeout_stale(g: *mut G, gen: u64) -> bool {
     // SAFETY: as in `timeout_fired`.
+    // Relaxed: a pruning hint; a timer kept by mistake fires and claims nothing.
     let w = unsafe { (*g).wait.load(Relaxed) };
     w >> GEN_SHIFT != gen || w & CLAIMED != 0
 }
@@ -340,12 +366,12 @@ pub(crate) fn timeout_stale(g: *mut G, gen: u64) -> bool {
 /// A queue entry: one wait in one queue. `slot` points at the waiter's value (to send,
 /// or where to receive); `case` tells the waiter which of its entries fired.
 pub(crate) struct Entry {
-    pub wait: *const Wait,
-    pub slot: *mut u8,
-    pub case: usize,
+    pub(crate) wait: *const Wait,
+    pub(crate) slot: *mut u8,
+    pub(crate) case: usize,
     /// Set by the claimer for a receive that found the channel disconnected, and for
     /// sync primitives that need one more bit of result.
-    pub flag: Cell<bool>,
+    pub(crate) flag: Cell<bool>,
 }
 
 impl Entry {
@@ -475,6 +501,8 @@ impl WaitQueue {
 impl Wait {
     /// Whether nobody has claimed this wait yet.
     fn claimable(&self) -> bool {
+        // Acquire pairs with a claimer's AcqRel CAS (the caller holds the queue lock,
+        // which orders the waiter's setup anyway).
         let w = self.word().load(Acquire);
         w >> GEN_SHIFT == self.gen && w & CLAIMED == 0
     }

@@ -5,50 +5,57 @@
 //! thread-local pointer, read only through the `#[inline(never)]` accessor
 //! [`current`]: a G may resume on another M after any switch, and an inlined
 //! thread-local read could let the compiler reuse the old thread's address across it
-//! (DESIGN.md invariant 4).
+//! (ARCHITECTURE.md, invariant 4).
 //!
 //! Idle Ms sleep on a [`Note`], a one-shot futex event: `sleep` returns once `wake` has
 //! been called, whichever comes first, so a wake-up is never lost.
 
-use crate::arch::Gobuf;
-use crate::g::G;
-use crate::p::P;
-use crate::sched::Sched;
+use super::g::G;
+use super::handoff;
+use super::lockedm;
+use super::p::P;
+use super::sched::Sched;
+use super::schedule;
+use crate::arch::{self, Gobuf};
+use crate::clock::nanotime;
+use crate::signal;
 use std::cell::Cell;
+use std::io;
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
 use std::time::Duration;
 
 pub(crate) struct M {
     /// Matches the thread name `gmp-m<id>`.
     #[allow(dead_code)]
-    pub id: usize,
-    pub sched: *const Sched,
+    pub(super) id: usize,
+    sched: *const Sched,
     /// Fixed SP every `mcall` on this M starts g0 at.
-    pub g0_sp: usize,
+    pub(super) g0_sp: usize,
     /// The G running on this M, null while on g0 between Gs.
-    pub curg: *mut G,
+    pub(super) curg: *mut G,
     /// The P this M holds, null while it holds none.
-    pub p: *const P,
+    pub(super) p: *const P,
     /// Whether this M is counted in `Sched::nmspinning`.
-    pub spinning: bool,
+    pub(super) spinning: bool,
     /// Set by `startm` before waking this M: the P to run with.
-    pub next_p: *const P,
+    pub(super) next_p: *const P,
     /// Sleeps here when idle.
-    pub park: Note,
-    /// The park commit of the G being parked (lives on that G's stack; see `sched::park`).
-    pub park_commit: Option<*mut dyn FnMut(*mut G) -> bool>,
+    pub(super) park: Note,
+    /// The park commit of the G being parked (lives on that G's stack; see `park::park`).
+    pub(super) park_commit: Option<*mut dyn FnMut(*mut G) -> bool>,
     /// The thread context `mstart` was called from; resumed when the M exits.
-    pub exit_buf: Gobuf,
+    pub(super) exit_buf: Gobuf,
     /// xorshift state for random steal order.
-    pub rand: u64,
+    pub(super) rand: u64,
     /// P sections this thread is inside (`handoff.rs`): at least 1 while on g0, 0 while
     /// a goroutine runs its own code. Written only by this thread (Relaxed load + store);
     /// sysmon reads it after a `membarrier` (see `handoff.rs`).
-    pub locks: AtomicU32,
+    pub(super) locks: AtomicU32,
     /// Counted in `Sched::nmlocked` (asleep with a G that parked mid-unwind). Read and
     /// written under the scheduler lock only.
-    pub locked_idle: bool,
+    pub(super) locked_idle: bool,
 }
 
 thread_local! {
@@ -64,13 +71,13 @@ pub(crate) fn current() -> *mut M {
 }
 
 #[inline(never)]
-pub(crate) fn set_current(m: *mut M) {
+pub(super) fn set_current(m: *mut M) {
     CURRENT_M.with(|c| c.set(m));
 }
 
 /// For the SIGSEGV handler: `(id, name, stack lo, stack hi)` of the G running on this
 /// thread, if any.
-pub(crate) fn running_g_for_signal() -> Option<(u64, Option<&'static [u8]>, usize, usize)> {
+pub(super) fn running_g_for_signal() -> Option<(u64, Option<&'static [u8]>, usize, usize)> {
     let m = current();
     if m.is_null() {
         return None;
@@ -89,7 +96,7 @@ pub(crate) fn running_g_for_signal() -> Option<(u64, Option<&'static [u8]>, usiz
 }
 
 impl M {
-    pub(crate) fn new(id: usize, sched: *const Sched) -> M {
+    pub(super) fn new(id: usize, sched: *const Sched) -> M {
         M {
             id,
             sched,
@@ -107,6 +114,13 @@ impl M {
         }
     }
 
+    /// The runtime this M belongs to.
+    #[inline]
+    pub(super) fn sched(&self) -> &'static Sched {
+        // SAFETY: an M never outlives its runtime: `run` joins every M before dropping it.
+        unsafe { &*self.sched }
+    }
+
     pub(crate) fn fastrand(&mut self) -> u32 {
         let mut x = self.rand;
         x ^= x << 13;
@@ -117,25 +131,102 @@ impl M {
     }
 }
 
+thread_local! {
+    static THREAD_RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A cheap random number (xorshift), per M, or per thread outside a runtime.
+#[inline(never)]
+pub(crate) fn fastrand() -> u32 {
+    let m = current();
+    if !m.is_null() {
+        // SAFETY: the M is this thread's; only this thread touches its `rand`.
+        return unsafe { (*m).fastrand() };
+    }
+    THREAD_RAND.with(|c| {
+        let mut x = c.get();
+        if x == 0 {
+            x = nanotime() | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.set(x);
+        (x >> 32) as u32
+    })
+}
+
+// ---- starting an M -----------------------------------------------------------------
+
+/// Starts a new M thread that will run `p` (Go's `newm`). The caller counted it in
+/// `Sched::mcount` already.
+pub(super) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
+    // `startm` counted this M already.
+    // Relaxed: the limit is set before the first M starts (the thread spawn orders it).
+    let max = s.max_threads.load(Ordering::Relaxed);
+    if lockedm::threads_counted(s) > max {
+        return Err(io::Error::other(format!(
+            "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
+        )));
+    }
+    // Relaxed: a unique number for the thread name, nothing else hangs on it.
+    let id = s.next_mid.fetch_add(1, Ordering::Relaxed) + 1;
+    let sp = s as *const Sched as usize;
+    let pp = p as usize;
+    // Hold the list while spawning, so `shutdown` cannot miss this thread (see there).
+    let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
+    let h = thread::Builder::new()
+        .name(format!("gmp-m{id}"))
+        .spawn(move || m_main(sp as *const Sched, id, pp as *const P, spinning))?;
+    threads.push(h);
+    tracing::debug!(m = id, "new M");
+    Ok(())
+}
+
+/// The body of an M's thread: binds `p`, enters the scheduling loop on g0 through
+/// `mstart`, and when the M exits (`mexit` resumes `exit_buf`) frees it.
+fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
+    let alt = signal::ensure_altstack();
+    let m = Box::into_raw(Box::new(M::new(id, s)));
+    // SAFETY: `m` is ours until freed below; `mstart` returns only when the M exits,
+    // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
+    // `mcount` to reach zero, which is the last thing this thread does with it).
+    unsafe {
+        handoff::acquirep(&mut *m, p);
+        (*m).spinning = spinning;
+        set_current(m);
+        arch::mstart(
+            &mut (*m).exit_buf,
+            &mut (*m).g0_sp,
+            schedule::mstart_entry,
+            m as usize,
+        );
+        set_current(ptr::null_mut());
+        drop(Box::from_raw(m));
+        signal::free_altstack(alt);
+        (*s).mcount.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A one-shot futex event: `wake` sets it, `sleep` waits until it is set, `clear` re-arms.
-pub(crate) struct Note {
+pub(super) struct Note {
     key: AtomicU32,
 }
 
 impl Note {
-    pub(crate) const fn new() -> Note {
+    pub(super) const fn new() -> Note {
         Note {
             key: AtomicU32::new(0),
         }
     }
 
-    pub(crate) fn clear(&self) {
+    pub(super) fn clear(&self) {
         // Relaxed: only the sleeping M clears its own note, before publishing itself as
         // idle under the scheduler lock (which orders it before any `wake`).
         self.key.store(0, Ordering::Relaxed);
     }
 
-    pub(crate) fn wake(&self) {
+    pub(super) fn wake(&self) {
         // Release pairs with the Acquire load in `sleep`: what the waker wrote (the P it
         // handed over) is visible to the woken M.
         if self.key.swap(1, Ordering::Release) == 0 {
@@ -144,7 +235,8 @@ impl Note {
     }
 
     /// Waits until woken. Returns at once if already woken.
-    pub(crate) fn sleep(&self) {
+    pub(super) fn sleep(&self) {
+        // Acquire pairs with the Release swap in `wake`.
         while self.key.load(Ordering::Acquire) == 0 {
             futex_wait(&self.key, 0, None);
         }
@@ -152,7 +244,7 @@ impl Note {
 }
 
 /// `FUTEX_WAIT_PRIVATE` on `key` while it holds `val`, for at most `timeout`.
-pub(crate) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
+pub(super) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
     let ts = timeout.map(|d| libc::timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -172,7 +264,7 @@ pub(crate) fn futex_wait(key: &AtomicU32, val: u32, timeout: Option<Duration>) {
     }
 }
 
-pub(crate) fn futex_wake(key: &AtomicU32, n: i32) {
+pub(super) fn futex_wake(key: &AtomicU32, n: i32) {
     // SAFETY: FUTEX_WAKE only uses the address as a key.
     unsafe {
         libc::syscall(

@@ -32,21 +32,23 @@
 //! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
 //! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
 
-use crate::m::{self, M};
-use crate::p::P;
-use crate::sched::{self, Sched};
-use crate::timer::NEVER;
+use super::lockedm;
+use super::m::{self, M};
+use super::p::P;
+use super::sched::{self, Sched};
+use super::schedule;
+use crate::clock::NEVER;
 use std::ptr;
 use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering::*};
 use std::sync::Once;
 
 /// Low bit of `P::owner` while sysmon decides whether to take the P (M addresses are
 /// aligned, so the bit is free).
-pub(crate) const RETAKING: usize = 1;
+pub(super) const RETAKING: usize = 1;
 
 /// How long a P's goroutine may stay away from the scheduler before sysmon hands the P
 /// to another M (Go's `forcePreemptNS`).
-pub(crate) const RETAKE_NS: u64 = 10_000_000;
+pub(super) const RETAKE_NS: u64 = 10_000_000;
 
 const BARRIER_UNKNOWN: u8 = 0;
 const BARRIER_MEMBARRIER: u8 = 1;
@@ -118,7 +120,7 @@ fn locks_add(m: &M, d: u32) {
 
 /// Binds `p` to `m`. Called by `m`'s own thread, holding `p` by the scheduler's rules
 /// (taken from the idle list or handed over by `startm`).
-pub(crate) fn acquirep(m: &mut M, p: *const P) {
+pub(super) fn acquirep(m: &mut M, p: *const P) {
     m.p = p;
     // SAFETY: `p` points into the live runtime's `ps`.
     let p = unsafe { &*p };
@@ -130,7 +132,7 @@ pub(crate) fn acquirep(m: &mut M, p: *const P) {
 
 /// Unbinds the M's P and returns it. Called on g0 or inside a P section, so a retake in
 /// progress is always given back; wait for that.
-pub(crate) fn releasep(m: &mut M) -> *const P {
+pub(super) fn releasep(m: &mut M) -> *const P {
     let p = std::mem::replace(&mut m.p, ptr::null());
     let me = m as *mut M as usize;
     // SAFETY: `p` points into the live runtime's `ps`.
@@ -149,13 +151,13 @@ pub(crate) fn releasep(m: &mut M) -> *const P {
 /// it still holds its P, which then stays its own until `p_exit`. Returns `None` outside
 /// a runtime, or if the P was taken (then `M::p` is cleared; see `p_enter_for_mcall`).
 #[inline]
-pub(crate) fn p_try_enter() -> Option<*mut M> {
+pub(super) fn p_try_enter() -> Option<*mut M> {
     p_try_enter_on(m::current())
 }
 
 /// [`p_try_enter`] with this thread's M (or null) at hand.
 #[inline]
-pub(crate) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
+pub(super) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
     if m.is_null() {
         return None;
     }
@@ -188,7 +190,7 @@ pub(crate) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
 
 /// Leaves a P section entered by `p_try_enter`.
 #[inline]
-pub(crate) fn p_exit(m: *mut M) {
+pub(super) fn p_exit(m: *mut M) {
     // SAFETY: `m` is this thread's M.
     locks_add(unsafe { &*m }, u32::MAX);
 }
@@ -197,7 +199,7 @@ pub(crate) fn p_exit(m: *mut M) {
 /// If the P was taken, gets one first: an idle one, or by queueing this goroutine on the
 /// global queue, in which case it resumes on whatever M runs it next. Returns the
 /// (possibly new) M. Must be called from a goroutine.
-pub(crate) fn p_enter_for_mcall() -> *mut M {
+pub(super) fn p_enter_for_mcall() -> *mut M {
     loop {
         if let Some(m) = p_try_enter() {
             return m;
@@ -215,8 +217,7 @@ pub(crate) fn p_enter_for_mcall() -> *mut M {
 /// # Safety
 /// `m` is this thread's M, running a goroutine, outside any section, without a P.
 unsafe fn reacquire(m: &mut M) {
-    // SAFETY: an M's runtime outlives it.
-    let s = unsafe { &*m.sched };
+    let s = m.sched();
     let mut l = s.lock();
     if let Some(p) = s.pidleget(&mut l) {
         acquirep(m, p);
@@ -227,12 +228,13 @@ unsafe fn reacquire(m: &mut M) {
     locks_add(m, 1);
     // SAFETY: this G is running on `m`; `requeue_m` saves it and never returns to this
     // frame directly (the G resumes here when an M runs it again). Mid-unwind it must
-    // resume on this M (see `sched::park`), so it is locked to it first.
+    // resume on this M (see `lockedm.rs`), so it is locked to it first.
     unsafe {
         let g = m.curg;
         let requeue = if std::thread::panicking() {
+            // Relaxed: see `G::locked_m`.
             (*g).locked_m.store(m, Relaxed);
-            requeue_locked_m
+            lockedm::requeue_locked_m
         } else {
             requeue_m
         };
@@ -240,27 +242,10 @@ unsafe fn reacquire(m: &mut M) {
     }
 }
 
-/// `requeue_m` for a goroutine locked to its M: the M sleeps until the M that dequeues
-/// the goroutine hands it a P, then resumes it here.
-unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
-    // SAFETY: as in `requeue_m`; the G's `locked_m` is this M.
-    unsafe {
-        let m = &mut *(m as *mut M);
-        let g = m.curg;
-        m.curg = ptr::null_mut();
-        (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
-        sched::lockedm_prepare(m);
-        sched::lockedm_count(m);
-        sched::inject(&*m.sched, &[g]);
-        sched::lockedm_sleep(m, g)
-    }
-}
-
 /// Gives away the P of `m` (on g0, inside a section), as `blocking` does: to an M if
 /// the P has work, else to the idle list. For an M about to sleep with its G.
-pub(crate) fn handoff_own_p(m: &mut M) {
-    // SAFETY: an M's runtime outlives it.
-    let s = unsafe { &*m.sched };
+pub(super) fn handoff_own_p(m: &mut M) {
+    let s = m.sched();
     // SAFETY: `m` holds its P.
     let work = needs_m(s, unsafe { &*m.p });
     let p = releasep(m);
@@ -269,17 +254,19 @@ pub(crate) fn handoff_own_p(m: &mut M) {
 
 /// On g0, for an M without a P: the saved goroutine goes to the global queue, the M
 /// sleeps until it is handed a P, then schedules.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
 unsafe extern "C" fn requeue_m(m: usize) -> ! {
-    // SAFETY: called by `mcall` on this M's g0; the G is saved.
+    // SAFETY: a `G0Fn` (its contract): `m` is this thread's M, its G saved.
     unsafe {
         let m = &mut *(m as *mut M);
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
-        let s = &*m.sched;
-        sched::inject(s, &[g]);
-        sched::stopm(m);
-        sched::schedule_m(m)
+        schedule::inject(m.sched(), &[g]);
+        schedule::stopm(m);
+        schedule::schedule_m(m)
     }
 }
 
@@ -347,14 +334,14 @@ fn run_released<F: FnOnce() -> R, R>(f: F) -> R {
 /// # Safety
 /// `m` is this thread's M, running a goroutine, holding its P inside one section.
 unsafe fn entersyscall(m: &mut M) {
-    // SAFETY: an M's runtime outlives it.
-    let s = unsafe { &*m.sched };
+    let s = m.sched();
     // SAFETY: `m` holds its P.
     let pr = unsafe { &*m.p };
     let work = needs_m(s, pr);
     if work
         && s.nmidle.load(SeqCst) == 0
-        && sched::threads_counted(s) >= s.max_threads.load(Relaxed)
+        // Relaxed: the limit is set before the first M starts.
+        && lockedm::threads_counted(s) >= s.max_threads.load(Relaxed)
     {
         locks_add(m, u32::MAX);
         panic!(
@@ -376,7 +363,7 @@ fn exitsyscall() {
     // SAFETY: this thread's M, running a goroutine outside any section, without a P.
     unsafe {
         let m = &mut *m;
-        let s = &*m.sched;
+        let s = m.sched();
         let mut l = s.lock();
         if let Some(p) = s.pidleget(&mut l) {
             acquirep(m, p);
@@ -392,8 +379,7 @@ fn exitsyscall() {
 fn needs_m(s: &Sched, p: &P) -> bool {
     p.has_work(&s.stealers[p.id])
         || !s.injector.is_empty()
-        // SeqCst: pairs with `add_timer`'s store, as in `find_runnable`.
-        || p.timer0.load(SeqCst) != NEVER
+        || p.timers.first() != NEVER
         || (s.netpoll.waiters.load(SeqCst) > 0 && !s.sleeper.load(SeqCst))
 }
 
@@ -401,7 +387,7 @@ fn needs_m(s: &Sched, p: &P) -> bool {
 /// (Go's `handoffp`).
 fn handoffp(s: &Sched, p: *const P, work: bool) {
     if work {
-        sched::startm(s, Some(p), false);
+        schedule::startm(s, Some(p), false);
         return;
     }
     {
@@ -412,7 +398,7 @@ fn handoffp(s: &Sched, p: *const P, work: bool) {
     // saw no idle P did not wake anyone. Re-check now that the P is visible as idle.
     // SAFETY: `p` points into the live runtime's `ps`.
     if needs_m(s, unsafe { &*p }) {
-        sched::wakep(s);
+        schedule::wakep(s);
     }
 }
 
@@ -420,7 +406,7 @@ fn handoffp(s: &Sched, p: *const P, work: bool) {
 
 /// What sysmon last saw of one P.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Sample {
+pub(super) struct Sample {
     owner: usize,
     tick: u32,
     since: u64,
@@ -428,7 +414,7 @@ pub(crate) struct Sample {
 
 /// Hands off every P whose goroutine has not come back to the scheduler for
 /// `RETAKE_NS` while other work needs the P. Called by sysmon every tick.
-pub(crate) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
+pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
     for (i, p) in s.ps.iter().enumerate() {
         // SeqCst: pairs with `acquirep`/`releasep`.
         let owner = p.owner.load(SeqCst);
@@ -473,6 +459,6 @@ pub(crate) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
             p = i,
             "sysmon: goroutine away from the scheduler for 10 ms, P handed to another M"
         );
-        sched::startm(s, Some(p), false);
+        schedule::startm(s, Some(p), false);
     }
 }

@@ -1,5 +1,6 @@
-//! The netpoller: one mio `Poll` per runtime, `PollDesc`s for sockets, and the park/ready
-//! protocol that lets a goroutine wait for readiness without blocking its thread.
+//! The netpoller's sockets: `PollDesc`s, and the park/ready protocol that lets a
+//! goroutine wait for readiness without blocking its thread (Go's `netpoll.go`; the
+//! poller itself is `netpoll_epoll.rs`).
 //!
 //! A socket is registered once, edge-triggered, for reading and writing. Its [`PollDesc`]
 //! keeps one word per direction:
@@ -18,11 +19,10 @@
 //! yet), `G → READY` (wake the G). So there is exactly one wake per park: no lost
 //! wake-up, no double wake-up. Go's `netpollblock`/`netpollunblock` work the same way.
 //!
-//! The poller is also the runtime's idle sleeper: an M with nothing to run blocks in
-//! `poll` with the earliest timer as its timeout (one M at a time; see `sched.rs`), and
-//! anything that needs it awake sooner uses the mio `Waker`. Ms that find their queues
-//! empty poll without blocking, and sysmon polls if nobody has for 10 ms, so a busy run
-//! queue never starves I/O.
+//! A goroutine that read the direction's event count (`PollDesc::events`) before the
+//! syscall that returned `WouldBlock` passes it to `wait_since`, which does not park if
+//! an event arrived since: with several goroutines on one direction, that event's READY
+//! may have gone to another of them, and edge-triggered epoll does not repeat it.
 //!
 //! `PollDesc`s are never freed, only recycled (as Go's `pollCache`): an event or a timer
 //! can still name a desc after its socket closed. Each carries a generation in the token
@@ -34,13 +34,15 @@
 //! wait, as Go's fdMutex), so they never have two. Any other caller's second waiter
 //! naps 1 ms and retries its syscall.
 
-use crate::g::G;
-use crate::m;
-use crate::sched::{self, Sched};
-use crate::timer::{nanotime, NEVER};
+use super::g::G;
+use super::m;
+use super::park;
+use super::sched::{self, Sched};
+use super::timer::{self, Timer, TimerFunc};
+use crate::clock::nanotime;
+use mio::event::Event;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use std::cell::UnsafeCell;
+use mio::{Interest, Registry, Token};
 use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
@@ -65,20 +67,51 @@ pub fn deadline_left(deadline: u64) -> Duration {
 /// retries its syscall (see `PollDesc::wait`).
 const SHARED_WAIT_NAP: Duration = Duration::from_millis(1);
 
-/// The waker's token. Desc tokens are addresses, never 0.
-const WAKER: Token = Token(0);
+/// A desc's token is its address (never 0: the poller's waker has token 0) with the
+/// desc's generation in the top 16 bits.
 const ADDR_BITS: u32 = 48;
 const ADDR_MASK: usize = (1 << ADDR_BITS) - 1;
 
 /// Which half of a socket a G waits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// Readable: data, a connection to accept, or the peer's close.
     Read,
+    /// Writable: room in the send buffer, or a finished connect.
     Write,
 }
 
 /// Per-socket readiness state. Obtain with [`PollDesc::alloc`], give back with
-/// [`PollDesc::close`].
+/// [`PollDesc::close`] before closing the fd. gmp-net's sockets are built on it.
+///
+/// ```
+/// use gmp_core::__private::netpoll::{Mode, PollDesc};
+/// use std::net::UdpSocket;
+/// use std::os::fd::AsRawFd;
+///
+/// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// a.set_nonblocking(true).unwrap();
+/// let pd = PollDesc::alloc(a.as_raw_fd());
+/// let to = a.local_addr().unwrap();
+/// gmp_core::run(move || {
+///     gmp_core::spawn(move || {
+///         gmp_core::sleep(std::time::Duration::from_millis(5));
+///         UdpSocket::bind("127.0.0.1:0").unwrap().send_to(b"x", to).unwrap();
+///     });
+///     let mut buf = [0u8; 8];
+///     loop {
+///         match a.recv(&mut buf) {
+///             Ok(n) => break assert_eq!(&buf[..n], b"x"),
+///             // Parks this goroutine until the poller sees the datagram.
+///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+///                 pd.wait(Mode::Read, None).unwrap()
+///             }
+///             Err(e) => panic!("{e}"),
+///         }
+///     }
+///     pd.close();
+/// });
+/// ```
 #[repr(align(64))]
 pub struct PollDesc {
     rg: AtomicUsize,
@@ -136,6 +169,7 @@ impl PollDesc {
                     fd: AtomicU64::new(0),
                 }))
             });
+        // Relaxed: see the field (the desc reaches other threads with its socket).
         pd.fd.store(fd as u64, Relaxed);
         pd
     }
@@ -150,6 +184,8 @@ impl PollDesc {
     fn token(&self) -> Token {
         let addr = self as *const PollDesc as usize;
         debug_assert_eq!(addr & !ADDR_MASK, 0);
+        // Relaxed: only the socket's own operations change the generation (`close`), and
+        // a recycled desc came here through `FREE`'s lock, after its last bump.
         Token(addr | ((self.seq.load(Relaxed) as usize & 0xFFFF) << ADDR_BITS))
     }
 
@@ -160,13 +196,15 @@ impl PollDesc {
             return Ok(());
         }
         let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Acquire: as above; the lock orders us after any registration that stored it.
         let cur = self.rt.load(Acquire);
         if cur == s.id {
             return Ok(());
         }
+        // Relaxed: see the field.
         let fd = self.fd.load(Relaxed) as RawFd;
         if cur != 0 {
-            if crate::runtime::is_live(cur) {
+            if sched::is_live(cur) {
                 return Err(io::Error::other(
                     "gmp: this socket is registered with another gmp runtime that is still \
                      running; a socket cannot be used from two runtimes",
@@ -177,6 +215,8 @@ impl PollDesc {
             if let Some(old) = reg.take() {
                 let _ = old.deregister(&mut SourceFd(&fd));
             }
+            // Relaxed: nobody of the new runtime waits on this desc before the Release
+            // store of `rt` below publishes these.
             self.rg.store(0, Relaxed);
             self.wg.store(0, Relaxed);
         }
@@ -224,8 +264,8 @@ impl PollDesc {
         if m.is_null() {
             return self.wait_thread(mode, deadline);
         }
-        // SAFETY: an M's runtime outlives it.
-        let s = unsafe { &*(*m).sched };
+        // SAFETY: `m` is this thread's live M.
+        let s = unsafe { (*m).sched() };
         self.ensure_registered(s)?;
         let slot = self.slot(mode);
         // The common case first: nothing pending, so announce the wait. A READY found
@@ -244,11 +284,14 @@ impl PollDesc {
             // woke the other may have announced more than it consumed, and no new edge
             // will come for that.
             self.check(mode, deadline, None)?;
-            crate::timer::sleep(SHARED_WAIT_NAP);
+            super::timer::sleep(SHARED_WAIT_NAP);
             return self.check(mode, deadline, None);
         }
         if let Err(e) = self.check(mode, deadline, None) {
-            // Only our own WAIT goes back to 0: a READY that raced in stays.
+            // Only our own WAIT goes back to 0: a READY that raced in stays. Release, as
+            // every write that hands the slot back: the next waiter's Acquire CAS from 0
+            // pairs with it. Failure Relaxed: a READY found instead is left for the next
+            // wait to consume.
             let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
             return Err(e);
         }
@@ -256,26 +299,32 @@ impl PollDesc {
         // (The poller counts before its CAS on the slot; our CAS above read that CAS or a
         // later RMW in its release sequence, so this load sees the count.)
         if since.is_some_and(|n| self.events(mode) != n) {
+            // Orderings as in the early-error path above.
             let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
             return Ok(());
         }
         let dl = deadline.map(|when| {
             let (ctr, _) = self.deadline_words(mode);
-            // Relaxed: only this direction's single waiter counts; the timer reads it
-            // with Acquire after the heap lock has published the entry.
+            // Relaxed: only this direction's single waiter counts. The timer that
+            // compares it was pushed after this under its heap's lock, which orders this
+            // increment before the timer's load (`deadline_fired`).
             let n = ctr.fetch_add(1, Relaxed) + 1;
-            sched::add_deadline(s, when, self, mode, n);
+            add_deadline(when, self, mode, n);
             n
         });
         s.netpoll.waiters.fetch_add(1, SeqCst);
-        sched::park(|g| {
-            // Release publishes the parked G to `unblock`'s Acquire.
+        park::park(|g| {
+            // Release publishes the parked G to `unblock`'s Acquire. Acquire (both ways):
+            // a failed commit read the waker's READY or 0, and the G then goes on with
+            // what the waker published before it (`unblock`'s Release).
             slot.compare_exchange(WAIT, g as usize, AcqRel, Acquire)
                 .is_ok()
         });
         s.netpoll.waiters.fetch_sub(1, SeqCst);
         // Consume a READY if it is still there. Not a plain swap: once our waker moved
         // the word on, another goroutine may already have put its WAIT or itself there.
+        // Acquire pairs with `unblock`'s Release CAS that set READY; failure Relaxed:
+        // nothing is read then.
         if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
             return Ok(());
         }
@@ -290,6 +339,10 @@ impl PollDesc {
     }
 
     fn check(&self, mode: Mode, deadline: Option<u64>, armed: Option<u64>) -> io::Result<()> {
+        // Acquire pairs with the Release store in `close`: a caller that sees the flag
+        // sees the desc as `close` left it before waking waiters. (A waiter that `close`
+        // woke is ordered after the store by the wake-up itself: `unblock`'s CAS and the
+        // run queue.)
         if self.closing.load(Acquire) {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -297,6 +350,7 @@ impl PollDesc {
             ));
         }
         let expired = match armed {
+            // Acquire pairs with the Release store of `expired` in `deadline_fired`.
             Some(n) => self.deadline_words(mode).1.load(Acquire) == n,
             None => deadline.is_some_and(|d| d <= nanotime()),
         };
@@ -318,6 +372,7 @@ impl PollDesc {
             libc::POLLOUT
         };
         let mut pfd = libc::pollfd {
+            // Relaxed: see the field.
             fd: self.fd.load(Relaxed) as RawFd,
             events,
             revents: 0,
@@ -350,8 +405,9 @@ impl PollDesc {
     /// Whether an edge event arrived for `mode` that nobody consumed. A read that came up
     /// short and finds this false, and [`read_closed`](Self::read_closed) false, can park
     /// at once instead of making a syscall that would only return `WouldBlock`
-    /// (DESIGN.md, netpoll).
+    /// (ARCHITECTURE.md, "The netpoller").
     pub fn is_ready(&self, mode: Mode) -> bool {
+        // Acquire pairs with `unblock`'s Release CAS that set READY.
         self.slot(mode).load(Acquire) == READY
     }
 
@@ -365,14 +421,19 @@ impl PollDesc {
 
     /// Wakes whoever waits, deregisters, and recycles the desc. Call before closing the fd.
     pub fn close(&'static self) {
+        // Release pairs with the Acquire load in `check`.
         self.closing.store(true, Release);
         for mode in [Mode::Read, Mode::Write] {
             let g = unblock(self.slot(mode), false);
             if !g.is_null() {
-                sched::ready(g, false);
+                park::ready(g, false);
             }
         }
+        // AcqRel: Acquire pairs with the Release store in `ensure_registered` (the
+        // registration this undoes is visible); Release pairs with its Acquire loads, so
+        // a later registration of the recycled desc starts from a deregistered fd.
         if self.rt.swap(0, AcqRel) != 0 {
+            // Relaxed: see the field.
             let fd = self.fd.load(Relaxed) as RawFd;
             if let Some(r) = self
                 .registry
@@ -383,8 +444,12 @@ impl PollDesc {
                 let _ = r.deregister(&mut SourceFd(&fd));
             }
         }
-        // New generation: events and deadline timers of the old one are ignored.
-        self.seq.fetch_add(1, AcqRel);
+        // New generation: events of the old one are ignored. Release pairs with the
+        // poller's Acquire load in `poll_with`: a poller that reads the new generation
+        // drops the event. One that read the old generation just before this may still
+        // mark the recycled desc READY: a spurious readiness, which costs the next
+        // operation one syscall that returns `WouldBlock`.
+        self.seq.fetch_add(1, Release);
         // Relaxed: the FREE lock below publishes these resets to the next `alloc`.
         self.rg.store(0, Relaxed);
         self.wg.store(0, Relaxed);
@@ -396,8 +461,11 @@ impl PollDesc {
 
 /// Marks `slot` ready (`ioready`) or just wakes its waiter (deadline, close). Returns the
 /// G to ready, or null.
+#[inline]
 fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
-    let mut old = slot.load(Acquire);
+    // Relaxed: a first guess for the CAS, which carries the ordering; returning early
+    // reads nothing through the word.
+    let mut old = slot.load(Relaxed);
     loop {
         if old == READY || (old == 0 && !ioready) {
             return ptr::null_mut();
@@ -418,138 +486,106 @@ fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
     }
 }
 
+/// The poller saw `ev`, an event for a desc (its token is the desc's, from
+/// `PollDesc::token`): marks the directions it names ready and hands each G that was
+/// parked on one to `f` (Go's `netpollready`). Events of an older generation of a
+/// recycled desc are dropped. Returns how many Gs `f` got.
+#[inline]
+pub(super) fn netpollready(ev: &Event, f: &mut impl FnMut(*mut G)) -> usize {
+    let t = ev.token().0;
+    // SAFETY: descs are never freed; a stale token is caught by the generation check.
+    let pd = unsafe { &*((t & ADDR_MASK) as *const PollDesc) };
+    // Acquire pairs with the Release bump in `PollDesc::close`.
+    if (pd.seq.load(Acquire) as usize & 0xFFFF) != t >> ADDR_BITS {
+        return 0;
+    }
+    let mut woken = 0;
+    let err = ev.is_error();
+    if ev.is_read_closed() || err {
+        // Release: before the READY that a reader may see (pairs with `read_closed`).
+        pd.rclosed.store(true, Release);
+    }
+    if ev.is_readable() || ev.is_read_closed() || err {
+        // Counted before the slot's CAS: see `wait_since`.
+        pd.rev.fetch_add(1, SeqCst);
+        let g = unblock(&pd.rg, true);
+        if !g.is_null() {
+            woken += 1;
+            f(g);
+        }
+    }
+    if ev.is_writable() || ev.is_write_closed() || err {
+        // As above.
+        pd.wev.fetch_add(1, SeqCst);
+        let g = unblock(&pd.wg, true);
+        if !g.is_null() {
+            woken += 1;
+            f(g);
+        }
+    }
+    woken
+}
+
+// ---- deadlines --------------------------------------------------------------------
+
+/// A socket deadline's timer: `arg` is the desc's address with the low bit set for the
+/// write side (descs are 64-byte aligned), `seq` the deadline's number.
+static DEADLINE: TimerFunc = TimerFunc {
+    fire: |arg, n| {
+        let (pd, mode) = deadline_target(arg);
+        deadline_fired(pd, mode, n)
+    },
+    stale: |arg, n| {
+        let (pd, mode) = deadline_target(arg);
+        deadline_stale(pd, mode, n)
+    },
+};
+
+/// Adds deadline `n` of `pd`'s `mode` side, at `when`, on the current M's P (called
+/// from a G, before it parks).
+fn add_deadline(when: u64, pd: &'static PollDesc, mode: Mode, n: u64) {
+    let side = match mode {
+        Mode::Read => 0,
+        Mode::Write => 1,
+    };
+    timer::add_timer_from_g(Timer {
+        when,
+        f: &DEADLINE,
+        arg: pd as *const PollDesc as usize | side,
+        seq: n,
+    });
+}
+
+/// The desc and side a `DEADLINE` timer's `arg` names.
+fn deadline_target(arg: usize) -> (&'static PollDesc, Mode) {
+    let mode = if arg & 1 == 0 {
+        Mode::Read
+    } else {
+        Mode::Write
+    };
+    // SAFETY: `arg` was made from a `&'static PollDesc` by `add_deadline`; descs are
+    // never freed.
+    (unsafe { &*((arg & !1) as *const PollDesc) }, mode)
+}
+
 /// A deadline timer fired: wake the waiter if this deadline is still the current one.
-pub(crate) fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut G {
+fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut G {
     let (ctr, expired) = pd.deadline_words(mode);
-    if ctr.load(Acquire) != n {
+    // Relaxed: the waiter's increment to `n` came before it pushed this timer under the
+    // heap lock this runner holds, which orders it. A later increment (a newer wait)
+    // may be missed: this timer then wakes the newer wait, whose `check` finds
+    // `expired` is not its number and retries its syscall.
+    if ctr.load(Relaxed) != n {
         return ptr::null_mut();
     }
+    // Release pairs with the Acquire load in `check`.
     expired.store(n, Release);
     unblock(pd.slot(mode), false)
 }
 
 /// Whether a deadline timer is for a wait that is over (a later wait re-armed it).
-pub(crate) fn deadline_stale(pd: &'static PollDesc, mode: Mode, n: u64) -> bool {
+fn deadline_stale(pd: &'static PollDesc, mode: Mode, n: u64) -> bool {
     let (ctr, _) = pd.deadline_words(mode);
     // Relaxed: a pruning hint; a timer kept by mistake just fires and finds nothing.
     ctr.load(Relaxed) != n
-}
-
-/// The runtime's poller.
-pub(crate) struct Netpoll {
-    poll: UnsafeCell<Poll>,
-    events: UnsafeCell<Events>,
-    /// Held by whoever is inside `poll` (one M, or sysmon).
-    busy: AtomicBool,
-    pub registry: Arc<Registry>,
-    waker: Waker,
-    /// Gs inside `PollDesc::wait`: if any, the idle sleeper must block in the poller, and
-    /// there is no deadlock.
-    pub waiters: AtomicUsize,
-    /// `nanotime` of the last poll's end; 0 while an M is blocked in it.
-    pub last_poll: AtomicU64,
-    /// When the blocked poller will wake by itself (`NEVER`: not blocked or no timeout).
-    pub poll_until: AtomicU64,
-}
-
-// SAFETY: `poll` and `events` are touched only by the holder of `busy`.
-unsafe impl Sync for Netpoll {}
-unsafe impl Send for Netpoll {}
-
-impl Netpoll {
-    pub(crate) fn new() -> io::Result<Netpoll> {
-        let poll = Poll::new()?;
-        let registry = Arc::new(poll.registry().try_clone()?);
-        let waker = Waker::new(poll.registry(), WAKER)?;
-        Ok(Netpoll {
-            poll: UnsafeCell::new(poll),
-            // 1024 as tokio: with a thousand busy connections one poll drains them all.
-            events: UnsafeCell::new(Events::with_capacity(1024)),
-            busy: AtomicBool::new(false),
-            registry,
-            waker,
-            waiters: AtomicUsize::new(0),
-            last_poll: AtomicU64::new(nanotime()),
-            poll_until: AtomicU64::new(NEVER),
-        })
-    }
-
-    /// Wakes an M blocked in `poll`.
-    pub(crate) fn wake(&self) {
-        if let Err(e) = self.waker.wake() {
-            tracing::error!("gmp: cannot wake the netpoller: {e}");
-        }
-    }
-
-    /// Polls once, blocking up to `timeout` (`None`: until an event or `wake`), and
-    /// returns the Gs that became runnable. `None` if another M is polling.
-    pub(crate) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<*mut G>> {
-        let mut gs = Vec::new();
-        self.poll_with(timeout, |g| gs.push(g)).then_some(gs)
-    }
-
-    /// [`poll`](Self::poll) handing each G that became runnable to `f` instead of
-    /// collecting them, so the busy path (`sched::netpoll_now`, one poll per two to four
-    /// round trips in the echo benchmark) allocates nothing. `f` runs while this M holds
-    /// the poller: another M that tries to poll meanwhile gets `false`, as it would
-    /// during the syscall. Returns `false` if another M is polling.
-    pub(crate) fn poll_with(&self, timeout: Option<Duration>, mut f: impl FnMut(*mut G)) -> bool {
-        if self.busy.swap(true, Acquire) {
-            return false;
-        }
-        let blocking = timeout != Some(Duration::ZERO);
-        if blocking {
-            self.last_poll.store(0, SeqCst);
-        }
-        // SAFETY: we hold `busy`.
-        let (poll, events) = unsafe { (&mut *self.poll.get(), &mut *self.events.get()) };
-        let r = poll.poll(events, timeout);
-        let mut woken = 0usize;
-        if let Err(e) = r {
-            if e.kind() != io::ErrorKind::Interrupted {
-                tracing::error!("gmp: netpoll failed: {e}");
-            }
-        } else {
-            for ev in events.iter() {
-                if ev.token() == WAKER {
-                    continue;
-                }
-                let t = ev.token().0;
-                // SAFETY: descs are never freed; a stale token is caught by the
-                // generation check below.
-                let pd = unsafe { &*((t & ADDR_MASK) as *const PollDesc) };
-                if (pd.seq.load(Acquire) as usize & 0xFFFF) != t >> ADDR_BITS {
-                    continue;
-                }
-                let err = ev.is_error();
-                if ev.is_read_closed() || err {
-                    // Release: before the READY that a reader may see (pairs with
-                    // `read_closed`).
-                    pd.rclosed.store(true, Release);
-                }
-                if ev.is_readable() || ev.is_read_closed() || err {
-                    pd.rev.fetch_add(1, SeqCst);
-                    let g = unblock(&pd.rg, true);
-                    if !g.is_null() {
-                        woken += 1;
-                        f(g);
-                    }
-                }
-                if ev.is_writable() || ev.is_write_closed() || err {
-                    pd.wev.fetch_add(1, SeqCst);
-                    let g = unblock(&pd.wg, true);
-                    if !g.is_null() {
-                        woken += 1;
-                        f(g);
-                    }
-                }
-            }
-        }
-        self.last_poll.store(nanotime(), SeqCst);
-        self.busy.store(false, Release);
-        if woken > 0 {
-            tracing::trace!(n = woken, "netpoll woke goroutines");
-        }
-        true
-    }
 }

@@ -20,18 +20,17 @@
 //! Pages are committed only when touched. A recycled stack that grew deep is trimmed with
 //! `MADV_DONTNEED` below [`TRIM_KEEP`], so memory returns after a burst of deep calls.
 //!
-//! A guard-page hit is reported by a SIGSEGV handler (running on the thread's alternate
-//! signal stack) that checks the fault address against the running G's guard page,
-//! writes `goroutine N "name" overflowed its stack of K KiB` with `write(2)` and aborts.
-//! Any other SIGSEGV goes to the handler that was installed before ours, so std's report
-//! of a thread's own stack overflow keeps working.
+//! A guard-page hit is reported by the SIGSEGV handler of `signal.rs`, which asks
+//! [`guard_hit`] whether the fault address lies in the running G's guard page.
 
-use crate::g::G;
+use super::g::G;
+use super::m;
+use crate::signal::Overflow;
 use std::io;
 use std::ptr;
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 
-pub(crate) const PAGE: usize = 4096;
+pub(super) const PAGE: usize = 4096;
 
 /// Default usable stack size of a G (virtual; only touched pages cost memory).
 pub const DEFAULT_STACK_SIZE: usize = 256 << 10;
@@ -68,9 +67,9 @@ pub(crate) fn round_size(bytes: usize) -> io::Result<usize> {
 
 /// The usable part of one stack slot: `[lo, hi)`, guard page at `[lo - PAGE, lo)`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Stack {
-    pub lo: usize,
-    pub hi: usize,
+pub(super) struct Stack {
+    pub(super) lo: usize,
+    pub(super) hi: usize,
 }
 
 impl Stack {
@@ -79,7 +78,7 @@ impl Stack {
     /// records it): a G that went deep and switched there is trimmed; one whose deep
     /// calls all returned before its next switch keeps those pages until its stack is
     /// next trimmed. (Probing the memory instead cost a page fault per new stack.)
-    pub(crate) fn trim(&self, min_sp: usize) {
+    pub(super) fn trim(&self, min_sp: usize) {
         let keep_lo = self.hi - TRIM_KEEP;
         if keep_lo <= self.lo {
             return;
@@ -116,8 +115,8 @@ struct PoolInner {
 
 /// Maps and carves stacks of one size, and keeps the shared list of free Gs (each G
 /// lives at the top of its stack, so a free G *is* a free stack).
-pub(crate) struct StackPool {
-    pub size: usize,
+pub(super) struct StackPool {
+    pub(super) size: usize,
     slot: usize,
     inner: Mutex<PoolInner>,
     free: Mutex<Vec<FreeG>>,
@@ -130,7 +129,7 @@ unsafe impl Send for FreeG {}
 
 impl StackPool {
     /// A pool for stacks of `size` bytes (already rounded by `round_size`).
-    pub(crate) fn new(size: usize) -> StackPool {
+    pub(super) fn new(size: usize) -> StackPool {
         StackPool {
             size,
             slot: size + PAGE,
@@ -149,37 +148,37 @@ impl StackPool {
     }
 
     /// Moves up to `n` free Gs into a P's cache.
-    pub(crate) fn take_free(&self, cache: &mut Vec<*mut G>, n: usize) {
+    pub(super) fn take_free(&self, cache: &mut Vec<*mut G>, n: usize) {
         let mut free = self.free_list();
         let k = free.len().saturating_sub(n);
         cache.extend(free.drain(k..).map(|f| f.0));
     }
 
     /// Moves `n` Gs from a P's cache to the shared list.
-    pub(crate) fn put_free(&self, cache: &mut Vec<*mut G>, n: usize) {
+    pub(super) fn put_free(&self, cache: &mut Vec<*mut G>, n: usize) {
         let k = cache.len().saturating_sub(n);
         self.free_list().extend(cache.drain(k..).map(FreeG));
     }
 
-    pub(crate) fn take_one(&self) -> Option<*mut G> {
+    pub(super) fn take_one(&self) -> Option<*mut G> {
         self.free_list().pop().map(|f| f.0)
     }
 
-    pub(crate) fn put_one(&self, g: *mut G) {
+    pub(super) fn put_one(&self, g: *mut G) {
         self.free_list().push(FreeG(g));
     }
 
     /// Carves a fresh stack with its guard page installed.
     #[cfg(test)]
-    pub(crate) fn carve(&self) -> io::Result<Stack> {
+    pub(super) fn carve(&self) -> io::Result<Stack> {
         Ok(self.carve_batch(1)?[0])
     }
 
     /// Carves up to `max` (at least one) fresh stacks, guards installed and top pages
     /// committed, with two `process_madvise` calls for the whole batch where the kernel
     /// has it: one `madvise` per stack cost about 1 µs each, which is what a burst of
-    /// spawns paid per new goroutine (see CARVE_BATCH in sched.rs).
-    pub(crate) fn carve_batch(&self, max: usize) -> io::Result<Vec<Stack>> {
+    /// spawns paid per new goroutine (see `CARVE_BATCH` in g.rs).
+    pub(super) fn carve_batch(&self, max: usize) -> io::Result<Vec<Stack>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.carve + self.slot > inner.carve_end {
             let slots = (CHUNK_BYTES / self.slot).clamp(16, 4096);
@@ -238,7 +237,7 @@ impl StackPool {
     }
 
     /// Every stack carved so far, for the shutdown sweep.
-    pub(crate) fn for_each_carved(&self, mut f: impl FnMut(Stack)) {
+    pub(super) fn for_each_carved(&self, mut f: impl FnMut(Stack)) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for c in &inner.chunks {
             let end = if c.base + c.len == inner.carve_end {
@@ -259,7 +258,7 @@ impl StackPool {
 
     /// Whether `addr` lies in any chunk of this pool.
     #[cfg(test)]
-    pub(crate) fn contains(&self, addr: usize) -> bool {
+    pub(super) fn contains(&self, addr: usize) -> bool {
         let inner = self.inner.lock().unwrap();
         inner
             .chunks
@@ -369,154 +368,17 @@ fn install_guard(mode: &mut GuardMode, page: usize) -> io::Result<()> {
     Ok(())
 }
 
-// ---- overflow reporting -------------------------------------------------------------
+// ---- overflow ---------------------------------------------------------------------
 
-static INSTALL: Once = Once::new();
-// SAFETY: all-zero is a valid `sigaction` (SIG_DFL, empty mask, no flags).
-static mut PREV_SEGV: libc::sigaction = unsafe { std::mem::zeroed() };
-
-/// Installs the SIGSEGV handler once per process, keeping the previous one to chain to.
-pub(crate) fn install_overflow_handler() {
-    INSTALL.call_once(|| {
-        // SAFETY: plain sigaction calls; PREV_SEGV is written once here, before the
-        // handler that reads it can run (the handler is installed by the second call).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_segv as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGSEGV, ptr::null(), &raw mut PREV_SEGV);
-            libc::sigaction(libc::SIGSEGV, &sa, ptr::null_mut());
-        }
-    });
-}
-
-/// Makes sure this thread has an alternate signal stack (std gives its threads one only
-/// when its own handler is installed). Returns the mapping to free at thread exit, if we
-/// made one.
-pub(crate) fn ensure_altstack() -> Option<(usize, usize)> {
-    const SIZE: usize = 64 << 10;
-    // SAFETY: sigaltstack queries/sets this thread's own alternate stack; the mapping is
-    // ours and freed by `free_altstack` after disabling it.
-    unsafe {
-        let mut old: libc::stack_t = std::mem::zeroed();
-        libc::sigaltstack(ptr::null(), &mut old);
-        if old.ss_flags & libc::SS_DISABLE == 0 {
-            return None;
-        }
-        let p = libc::mmap(
-            ptr::null_mut(),
-            SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if p == libc::MAP_FAILED {
-            return None;
-        }
-        let st = libc::stack_t {
-            ss_sp: p,
-            ss_flags: 0,
-            ss_size: SIZE,
-        };
-        libc::sigaltstack(&st, ptr::null_mut());
-        Some((p as usize, SIZE))
-    }
-}
-
-pub(crate) fn free_altstack(alt: Option<(usize, usize)>) {
-    if let Some((p, size)) = alt {
-        // SAFETY: disable first so no signal lands on the stack being unmapped.
-        unsafe {
-            let st = libc::stack_t {
-                ss_sp: ptr::null_mut(),
-                ss_flags: libc::SS_DISABLE,
-                ss_size: 0,
-            };
-            libc::sigaltstack(&st, ptr::null_mut());
-            libc::munmap(p as *mut _, size);
-        }
-    }
-}
-
-extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo for SIGSEGV.
-    let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some((id, name, lo, hi)) = crate::m::running_g_for_signal() {
-        if addr >= lo - PAGE && addr < lo {
-            report_overflow(id, name, (hi - lo) >> 10);
-            // SAFETY: abort is async-signal-safe.
-            unsafe { libc::abort() };
-        }
-    }
-    // Not ours: hand it to whoever was there before.
-    // SAFETY: PREV_SEGV was written before this handler was installed and never again.
-    unsafe {
-        let prev = (&raw const PREV_SEGV).read();
-        if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
-            // Restore the default action and return: the faulting instruction runs again
-            // and the process dies of SIGSEGV as it would have without us.
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(libc::SIGSEGV, &sa, ptr::null_mut());
-        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                std::mem::transmute(prev.sa_sigaction);
-            f(sig, info, ctx);
-        } else {
-            let f: extern "C" fn(libc::c_int) = std::mem::transmute(prev.sa_sigaction);
-            f(sig);
-        }
-    }
-}
-
-/// Writes the overflow message with `write(2)` only: no allocation, no locks.
-fn report_overflow(id: u64, name: Option<&[u8]>, kib: usize) {
-    let mut buf = [0u8; 256];
-    let mut w = SigWriter {
-        buf: &mut buf,
-        len: 0,
-    };
-    w.put(b"goroutine ");
-    w.num(id);
-    if let Some(n) = name {
-        w.put(b" \"");
-        w.put(n);
-        w.put(b"\"");
-    }
-    w.put(b" overflowed its stack of ");
-    w.num(kib as u64);
-    w.put(b" KiB\n");
-    let len = w.len;
-    // SAFETY: write(2) is async-signal-safe; buf is a live local.
-    unsafe { libc::write(2, buf.as_ptr().cast(), len) };
-}
-
-struct SigWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl SigWriter<'_> {
-    fn put(&mut self, s: &[u8]) {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s[..n]);
-        self.len += n;
-    }
-    fn num(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.put(&digits[i..]);
-    }
+/// For the SIGSEGV handler (`signal.rs`): the goroutine running on this thread, if
+/// `addr` lies in its stack's guard page.
+pub(crate) fn guard_hit(addr: usize) -> Option<Overflow> {
+    let (id, name, lo, hi) = m::running_g_for_signal()?;
+    (addr >= lo - PAGE && addr < lo).then_some(Overflow {
+        id,
+        name,
+        stack_kib: (hi - lo) >> 10,
+    })
 }
 
 #[cfg(test)]
@@ -568,10 +430,8 @@ mod tests {
         unsafe { ptr::write_volatile((s.hi - 64) as *mut usize, 7) };
         s.trim(s.hi - 1024);
         // SAFETY: as above.
-        assert_eq!(
-            unsafe { ptr::read_volatile((s.hi - 64) as *const usize) },
-            7
-        );
+        let kept = unsafe { ptr::read_volatile((s.hi - 64) as *const usize) };
+        assert_eq!(kept, 7);
     }
 
     #[test]

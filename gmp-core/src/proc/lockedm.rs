@@ -1,0 +1,227 @@
+//! Locked Ms: a goroutine that parks while it unwinds resumes on the M it parked on,
+//! which runs nothing else meanwhile (Go's `LockOSThread`, for the length of the
+//! unwind).
+//!
+//! # Why
+//! std counts panics per thread. A goroutine that parks mid-unwind (a destructor that
+//! sleeps, locks or does I/O) and resumed on another M would leave its old thread
+//! "panicking" (every later goroutine there would see `thread::panicking()`, and its
+//! next panic would abort the process as a panic inside a panic) and underflow its new
+//! thread's count.
+//!
+//! # How
+//! `park` (and `handoff::reacquire`, for a goroutine that lost its P) stores the M in
+//! the panicking G's `locked_m` before the G can be woken. On g0 the M lists itself
+//! ([`prepare`]), gives its P away, counts itself asleep ([`count`]) and sleeps
+//! ([`stoplockedm`]). Whichever M later dequeues the woken G sees `locked_m` in
+//! `schedule` and calls [`startlockedm`]: it hands its own P to the locked M, which runs
+//! the G, and goes idle itself. A park that does not happen after all (its commit
+//! returned false) unlists the M again ([`cancel`]).
+//!
+//! An M asleep with its G counts as idle for `checkdead` (`Sched::nmlocked`) and not
+//! against the thread limit ([`threads_counted`]): there are as many as goroutines
+//! unwinding through a park at once, and failing to start an M for the P one gives away
+//! would leave that P's timers and queue to nobody. `shutdown` wakes every listed M to
+//! exit ([`wake_all`]).
+//!
+//! Cost: two thread wake-ups per park, on a path only unwinding takes. Every park and
+//! yield pays a `panicking()` check, and `schedule` a look at the dequeued G's
+//! `locked_m`, which sits next to `status` on the line every switch touches.
+
+use super::g::G;
+use super::handoff;
+use super::m::M;
+use super::p::GRef;
+use super::sched::{self, Sched};
+use super::schedule;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::*;
+
+/// Before the G locked to `m` can be woken: re-arms the M's note and lists the M for
+/// `shutdown`.
+pub(super) fn prepare(m: &mut M) {
+    m.park.clear();
+    let s = m.sched();
+    let mut l = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
+    // `shutdown` sets the flag before it drains this list under the same lock: either
+    // the drain wakes this M, or this M sees the flag and wakes itself.
+    if s.shutdown.load(SeqCst) {
+        drop(l);
+        // `next_p` stays null: `stoplockedm` exits the M.
+        m.park.wake();
+        return;
+    }
+    l.push(m as *mut M as usize);
+}
+
+/// Counts `m`, listed by `prepare` and about to give its P away, as asleep with
+/// its G (`Sched::nmlocked`), unless `startlockedm` already claimed it. Under the
+/// scheduler lock, as `startlockedm`'s uncount and `checkdead`'s read.
+pub(super) fn count(m: &mut M) {
+    let s = m.sched();
+    let me = m as *mut M as usize;
+    let _l = s.lock();
+    let listed = s
+        .locked_ms
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&me);
+    if listed {
+        m.locked_idle = true;
+        s.nmlocked.fetch_add(1, SeqCst);
+    }
+}
+
+/// The locked G did not park after all: it goes on running here, unlocked.
+///
+/// # Safety
+/// `g` is the G `m` is about to resume.
+pub(super) unsafe fn cancel(m: &mut M, g: *mut G) {
+    let me = m as *mut M as usize;
+    m.sched()
+        .locked_ms
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&x| x != me);
+    // SAFETY: per the contract.
+    // Relaxed: see `G::locked_m`.
+    unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
+}
+
+/// Sleeps, without a P, until `startlockedm` hands this M the P of whichever M
+/// dequeued `g`, then runs `g` (or exits at shutdown).
+///
+/// # Safety
+/// `g` is locked to `m` and parked or queued; `prepare` ran before it could be
+/// woken; `m` holds no P.
+pub(super) unsafe fn stoplockedm(m: &mut M, g: *mut G) -> ! {
+    {
+        // This may be the last M to go to sleep.
+        let s = m.sched();
+        let mut l = s.lock();
+        sched::checkdead(s, &mut l);
+    }
+    m.park.sleep();
+    let p = std::mem::replace(&mut m.next_p, ptr::null());
+    if p.is_null() {
+        if !m.sched().shutdown.load(SeqCst) {
+            unreachable!("a locked M was woken without a P outside shutdown");
+        }
+        schedule::mexit(m);
+    }
+    handoff::acquirep(m, p);
+    // SAFETY: `g` is locked to this M, which alone may run it: it runs here again,
+    // unlocked.
+    // Relaxed: see `G::locked_m`.
+    unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
+    schedule::execute(m, g)
+}
+
+/// Threads that count against `RuntimeBuilder::max_threads`: every M but those asleep
+/// with a G that parked mid-unwind. Those are as many as goroutines unwinding through a
+/// park at once, and failing to start an M for the P one gives away would leave its
+/// timers and queue to nobody (a panic there would be a panic inside a panic).
+pub(super) fn threads_counted(s: &Sched) -> usize {
+    s.mcount
+        .load(SeqCst)
+        .saturating_sub(s.nmlocked.load(SeqCst))
+}
+
+/// `schedule` dequeued `g`, locked to `target`: gives `target` this M's P to run it
+/// with, then waits, idle, for another P. Returns holding one.
+///
+/// # Safety
+/// `g` was just dequeued by this M and is locked to `target`.
+#[cold]
+#[inline(never)]
+pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
+    let s = m.sched();
+    let mut l = s.lock();
+    let listed = {
+        let mut list = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let before = list.len();
+        list.retain(|&x| x != target as usize);
+        list.len() != before
+    };
+    if !listed || s.shutdown.load(SeqCst) {
+        // Shutdown: `shutdown` woke `target` to exit, or (if we unlisted it first) we
+        // do. Leave the G for the final sweep.
+        drop(l);
+        // SAFETY: `g` was dequeued by this M and is in no queue now; a listed `target`
+        // sleeps in `stoplockedm` and reads `next_p` after its note is woken.
+        unsafe {
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+            if listed {
+                (*target).next_p = ptr::null();
+                (*target).park.wake();
+            }
+        }
+        schedule::mexit(m);
+    }
+    // SAFETY: `locked_idle` of a listed M is read and written under the scheduler lock.
+    unsafe {
+        if (*target).locked_idle {
+            (*target).locked_idle = false;
+            s.nmlocked.fetch_sub(1, SeqCst);
+        }
+    }
+    let p = handoff::releasep(m);
+    // Idle before `target` runs: when its G parks again it hands the P to an idle M,
+    // and must find this one rather than start a thread (or fail to, at the limit).
+    // `target` is no longer counted as idle, so `checkdead` cannot fire here.
+    if !schedule::stopm_register(s, m, &mut l) {
+        // Shutdown began after the check above: `target` is unlisted, so wake it to
+        // exit (`next_p` null), leave the G for the final sweep, and exit too.
+        s.pidleput(&mut l, p);
+        drop(l);
+        // SAFETY: as below; `g` is in no queue.
+        unsafe {
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+            (*target).next_p = ptr::null();
+            (*target).park.wake();
+        }
+        schedule::mexit(m);
+    }
+    drop(l);
+    // SAFETY: `target` sleeps in `stoplockedm` (it listed itself before `g` could be
+    // woken; only this function and `shutdown` unlist it, both under a lock we held)
+    // and reads `next_p` after its note is woken.
+    unsafe {
+        (*target).next_p = p;
+        (*target).park.wake();
+    }
+    schedule::stopm_wait(m);
+}
+
+/// `requeue_m` for a goroutine locked to its M: the M sleeps until the M that dequeues
+/// the goroutine hands it a P, then resumes it here.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
+pub(super) unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
+    // SAFETY: as in `handoff::requeue_m`; the G's `locked_m` is this M.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        prepare(m);
+        count(m);
+        schedule::inject(m.sched(), &[g]);
+        stoplockedm(m, g)
+    }
+}
+
+/// At shutdown: wakes every listed M to exit (`next_p` null). Unlisting them keeps
+/// `startlockedm` away.
+pub(super) fn wake_all(s: &Sched) {
+    for m in std::mem::take(&mut *s.locked_ms.lock().unwrap_or_else(|e| e.into_inner())) {
+        let m = m as *mut M;
+        // SAFETY: a listed M sleeps in `stoplockedm` and reads `next_p` after its note is
+        // woken; unlisted here, no `startlockedm` touches it.
+        unsafe {
+            (*m).next_p = ptr::null();
+            (*m).park.wake();
+        }
+    }
+}

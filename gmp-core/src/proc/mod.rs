@@ -1,0 +1,62 @@
+//! The scheduler core: what Go keeps in its `runtime` package (`proc.go`, `runtime2.go`,
+//! `netpoll.go`, `time.go`, `stack.go`), one file per concept, named as Go names it.
+//!
+//! These files call each other freely: `park` ends in `schedule`, `schedule` runs timers
+//! and polls the netpoller, timers and the netpoller `ready` the Gs they wake, `handoff`
+//! starts Ms, an M runs `schedule`. That loop is the scheduler itself, and Go keeps it in
+//! one package for the same reason: cutting it would put function pointers or trait
+//! objects on the hottest paths (`park`, `ready`, the netpoll check in `find_runnable`).
+//! So the circle stays, here, and every arrow across this directory's edge points one
+//! way: `chan`, `sync` and `runtime` call in; this calls out only to the bottom (`arch`,
+//! `clock`, `signal`). `spawn` and `sysmon` sit here but outside the circle: nothing in
+//! it calls them. ARCHITECTURE.md ("gmp-core, layer by layer") draws the floors.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `g` | `struct G` at the top of its stack; its free lists (`gfget`, `gfput`) |
+//! | `m` | `struct M`: an OS thread, its g0, its `Note`; `newm`, `mstart` |
+//! | `p` | `struct P`: run queue, `runnext`, caches, timers, counters |
+//! | `sched` | `struct Sched` (Go's `schedt`): idle lists, `checkdead`, shutdown |
+//! | `schedule` | `schedule`, `find_runnable`, stealing, `wakep`, `startm`, `stopm` |
+//! | `park` | `park` (`gopark`), `ready` (`goready`), `yield_now` (`Gosched`), `goexit` |
+//! | `handoff` | P sections, `acquirep`/`releasep`, `blocking` (`entersyscall`), `retake` |
+//! | `lockedm` | `startlockedm`, `stoplockedm`: a G that parks mid-unwind keeps its M |
+//! | `timer` | timers `{when, f, arg, seq}`, per-P heaps, `sleep` |
+//! | `netpoll` | `PollDesc` (`pollDesc`), the park/ready words, deadlines |
+//! | `netpoll_epoll` | the mio poller, its waker, the polling loop |
+//! | `wait` | the claim protocol of channels and `gmp::sync` (Go's `sudog`s) |
+//! | `stack` | stack chunks, guard pages, trimming |
+//! | `spawn` | `spawn` (`newproc`), a G's start, `JoinHandle`, the join protocol |
+//! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, schedtrace |
+//!
+//! The fields of `G`, `M`, `P` and `Sched` are `pub(super)`: visible in this directory and
+//! nowhere else. The rest of the crate uses the items re-exported below and a few
+//! `pub(crate)` functions.
+
+mod g;
+pub(crate) mod handoff;
+mod lockedm;
+pub(crate) mod m;
+mod netpoll;
+mod netpoll_epoll;
+mod p;
+pub(crate) mod park;
+pub(crate) mod sched;
+pub(crate) mod schedule;
+pub(crate) mod spawn;
+pub(crate) mod stack;
+pub(crate) mod sysmon;
+mod timer;
+pub(crate) mod wait;
+
+// The public API, re-exported at the crate root.
+pub use handoff::blocking;
+pub use park::{park_forever, yield_now};
+pub use sched::Stats;
+pub use spawn::{spawn, Builder, JoinHandle};
+pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
+pub use timer::sleep;
+
+// For gmp-net, through `gmp_core::__private`.
+pub use netpoll::{deadline_after, deadline_left, Mode, PollDesc};
+pub use spawn::off_p;

@@ -1,0 +1,309 @@
+//! How a G leaves its M and comes back: [`park`], [`ready`], [`yield_now`] and `goexit`,
+//! with their g0 halves (`park_m`, `gosched_m`, `goexit0`). Go's `gopark`, `goready`,
+//! `Gosched` and `goexit`.
+//!
+//! Each G-side entry enters a P section and calls `mcall`, which saves the G and runs
+//! the g0 half on the M's g0 stack. Only there, with the G saved, does anything make the
+//! G visible to other Ms: `park_m` runs the park's *commit*, which publishes the G to
+//! its waker (a channel queue, a netpoll word, a timer) or finds that the wake-up already
+//! happened and resumes it at once (ARCHITECTURE.md, invariant 1: commit after save). Then `schedule`
+//! runs the next G. `ready` is the waker's side: it puts the G in a run queue, in this
+//! P's `runnext` when the waker runs on the G's runtime (the readied G inherits the time
+//! slice, as in Go), otherwise in the global queue.
+
+use super::g::{self, G, G_RUNNABLE, G_RUNNING, G_WAITING};
+use super::handoff;
+use super::lockedm;
+use super::m::{self, M};
+use super::p::{GRef, P};
+use super::schedule::{schedule, wakep};
+use crate::arch;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{fence, Ordering::*};
+
+// ---- G-side entry points (run on a G's stack) -------------------------------------
+
+/// Parks the running G. `commit` runs on g0 after the G is saved, with the G's pointer;
+/// it makes the G findable by its waker and returns `true`, or returns `false` if the
+/// wake-up already happened, and the G continues at once. Returns when readied.
+///
+/// Panics with Go's deadlock message if the runtime found every G asleep while this
+/// was the main G.
+///
+/// # Parking mid-unwind
+/// A goroutine that parks while it unwinds resumes on the same M, which runs nothing
+/// else meanwhile (`lockedm.rs` says why and how). The common path pays one
+/// `panicking()` check here.
+pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
+    assert!(
+        !m::current().is_null(),
+        "gmp: park called outside a goroutine"
+    );
+    let m = handoff::p_enter_for_mcall();
+    let c: &mut dyn FnMut(*mut G) -> bool = &mut commit;
+    // SAFETY: `c` lives in this frame, which stays intact while the G is parked; g0 calls
+    // it only before the G can be resumed (see `park_m`), so the erased lifetime never
+    // outlives the borrow. `m`/`g` are this thread's live M and its running G.
+    let g = unsafe {
+        let c: *mut (dyn FnMut(*mut G) -> bool + 'static) = std::mem::transmute(c);
+        (*m).park_commit = Some(c);
+        let g = (*m).curg;
+        if std::thread::panicking() {
+            // Relaxed: see `G::locked_m`.
+            (*g).locked_m.store(m, Relaxed);
+        }
+        arch::mcall(&mut (*g).sched, (*m).g0_sp, park_m, m as usize);
+        g
+    };
+    // Resumed, possibly on another M: `m` is stale from here on.
+    // SAFETY: `g` is this G; its header is live while it runs.
+    // Relaxed: see `G::deadlocked`; the ready that resumed us published it.
+    if unsafe { (*g).deadlocked.swap(false, Relaxed) } {
+        panic!("all goroutines are asleep - deadlock!");
+    }
+}
+
+/// Parks the calling goroutine with nothing that can ever wake it: it stays parked until
+/// the runtime ends (and is dropped then). If every goroutine ends up asleep this way, or
+/// in joins on such goroutines, the runtime reports the deadlock: in the main goroutine
+/// this panics with `all goroutines are asleep - deadlock!`.
+///
+/// The deadlock tests use it (so does `select! {}`): a deadlock made of such parks and
+/// joins is reported in any process, while one made of channel or `gmp::sync` waits is
+/// reported only in a process with no thread besides the runtime's own, since a plain
+/// thread may hold the other end (see `sched::checkdead`). Outside a runtime it panics.
+///
+/// ```
+/// # use gmp_core as gmp;
+/// let r = std::panic::catch_unwind(|| gmp::run(|| gmp::park_forever()));
+/// assert!(r.is_err()); // all goroutines are asleep - deadlock!
+/// ```
+#[doc(hidden)]
+pub fn park_forever() -> ! {
+    loop {
+        park(|_| true);
+    }
+}
+
+/// Blocks the calling goroutine (as [`park_forever`]) or thread forever.
+pub(crate) fn park_or_block_forever() -> ! {
+    if m::current().is_null() {
+        loop {
+            std::thread::park();
+        }
+    }
+    park_forever()
+}
+
+/// Puts the calling goroutine at the tail of its P's queue and runs another (Go's
+/// `runtime.Gosched`). Outside a runtime it yields the thread (`std::thread::yield_now`).
+///
+/// ```
+/// # use gmp_core as gmp;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// gmp::Runtime::builder().procs(1).run(|| {
+///     let ran = Arc::new(AtomicBool::new(false));
+///     let r = ran.clone();
+///     gmp::spawn(move || r.store(true, Ordering::SeqCst));
+///     // One P: the new goroutine runs only when this one gives the P up.
+///     while !ran.load(Ordering::SeqCst) {
+///         gmp::yield_now();
+///     }
+/// });
+/// ```
+pub fn yield_now() {
+    if m::current().is_null() {
+        std::thread::yield_now();
+        return;
+    }
+    if std::thread::panicking() {
+        yield_unwinding();
+        return;
+    }
+    let m = handoff::p_enter_for_mcall();
+    // SAFETY: `m` is this thread's M, running a G (a thread with an M runs only Gs and g0,
+    // and g0 code never calls this), holding its P in a section that g0 continues.
+    unsafe {
+        let g = (*m).curg;
+        arch::mcall(&mut (*g).sched, (*m).g0_sp, gosched_m, m as usize);
+    }
+}
+
+/// `yield_now` mid-unwind, when this M may run no other G (see `park`): park, readied
+/// at once, so the others still get to run, on another M.
+#[cold]
+#[inline(never)]
+fn yield_unwinding() {
+    park(|g| {
+        ready(g, false);
+        true
+    });
+}
+
+/// Ends the running G. Called by `g_entry` after the closure returned or panicked.
+pub(super) fn goexit() -> ! {
+    let m = handoff::p_enter_for_mcall();
+    // SAFETY: as in `yield_now`. The saved context is never resumed.
+    unsafe {
+        let g = (*m).curg;
+        arch::mcall(&mut (*g).sched, (*m).g0_sp, goexit0, m as usize);
+    }
+    unreachable!("a dead goroutine was resumed")
+}
+
+/// Makes `g` runnable. On an M of `g`'s runtime holding a P it goes to that P
+/// (`runnext` if `next`, inheriting the time slice, as Go's `ready` does); from anywhere
+/// else, to the global queue.
+pub(super) fn ready(g: *mut G, next: bool) {
+    ready_on(m::current(), g, next)
+}
+
+/// [`ready`] with the calling thread's M (or null) already at hand.
+pub(super) fn ready_on(m: *mut M, g: *mut G, next: bool) {
+    // SAFETY: `g` is a parked G of a live runtime; the caller won the right to wake it.
+    unsafe {
+        let s = &*(*g).rt;
+        // Relaxed: see `G::status`.
+        (*g).status.store(G_RUNNABLE, Relaxed);
+        tracing::trace!(goid = (*g).id, "ready");
+        let mine = !m.is_null() && ptr::eq((*m).sched(), s);
+        if let Some(m) = mine.then(|| handoff::p_try_enter_on(m)).flatten() {
+            let stealable = (*(*m).p).runqput(g, next);
+            handoff::p_exit(m);
+            // A G that only went into `runnext` cannot be stolen (it is owner-only), so
+            // waking an idle M for it would buy a futex wake-up and nothing else: chan
+            // ping-pong on 2 Ps measured 240-279 ns per round trip with the wake-up,
+            // 139-155 ns without.
+            if !stealable {
+                return;
+            }
+        } else {
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+            // Pairs with the SeqCst RMW in `pidleput`: either the idle M re-checks and
+            // sees this G, or we see its idle P in `wakep`.
+            fence(SeqCst);
+        }
+        wakep(s);
+    }
+}
+
+/// Whether `m` (the calling thread's M, or null) is an M of `g`'s runtime.
+///
+/// # Safety
+/// `g` is a G header of a live runtime.
+#[inline]
+pub(super) unsafe fn on_runtime(m: *mut M, g: *mut G) -> bool {
+    // SAFETY: a live M's fields; `g` per the contract.
+    !m.is_null() && unsafe { ptr::eq((*m).sched(), (*g).rt) }
+}
+
+/// Keeps `g`'s runtime from ending until [`ready_pinned`]: counted in `external`, which
+/// `shutdown` waits for before and after its sweep. For wakers outside the runtime.
+///
+/// # Safety
+/// `g`'s runtime must still be alive, and stay so until this returns (the caller holds
+/// the lock of a wait queue with `g`'s entry in it, which the sweep needs to unlink it).
+pub(super) unsafe fn pin_runtime(g: *mut G) {
+    // SAFETY: per the contract.
+    unsafe { (*(*g).rt).external.fetch_add(1, SeqCst) };
+}
+
+/// Readies `g` from outside its runtime, then drops the pin taken by [`pin_runtime`].
+///
+/// # Safety
+/// The caller pinned `g`'s runtime and won the right to wake `g`.
+pub(super) unsafe fn ready_pinned(g: *mut G) {
+    // SAFETY: the pin keeps the runtime (its Sched and G headers) alive until the
+    // decrement, which is the last access.
+    unsafe {
+        let s = (*g).rt;
+        ready(g, true);
+        (*s).external.fetch_sub(1, SeqCst);
+    }
+}
+
+// ---- g0 side -------------------------------------------------------------------------
+
+/// `park`'s g0 half: runs the commit, then the next G (or the parked G again, if the
+/// commit found the wake-up already done).
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
+unsafe extern "C" fn park_m(m: usize) -> ! {
+    // SAFETY: a `G0Fn` (its contract): `m` is this thread's M, holding its P, its G
+    // saved.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        // Relaxed (status, locked_m): see `G::status` and `G::locked_m`.
+        (*g).status.store(G_WAITING, Relaxed);
+        let commit = m.park_commit.take().expect("park sets a commit");
+        tracing::trace!(goid = (*g).id, "park");
+        let locked = ptr::eq((*g).locked_m.load(Relaxed), m);
+        if locked {
+            lockedm::prepare(m);
+        }
+        if !(*commit)(g) {
+            if locked {
+                lockedm::cancel(m, g);
+            }
+            (*g).status.store(G_RUNNING, Relaxed);
+            m.curg = g;
+            // Back in the goroutine's own code: out of the P section (Relaxed: see
+            // `M::locks`; sysmon reads it only after a membarrier).
+            m.locks.store(0, Relaxed);
+            arch::gogo(&(*g).sched);
+        }
+        if locked {
+            lockedm::count(m);
+            handoff::handoff_own_p(m);
+            lockedm::stoplockedm(m, g);
+        }
+        schedule(m)
+    }
+}
+
+/// `yield_now`'s g0 half: the G goes to the tail of this P's queue.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
+unsafe extern "C" fn gosched_m(m: usize) -> ! {
+    // SAFETY: as in `park_m`; the M holds a P while running a G.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        // Relaxed: see `G::status`.
+        (*g).status.store(G_RUNNABLE, Relaxed);
+        let _ = (*m.p).runqput(g, false);
+        schedule(m)
+    }
+}
+
+/// `goexit`'s g0 half: the G's header and stack go back to a free list.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
+unsafe extern "C" fn goexit0(m: usize) -> ! {
+    // SAFETY: as in `park_m`. The G's closure and frames are finished; its header and
+    // stack go back to a free list.
+    unsafe {
+        let m = &mut *(m as *mut M);
+        let g = m.curg;
+        m.curg = ptr::null_mut();
+        let p = &*m.p;
+        let s = m.sched();
+        P::bump(&p.exited);
+        // The main G's header is about to be recycled: `checkdead` must not see it.
+        let _ = s
+            .main_g
+            // Failure ordering Relaxed: on failure nothing is read or published.
+            .compare_exchange(g, ptr::null_mut(), SeqCst, Relaxed);
+        g::gfput(s, p, g);
+        schedule(m)
+    }
+}

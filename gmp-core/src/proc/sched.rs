@@ -1,0 +1,555 @@
+//! `struct Sched`: one runtime's scheduler state, shared by its Ms (Go's `schedt`): the
+//! Ps, the global run queue, the idle P and M lists under the scheduler lock, the
+//! counts the spinning and deadlock rules read, and the registry of live runtimes. Also
+//! the deadlock check (`checkdead`) and `can_spin`, which read those counts.
+//!
+//! # Deadlock
+//! When the last M goes idle with no timer pending, no goroutine waiting on a socket, no
+//! `off_p` thread running and the main G parked, nothing can wake any G: the main G is
+//! readied with a flag and panics `all goroutines are asleep - deadlock!` from its `park`.
+//! A goroutine waiting on a channel, `select!` or sync primitive also rules it out: a
+//! plain thread may hold the other end (see `checkdead`).
+
+use super::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
+use super::handoff;
+use super::lockedm;
+use super::m::{self, M};
+use super::netpoll_epoll::Netpoll;
+use super::p::{GRef, P};
+use super::stack::StackPool;
+use super::timer;
+use crate::clock::NEVER;
+use crossbeam_deque::{Injector, Stealer, Worker};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+
+/// One runtime's scheduler state, shared by its Ms.
+pub(crate) struct Sched {
+    /// Unique for the life of the process (sockets and join packets remember it).
+    pub(super) id: u64,
+    pub(super) procs: usize,
+    pub(super) ps: Box<[P]>,
+    pub(super) stealers: Box<[Stealer<GRef>]>,
+    /// The global run queue: overflow, and Gs readied from outside the runtime.
+    pub(super) injector: Injector<GRef>,
+    pub(super) lock: Mutex<Locked>,
+    /// Idle Ps (in `Locked::pidle`) and spinning Ms; read without the lock by `wakep`.
+    pub(super) npidle: AtomicUsize,
+    pub(super) nmspinning: AtomicUsize,
+    /// Ms alive, and Ms parked in `stopm` (both changed under `lock`).
+    pub(super) mcount: AtomicUsize,
+    pub(super) nmidle: AtomicUsize,
+    pub(super) next_mid: AtomicUsize,
+    pub(super) stack_size: usize,
+    pub(super) default_pool: StackPool,
+    /// Pools for other stack sizes. Boxed so `G::pool` pointers stay valid while the
+    /// vector grows.
+    #[allow(clippy::vec_box)]
+    pub(super) pools: Mutex<Vec<Box<StackPool>>>,
+    pub(super) next_goid: AtomicU64,
+    pub(super) main_g: AtomicPtr<G>,
+    pub(super) shutdown: AtomicBool,
+    /// The idle sleeper role: taken by one idle M, which blocks in the netpoller until
+    /// the earliest timer (`netpoll.poll_until`) or until `wake_sleeper`.
+    pub(super) sleeper: AtomicBool,
+    pub(super) netpoll: Netpoll,
+    /// Threads outside the runtime that will ready a G when they finish (`off_p`), and
+    /// wakers outside the runtime between claiming a parked G's wait and readying it
+    /// (`pin_runtime`): while any exist, a runtime with every G parked is not
+    /// deadlocked, and `shutdown` does not free the runtime. The thread decrements it
+    /// after readying, so `checkdead` then sees the G in the global queue.
+    pub(super) external: AtomicUsize,
+    pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Ms asleep with a goroutine that parked mid-unwind (addresses of `M`s; see
+    /// `park`), until the M that dequeues the goroutine hands them a P. `shutdown` wakes
+    /// those left. A leaf lock.
+    pub(super) locked_ms: Mutex<Vec<usize>>,
+    /// Listed Ms that gave their P away and sleep (`lockedm::count`). Changed under
+    /// `lock`. `checkdead` counts them as idle; the thread limit does not count them.
+    pub(super) nmlocked: AtomicUsize,
+    /// Woken at shutdown, so sysmon exits promptly.
+    pub(super) sysmon_key: AtomicU32,
+    /// Ms allowed at once (`RuntimeBuilder::max_threads`).
+    pub(super) max_threads: AtomicUsize,
+    /// Ps sysmon took from goroutines that stayed away from the scheduler (`stats`).
+    pub(super) retakes: AtomicU64,
+    /// Goroutines spawned by goroutines whose P had been taken (no P counter to bump).
+    pub(super) spawned_unowned: AtomicU64,
+}
+
+/// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
+/// `sched.midle`). Reached only through `pidleget`/`pidleput` and `mget`/`mput`, which
+/// keep `npidle` and `nmidle` equal to the lists' lengths.
+pub(super) struct Locked {
+    pidle: Vec<*const P>,
+    midle: Vec<*mut M>,
+}
+
+// SAFETY: the raw pointers in `Locked` name Ps and Ms of the runtime, which outlive it;
+// they are only used under `Sched::lock`, by whichever thread holds it.
+unsafe impl Send for Locked {}
+// SAFETY: every field is an atomic, a lock, a structure with its own synchronisation
+// (the injector, the stealers, the netpoller) or per-P data under the ownership rule
+// of p.rs; `main_g` and the pointers in `Locked` follow the rules written there.
+unsafe impl Sync for Sched {}
+// SAFETY: as for `Sync`; a `Sched` is made on `run`'s thread and freed there.
+unsafe impl Send for Sched {}
+
+impl Sched {
+    #[inline]
+    pub(super) fn lock(&self) -> MutexGuard<'_, Locked> {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[inline]
+    pub(super) fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
+        let p = l.pidle.pop()?;
+        // SeqCst: pairs with the loads in `wakep` (see the module doc).
+        self.npidle.fetch_sub(1, SeqCst);
+        Some(p)
+    }
+
+    #[inline]
+    pub(super) fn pidleput(&self, l: &mut Locked, p: *const P) {
+        l.pidle.push(p);
+        // SeqCst: a full barrier between publishing the idle P and the re-checks that
+        // follow in `find_runnable`; pairs with producers' fence + `npidle` load.
+        self.npidle.fetch_add(1, SeqCst);
+    }
+
+    /// Takes an idle M, most recently idled first.
+    #[inline]
+    pub(super) fn mget(&self, l: &mut Locked) -> Option<*mut M> {
+        let m = l.midle.pop()?;
+        // SeqCst: like every count `checkdead` compares (see there).
+        self.nmidle.fetch_sub(1, SeqCst);
+        Some(m)
+    }
+
+    /// Lists `m` as idle; it sleeps on its note until `startm` hands it a P.
+    #[inline]
+    pub(super) fn mput(&self, l: &mut Locked, m: *mut M) {
+        l.midle.push(m);
+        // SeqCst: as in `mget`.
+        self.nmidle.fetch_add(1, SeqCst);
+    }
+
+    /// Whether some M sleeps in `stopm`.
+    pub(super) fn any_idle_m(&self, l: &Locked) -> bool {
+        !l.midle.is_empty()
+    }
+
+    /// Whether some G is parked in a claim-protocol wait (channel, `select!`, sync
+    /// primitive). Scans every G header, so only `checkdead` calls it, when it would
+    /// otherwise report a deadlock; the channel path pays nothing for it.
+    fn any_claim_waiter(&self) -> bool {
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found = false;
+        for pool in std::iter::once(&self.default_pool).chain(pools.iter().map(|b| &**b)) {
+            pool.for_each_carved(|st| {
+                // SAFETY: every carved stack has a G header, and with every M idle no
+                // one is carving or initialising one.
+                found =
+                    found || unsafe { super::wait::in_claim_wait((st.hi - HEADER) as *const G) };
+            });
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Wakes the idle sleeper so it recomputes its deadline (or notices shutdown).
+    pub(super) fn wake_sleeper(&self) {
+        self.netpoll.wake();
+    }
+}
+
+impl Sched {
+    /// A runtime's scheduler with `procs` idle Ps, not started yet.
+    pub(crate) fn new(procs: usize, stack_size: usize, max_threads: usize) -> Sched {
+        let netpoll = Netpoll::new()
+            .unwrap_or_else(|e| panic!("gmp::run: cannot create the netpoller (epoll): {e}"));
+        let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
+        let stealers = workers.iter().map(|w| w.stealer()).collect();
+        let ps: Box<[P]> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| P::new(i, w))
+            .collect();
+        let s = Sched {
+            // Relaxed: only uniqueness matters.
+            id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
+            procs,
+            ps,
+            stealers,
+            injector: Injector::new(),
+            lock: Mutex::new(Locked {
+                pidle: Vec::new(),
+                midle: Vec::new(),
+            }),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(0),
+            mcount: AtomicUsize::new(0),
+            nmidle: AtomicUsize::new(0),
+            next_mid: AtomicUsize::new(0),
+            stack_size,
+            default_pool: StackPool::new(stack_size),
+            pools: Mutex::new(Vec::new()),
+            next_goid: AtomicU64::new(1),
+            main_g: AtomicPtr::new(ptr::null_mut()),
+            shutdown: AtomicBool::new(false),
+            sleeper: AtomicBool::new(false),
+            netpoll,
+            external: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+            locked_ms: Mutex::new(Vec::new()),
+            nmlocked: AtomicUsize::new(0),
+            sysmon_key: AtomicU32::new(0),
+            max_threads: AtomicUsize::new(max_threads),
+            retakes: AtomicU64::new(0),
+            spawned_unowned: AtomicU64::new(0),
+        };
+        {
+            let mut l = s.lock();
+            // Reverse, so P0 is handed out first.
+            l.pidle.extend(s.ps.iter().rev().map(|p| p as *const P));
+            s.npidle.store(procs, SeqCst);
+        }
+        s
+    }
+}
+
+/// Runtime ids: never reused (Relaxed: only uniqueness matters).
+static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Ids of the runtimes running now.
+static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+fn live() -> MutexGuard<'static, Vec<u64>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lists runtime `s` as running, from its start to the end of its shutdown.
+pub(crate) fn set_live(s: &Sched, live_now: bool) {
+    let mut l = live();
+    if live_now {
+        l.push(s.id);
+    } else {
+        l.retain(|&x| x != s.id);
+    }
+}
+
+/// The runtime the calling goroutine runs on; `None` on a thread outside any runtime.
+pub(crate) fn current() -> Option<&'static Sched> {
+    let m = m::current();
+    // SAFETY: a non-null current M is this thread's live M.
+    (!m.is_null()).then(|| unsafe { (*m).sched() })
+}
+
+/// Whether runtime `id` is still running (a socket registered with it cannot move).
+pub(super) fn is_live(id: u64) -> bool {
+    live().contains(&id)
+}
+
+/// Rounds a `gmp::sync::Mutex` locker may spin before it queues (Go's `active_spin`).
+const ACTIVE_SPIN: u32 = 4;
+
+/// Whether a goroutine or thread that found a `gmp::sync::Mutex` locked should spin
+/// (round `iter`, from 0) instead of queueing: Go's `sync_runtime_canSpin`. Spinning
+/// pays only briefly, on a multicore machine, while another P is running a G (which may
+/// be the holder, about to unlock) and this P has nothing else to run; otherwise the
+/// spinner only delays the holder or the Gs queued behind it. A plain thread has no P:
+/// it spins on any multicore machine.
+pub(crate) fn can_spin(iter: u32) -> bool {
+    if iter >= ACTIVE_SPIN || ncpu() <= 1 {
+        return false;
+    }
+    if m::current().is_null() {
+        return true;
+    }
+    // Inside a P section the P's queues are this M's to look at; a goroutine whose P was
+    // taken does not spin.
+    let Some(m) = handoff::p_try_enter() else {
+        return false;
+    };
+    // SAFETY: `m` is this thread's live M, holding its P in the section.
+    let spin = unsafe {
+        let s = (*m).sched();
+        // SeqCst: these counters are SeqCst everywhere; a stale value only mis-tunes one
+        // spin round.
+        s.procs > s.npidle.load(SeqCst) + s.nmspinning.load(SeqCst) + 1 && (*(*m).p).runq_is_empty()
+    };
+    handoff::p_exit(m);
+    spin
+}
+
+/// CPUs available to this process, read once.
+fn ncpu() -> usize {
+    static NCPU: AtomicUsize = AtomicUsize::new(0);
+    // Relaxed: every thread computes the same value; racing stores are identical.
+    match NCPU.load(Relaxed) {
+        0 => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            NCPU.store(n, Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+pub(super) fn count_retake(s: &Sched) {
+    // Relaxed: a statistic.
+    s.retakes.fetch_add(1, Relaxed);
+}
+
+/// A snapshot of a runtime's counters, from [`stats`](crate::stats).
+///
+/// Each counter is read on its own, so the snapshot is not a consistent cut: under load
+/// the fields may disagree by a few.
+///
+/// ```
+/// gmp_core::Runtime::builder().procs(1).run(|| {
+///     let before = gmp_core::stats().switches;
+///     gmp_core::yield_now();
+///     assert!(gmp_core::stats().switches > before);
+/// });
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Goroutines started and not yet finished, the main one included.
+    pub goroutines: usize,
+    /// Runtime threads (Ms) alive.
+    pub threads: usize,
+    /// Ps: how many goroutines run in parallel (`RuntimeBuilder::procs`).
+    pub procs: usize,
+    /// Ps with no M, waiting for work.
+    pub idle_procs: usize,
+    /// Ms looking for work to steal (at most half the busy Ps).
+    pub spinning_threads: usize,
+    /// Ms parked with nothing to do.
+    pub idle_threads: usize,
+    /// Goroutines in the global run queue.
+    pub global_queue: usize,
+    /// Length of each P's local run queue.
+    pub local_queues: Vec<usize>,
+    /// Times a G was switched to.
+    pub switches: u64,
+    /// Successful steals from other Ps' queues.
+    pub steals: u64,
+    /// Goroutines spawned (the main one not included).
+    pub spawned: u64,
+    /// Times sysmon took a P from a goroutine that stayed away from the scheduler for
+    /// 10 ms (a blocking call outside `gmp::blocking`, or a long computation) and handed
+    /// it to another thread.
+    pub retakes: u64,
+}
+
+impl Sched {
+    /// A snapshot of the counters (`gmp::stats`, and sysmon's schedtrace).
+    pub(crate) fn stats(&self) -> Stats {
+        // Relaxed throughout: a snapshot of independent counters, not a consistent cut.
+        let sum = |f: fn(&P) -> &AtomicU64| self.ps.iter().map(|p| f(p).load(Relaxed)).sum::<u64>();
+        let spawned = sum(|p| &p.spawned) + self.spawned_unowned.load(Relaxed);
+        let exited = sum(|p| &p.exited);
+        Stats {
+            goroutines: (1 + spawned).saturating_sub(exited) as usize,
+            threads: self.mcount.load(Relaxed),
+            procs: self.procs,
+            idle_procs: self.npidle.load(Relaxed),
+            spinning_threads: self.nmspinning.load(Relaxed),
+            idle_threads: self.nmidle.load(Relaxed),
+            global_queue: self.injector.len(),
+            local_queues: self.stealers.iter().map(|st| st.len()).collect(),
+            switches: sum(|p| &p.switches),
+            steals: sum(|p| &p.steals),
+            spawned,
+            retakes: self.retakes.load(Relaxed),
+        }
+    }
+}
+
+// ---- shutdown --------------------------------------------------------------------------
+
+/// Ends a runtime after its main G finished: set `shutdown`, wake every idle M, every
+/// locked M, the idle sleeper and sysmon; each M leaves its scheduling loop the next time
+/// it enters the scheduler; join every thread; then [`sweep`] the stacks.
+pub(crate) fn shutdown(s: &Sched) {
+    s.shutdown.store(true, SeqCst);
+    {
+        let mut l = s.lock();
+        while let Some(m) = s.mget(&mut l) {
+            // SAFETY: an idle M reads `next_p` after its note is woken.
+            unsafe {
+                (*m).next_p = ptr::null();
+                (*m).park.wake();
+            }
+        }
+    }
+    lockedm::wake_all(s);
+    s.wake_sleeper();
+    s.sysmon_key.fetch_add(1, SeqCst);
+    m::futex_wake(&s.sysmon_key, 1);
+    loop {
+        let hs = std::mem::take(&mut *s.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in hs {
+            let _ = h.join();
+        }
+        // `newm` pushes its handle while holding the list and while `mcount` counts the
+        // thread, so an empty list with `mcount == 0` means every M has ended.
+        if s.mcount.load(SeqCst) == 0
+            && s.threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+        {
+            break;
+        }
+        thread::yield_now();
+    }
+    // `off_p` threads touch the Sched until their last decrement.
+    while s.external.load(SeqCst) > 0 {
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+    sweep(s);
+    set_live(s, false);
+    tracing::debug!("gmp runtime stopped");
+}
+
+/// Drops what is left of every G that did not finish. Runs after all Ms have exited.
+///
+/// Gs that never ran have their closures dropped; Gs still parked are dropped without
+/// running further (their frames are not unwound, so values on their stacks are leaked,
+/// not dropped), and every join on them returns an error.
+fn sweep(s: &Sched) {
+    for p in s.ps.iter() {
+        p.drain();
+        p.timers.clear();
+    }
+    while !s.injector.steal().is_empty() {}
+    let pools = s.pools.lock().unwrap_or_else(|e| e.into_inner());
+    for pool in std::iter::once(&s.default_pool).chain(pools.iter().map(|b| &**b)) {
+        pool.for_each_carved(|st| {
+            let g = (st.hi - HEADER) as *mut G;
+            // SAFETY: every carved stack has a G header (written by `G::init_at` when it
+            // was carved) and no thread runs Gs any more.
+            unsafe {
+                let gr = &mut *g;
+                // Relaxed: see `G::status`; every M has been joined.
+                let status = gr.status.load(Relaxed);
+                let cleanup = gr.wait_cleanup.take();
+                if let (Some((f, arg)), G_RUNNABLE | G_WAITING) = (cleanup, status) {
+                    // A G parked on a channel or sync primitive (or readied from one and
+                    // not yet run): unlink its queue entries, which live on this stack, so
+                    // the object's other users never see them.
+                    f(arg);
+                }
+                if matches!(status, G_RUNNABLE | G_RUNNING | G_WAITING) {
+                    if let Some(start) = gr.start.take() {
+                        start(g, false);
+                    }
+                    if let Some(pk) = gr.packet.take() {
+                        pk.cancel();
+                    }
+                }
+                gr.name = None;
+            }
+        });
+    }
+    drop(pools);
+    // A thread that claimed a G's wait before the loop above unlinked it pinned the
+    // runtime while holding that queue's lock (`park::pin_runtime`); it readies the G
+    // into the dead runtime's global queue and unpins. Wait for it before `run` frees
+    // the Sched and the stacks.
+    while s.external.load(SeqCst) > 0 {
+        thread::yield_now();
+    }
+}
+
+// ---- deadlock ----------------------------------------------------------------------
+
+/// Called with the lock held by an M about to sleep: if every M is now idle, no timer is
+/// pending and the main G is parked, nothing can ever wake a G. Ready the main G with
+/// the deadlock flag, on this M.
+///
+/// A goroutine waiting on a channel, `select!` or sync primitive rules that out: the
+/// other end may be held by a plain thread or by another runtime's goroutine, which the
+/// runtime cannot see, so channel deadlocks go unreported rather than reported wrongly.
+/// (Reporting one anyway would also ready the main G behind the claim protocol's back:
+/// the thread could still complete its channel operation and ready it a second time.)
+pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
+    // Every M idle: in `stopm`, or asleep with a G that parked mid-unwind.
+    if s.shutdown.load(SeqCst)
+        || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) != s.mcount.load(SeqCst)
+        // From `lockedm::stoplockedm` with no M in `stopm`: none to run the main G on.
+        || !s.any_idle_m(l)
+    {
+        return;
+    }
+    if !s.injector.is_empty()
+        || timer::earliest(s) != NEVER
+        || s.sleeper.load(SeqCst)
+        || s.netpoll.waiters.load(SeqCst) > 0
+        || s.external.load(SeqCst) > 0
+    {
+        return;
+    }
+    let main = s.main_g.load(SeqCst);
+    // SAFETY: the main G's header stays valid until the runtime ends.
+    // Relaxed: see `G::status`; every M is idle, under the scheduler lock.
+    if main.is_null() || unsafe { (*main).status.load(Relaxed) } != G_WAITING {
+        return;
+    }
+    // Last: the checks that scan every G and read /proc. A goroutine waiting on a
+    // channel or sync primitive could be woken by a plain thread holding the other end;
+    // only a process with no thread besides the runtime's own proves nobody can.
+    if s.any_claim_waiter() && foreign_threads(s) {
+        return;
+    }
+    let Some(p) = s.pidleget(l) else { return };
+    // Take the main G's wait, if it is in one, so nothing else can ready it.
+    // SAFETY: the main G's header is valid (above).
+    if !unsafe { super::wait::claim_for_deadlock(main) } {
+        s.pidleput(l, p);
+        return;
+    }
+    let me = s.mget(l).expect("checked above");
+    // SAFETY: `me` sleeps in `stopm` (the calling M, which pushed itself last under this
+    // lock, or, called from `lockedm::stoplockedm`, another) and reads `next_p` after its note
+    // is woken; the main G is parked and, with every M idle, nobody else can wake it.
+    unsafe {
+        // Relaxed: the queue push and the note's wake-up below publish both.
+        (*main).deadlocked.store(true, Relaxed);
+        (*main).status.store(G_RUNNABLE, Relaxed);
+        let _ = (*p).runqput(main, true);
+        (*me).next_p = p;
+        (*me).spinning = false;
+        (*me).park.wake();
+    }
+}
+
+/// Whether the process has threads besides this runtime's Ms, its sysmon and the
+/// thread blocked in `run`. Such a thread may hold a channel or sync handle and wake a
+/// goroutine later (the runtime cannot see where handles went), so with one around,
+/// every goroutine being asleep is not proof of a deadlock. Go needs no such rule: all of
+/// its code runs on goroutines. This errs on the side of never reporting a false
+/// deadlock: a process with any extra thread (a test harness, a logging thread, another
+/// runtime) gets no deadlock panic, only a hang. Read only on the rare path where every
+/// M is idle and the main G is parked.
+fn foreign_threads(s: &Sched) -> bool {
+    let ours = s.mcount.load(SeqCst) + 2;
+    match process_threads() {
+        Some(n) => n > ours,
+        None => true,
+    }
+}
+
+/// The number of threads in this process (`/proc/self/stat`, field 20).
+fn process_threads() -> Option<usize> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(17)?.parse().ok()
+}

@@ -1,0 +1,449 @@
+//! One round of scheduling: `schedule`, `find_runnable`, stealing, spinning Ms, `wakep`,
+//! `startm` and `stopm`. Go's design (runtime/proc.go), in Go's words.
+//!
+//! A G runs on an M that holds a P. When the G parks, yields or exits it calls `mcall`,
+//! and the rest happens on the M's g0 stack: the `*_m` function of `park.rs` decides
+//! what the old G becomes, then [`schedule`] finds the next G and `gogo`s to it.
+//! `schedule` never returns, so g0 never accumulates frames (ARCHITECTURE.md,
+//! invariant 2).
+//!
+//! # Finding work (`find_runnable`)
+//! Expired timers of every P first; every 61st tick the global queue (so a busy P cannot
+//! starve it); then `runnext`, the local queue, the global queue, a non-blocking netpoll,
+//! and stealing half of another P's queue (four passes over the Ps in random order).
+//! Failing that the M gives its P back, re-checks every source, and sleeps: as the *idle
+//! sleeper*, blocked in the netpoller until the earliest timer of any P (one M at a
+//! time, and only if a timer or a socket wait is pending), or on its own futex note
+//! until `startm` hands it a P. `schedule` handles the common case (local work, no timer
+//! on this P) inline, before calling `find_runnable`.
+//!
+//! # Spinning
+//! An M looking for work to steal is *spinning*. `wakep` starts a new M only if a P is idle
+//! and no M is spinning, and at most half the busy Ps spin, so a burst of `ready`s costs
+//! one thread wake-up instead of one each. A spinning M that finds work stops spinning and,
+//! if it was the last spinner, wakes another (there may be more work).
+//!
+//! No wake-up is lost because each side writes, then reads the other side's word, with a
+//! full barrier in between (SeqCst RMWs on x86 are one): a producer pushes work, then reads
+//! `npidle`/`nmspinning`; a consumer going idle bumps `npidle` / drops `nmspinning`, then
+//! re-checks the queues. At least one of them sees the other. Work in a busy P's local
+//! queue needs no wake-up: that P's M will run it.
+
+use super::g::{G, G_RUNNABLE, G_RUNNING};
+use super::handoff;
+use super::lockedm;
+use super::m::{self, M};
+use super::p::{GRef, P};
+use super::park::ready;
+use super::sched::{self, Locked, Sched};
+use super::timer;
+use crate::arch;
+use crate::clock::{nanotime, NEVER};
+use crossbeam_deque::Steal;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{fence, Ordering::*};
+use std::time::Duration;
+
+/// Entered by `mstart` on a new M's g0.
+///
+/// # Safety
+/// A g0 entry point: see the contract on `arch::G0Fn` (arch/x86_64.rs).
+pub(super) unsafe extern "C" fn mstart_entry(m: usize) -> ! {
+    // SAFETY: `m` is the new M, set up by `m_main`.
+    unsafe { schedule(&mut *(m as *mut M)) }
+}
+
+/// `schedule` for g0 functions outside this module.
+pub(super) fn schedule_m(m: &mut M) -> ! {
+    schedule(m)
+}
+
+/// One round of scheduling: find a G and run it. Never returns.
+///
+/// Always inlined, with `execute`, into the g0 functions that end in it: a CALL that
+/// never returns leaves a stale entry on the CPU's return-stack predictor, and the next
+/// RET in the resumed G would then mispredict. Inlined, the only calls on the way from
+/// `mcall` to `gogo` are ones that return (`find_runnable`). Measured with the `yield`
+/// bench on one P: 33 → 20 ns per yield.
+#[inline(always)]
+pub(super) fn schedule(m: &mut M) -> ! {
+    loop {
+        let mut g = ptr::null_mut();
+        // The common case inline: local work, no timer pending, not the 61st tick.
+        // SAFETY: an M in `schedule` holds its P.
+        let p = unsafe { &*m.p };
+        // Relaxed: hints only. A timer (see `Timers::first_hint`) or shutdown missed here
+        // is seen by `find_runnable` (SeqCst loads) the next time this P runs out of
+        // local work or hits tick 61.
+        if p.timers.first_hint() == NEVER
+            && p.schedtick.load(Relaxed) % 61 != 0
+            && !m.sched().shutdown.load(Relaxed)
+        {
+            g = p.runqget();
+        }
+        if g.is_null() {
+            g = find_runnable(m);
+        }
+        if m.spinning {
+            resetspinning(m);
+        }
+        // SAFETY: `g` was just dequeued by this M; its header is live.
+        // Relaxed: see `G::locked_m`.
+        let locked = unsafe { (*g).locked_m.load(Relaxed) };
+        if !locked.is_null() && !ptr::eq(locked, m) {
+            // SAFETY: as above; `locked` is the M that `g` is locked to.
+            unsafe { lockedm::startlockedm(m, g, locked) };
+            continue;
+        }
+        execute(m, g)
+    }
+}
+
+#[inline(always)]
+pub(super) fn execute(m: &mut M, g: *mut G) -> ! {
+    // SAFETY: `g` was taken from a queue, so this M alone owns running it; the M holds P.
+    unsafe {
+        let p = &*m.p;
+        p.tick();
+        P::bump(&p.switches);
+        m.curg = g;
+        // Relaxed: see `G::status`.
+        (*g).status.store(G_RUNNING, Relaxed);
+        // Leaving g0 for the goroutine's own code: out of the P section (Relaxed: see
+        // `M::locks`; sysmon reads it only after a membarrier).
+        m.locks.store(0, Relaxed);
+        arch::gogo(&(*g).sched)
+    }
+}
+
+fn resetspinning(m: &mut M) {
+    m.spinning = false;
+    let s = m.sched();
+    // SeqCst: pairs with `wakep`'s loads; if we were the last spinner, wake another to
+    // look for the rest of the work.
+    if s.nmspinning.fetch_sub(1, SeqCst) == 1 {
+        wakep(s);
+    }
+}
+
+/// Starts an M to run an idle P if there is one and nobody is spinning.
+#[inline]
+pub(super) fn wakep(s: &Sched) {
+    if s.npidle.load(SeqCst) == 0 || s.nmspinning.load(SeqCst) != 0 {
+        return;
+    }
+    if s.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+        return;
+    }
+    startm(s, None, true);
+}
+
+/// Gives `p` (or an idle P) to an idle or new M. With `spinning`, the caller already
+/// counted the M in `nmspinning`; the count is undone if there is no P to run.
+pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
+    let mut l = s.lock();
+    let p = match p.or_else(|| s.pidleget(&mut l)) {
+        Some(p) if !s.shutdown.load(SeqCst) => p,
+        other => {
+            if let Some(p) = other {
+                s.pidleput(&mut l, p);
+            }
+            drop(l);
+            if spinning {
+                s.nmspinning.fetch_sub(1, SeqCst);
+            }
+            return;
+        }
+    };
+    if let Some(m) = s.mget(&mut l) {
+        drop(l);
+        // SAFETY: an idle M sleeps on its note and reads these only after `wake`
+        // (Release/Acquire on the note).
+        unsafe {
+            (*m).next_p = p;
+            (*m).spinning = spinning;
+            (*m).park.wake();
+        }
+        return;
+    }
+    s.mcount.fetch_add(1, SeqCst);
+    drop(l);
+    if let Err(e) = m::newm(s, p, spinning) {
+        let mut l = s.lock();
+        s.mcount.fetch_sub(1, SeqCst);
+        s.pidleput(&mut l, p);
+        drop(l);
+        if spinning {
+            s.nmspinning.fetch_sub(1, SeqCst);
+        }
+        tracing::error!("gmp: cannot start a runtime thread: {e}");
+    }
+}
+
+/// Finds a runnable G, sleeping if there is none. Returns with `m.p` held.
+#[inline(never)]
+fn find_runnable(m: &mut M) -> *mut G {
+    let s = m.sched();
+    loop {
+        // Acquire pairs with the SeqCst store in `sched::shutdown`.
+        if s.shutdown.load(Acquire) {
+            mexit(m);
+        }
+        // SAFETY: the M holds `m.p` at the top of every iteration.
+        let p = unsafe { &*m.p };
+        // Expired timers of any P, idle ones included: nobody else may be awake to run
+        // them (the slow path only; `schedule`'s fast path checks this P's).
+        let t0 = timer::earliest(s);
+        if t0 != NEVER && t0 <= nanotime() {
+            timer::run_all_timers(s);
+        }
+        // Relaxed: owner-only (see `P::tick`).
+        if p.schedtick.load(Relaxed) % 61 == 0 {
+            if let Some(g) = steal_global(s, p) {
+                return g;
+            }
+        }
+        let g = p.runqget();
+        if !g.is_null() {
+            return g;
+        }
+        if let Some(g) = steal_global(s, p) {
+            return g;
+        }
+        if let Some(g) = netpoll_now(s) {
+            return g;
+        }
+        let busy = s.procs - s.npidle.load(SeqCst);
+        if m.spinning || 2 * s.nmspinning.load(SeqCst) < busy {
+            if !m.spinning {
+                m.spinning = true;
+                s.nmspinning.fetch_add(1, SeqCst);
+            }
+            if let Some(g) = steal_work(s, m) {
+                return g;
+            }
+        }
+
+        // Nothing to run: give the P back, then look once more before sleeping.
+        let mut l = s.lock();
+        if !s.injector.is_empty() {
+            drop(l);
+            continue;
+        }
+        let p = handoff::releasep(m);
+        s.pidleput(&mut l, p);
+        drop(l);
+        let was_spinning = m.spinning;
+        if was_spinning {
+            m.spinning = false;
+            // SeqCst: after this, re-check the queues (see the module doc).
+            s.nmspinning.fetch_sub(1, SeqCst);
+        }
+        if let Some(p) = check_again(s, was_spinning) {
+            handoff::acquirep(m, p);
+            if was_spinning {
+                m.spinning = true;
+                s.nmspinning.fetch_add(1, SeqCst);
+            }
+            continue;
+        }
+
+        let when = timer::earliest(s);
+        let io_waiters = s.netpoll.waiters.load(SeqCst) > 0;
+        if (when != NEVER || io_waiters) && !s.sleeper.swap(true, SeqCst) {
+            let gs = sleep_in_netpoll(s, when);
+            s.sleeper.store(false, SeqCst);
+            let mut l = s.lock();
+            if let Some(p) = s.pidleget(&mut l) {
+                drop(l);
+                handoff::acquirep(m, p);
+                for &g in &gs {
+                    ready(g, false);
+                }
+                continue;
+            }
+            drop(l);
+            // Every P is busy: hand the woken Gs to them; their Ms run their own timers.
+            inject(s, &gs);
+        }
+        stopm(m);
+    }
+}
+
+/// `find_runnable`'s last look after releasing the P: returns an idle P to retry with if
+/// any source has work.
+fn check_again(s: &Sched, was_spinning: bool) -> Option<*const P> {
+    let work = !s.injector.is_empty()
+        || (was_spinning && s.stealers.iter().any(|st| !st.is_empty()))
+        || timer::earliest(s) <= nanotime();
+    if !work {
+        return None;
+    }
+    let mut l = s.lock();
+    s.pidleget(&mut l)
+}
+
+fn steal_global(s: &Sched, p: &P) -> Option<*mut G> {
+    loop {
+        match s.injector.steal_batch_and_pop(p.runq()) {
+            Steal::Success(g) => return Some(g.0.as_ptr()),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+/// Steals half of a random other P's queue.
+fn steal_work(s: &Sched, m: &mut M) -> Option<*mut G> {
+    // SAFETY: the M holds its P.
+    let p = unsafe { &*m.p };
+    let n = s.procs;
+    if n == 1 {
+        return None;
+    }
+    for _ in 0..4 {
+        let start = m.fastrand() as usize % n;
+        for k in 0..n {
+            let i = (start + k) % n;
+            if i == p.id {
+                continue;
+            }
+            loop {
+                match s.stealers[i].steal_batch_and_pop(p.runq()) {
+                    Steal::Success(g) => {
+                        P::bump(&p.steals);
+                        tracing::trace!(from = i, to = p.id, "steal");
+                        return Some(g.0.as_ptr());
+                    }
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The idle sleeper's wait: blocks in the netpoller until the earliest timer `when`
+/// (`NEVER`: until an event or a wake-up), and returns the Gs it readied.
+fn sleep_in_netpoll(s: &Sched, mut when: u64) -> Vec<*mut G> {
+    loop {
+        s.netpoll.poll_until.store(when, SeqCst);
+        let first = timer::earliest(s);
+        if first < when {
+            when = first;
+            continue;
+        }
+        break;
+    }
+    let now = nanotime();
+    let timeout = if when == NEVER {
+        None
+    } else {
+        Some(Duration::from_nanos(when.saturating_sub(now)))
+    };
+    let gs = if s.shutdown.load(SeqCst) {
+        None
+    } else {
+        s.netpoll.poll(timeout)
+    };
+    s.netpoll.poll_until.store(NEVER, SeqCst);
+    gs.unwrap_or_default()
+}
+
+/// A non-blocking poll from an M that holds a P: readies what it finds into that P.
+/// Returns one of them to run now.
+fn netpoll_now(s: &Sched) -> Option<*mut G> {
+    if s.netpoll.waiters.load(SeqCst) == 0 || s.netpoll.last_poll.load(SeqCst) == 0 {
+        return None;
+    }
+    let mut first: *mut G = ptr::null_mut();
+    s.netpoll.poll_with(Some(Duration::ZERO), |g| {
+        if first.is_null() {
+            first = g;
+        } else {
+            ready(g, false);
+        }
+    });
+    if first.is_null() {
+        return None;
+    }
+    // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
+    // Relaxed: see `G::status`.
+    unsafe { (*first).status.store(G_RUNNABLE, Relaxed) };
+    Some(first)
+}
+
+/// Makes Gs found by a poller that holds no P (the idle sleeper when every P is busy,
+/// sysmon, a goroutine that lost its P) runnable: they go on the global queue, and an
+/// idle M is woken for each, up to one per P.
+pub(super) fn inject(s: &Sched, gs: &[*mut G]) {
+    for &g in gs {
+        // SAFETY: `g` was parked on a desc; the poller won the right to wake it.
+        unsafe {
+            // Relaxed: see `G::status`.
+            (*g).status.store(G_RUNNABLE, Relaxed);
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+        }
+    }
+    if !gs.is_empty() {
+        fence(SeqCst);
+        for _ in 0..gs.len().min(s.procs) {
+            wakep(s);
+        }
+    }
+}
+
+/// Parks the M until `startm` hands it a P (or shutdown).
+pub(super) fn stopm(m: &mut M) {
+    let s = m.sched();
+    let mut l = s.lock();
+    if !stopm_register(s, m, &mut l) {
+        drop(l);
+        mexit(m);
+    }
+    drop(l);
+    stopm_wait(m);
+}
+
+/// `stopm`'s first half, under the lock: lists the M as idle. Returns `false` at
+/// shutdown instead; the caller then drops the lock and exits the M.
+pub(super) fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
+    if s.shutdown.load(SeqCst) {
+        return false;
+    }
+    m.park.clear();
+    s.mput(l, m as *mut M);
+    sched::checkdead(s, l);
+    true
+}
+
+/// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown).
+pub(super) fn stopm_wait(m: &mut M) {
+    let s = m.sched();
+    m.park.sleep();
+    let p = std::mem::replace(&mut m.next_p, ptr::null());
+    if p.is_null() {
+        if !s.shutdown.load(SeqCst) {
+            unreachable!("an M was woken without a P outside shutdown");
+        }
+        mexit(m);
+    }
+    handoff::acquirep(m, p);
+}
+
+/// Leaves the scheduling loop for good: back to `m_main` on the thread's own stack.
+pub(super) fn mexit(m: &mut M) -> ! {
+    let s = m.sched();
+    if !m.p.is_null() {
+        let p = handoff::releasep(m);
+        let mut l = s.lock();
+        s.pidleput(&mut l, p);
+    }
+    if m.spinning {
+        m.spinning = false;
+        s.nmspinning.fetch_sub(1, SeqCst);
+    }
+    // SAFETY: `exit_buf` was saved by `mstart` on this thread and is resumed once.
+    unsafe { arch::gogo(&m.exit_buf) }
+}
