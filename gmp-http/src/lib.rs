@@ -33,6 +33,7 @@
 //! | `h1` | the HTTP/1 wire format shared by server and client: the field-line grammar, framing (`Content-Length`, `Transfer-Encoding`, chunked), request heads, status lines, `Date` |
 //! | `request`, `response` | the handler's view of one exchange: `Request` (the head in place, the body as a reader), `Response` (serialised into the connection's write buffer) |
 //! | `handler` | the `Handler` trait that `serve` calls |
+//! | `fs` | `FileServer`: static files under a root (path safety, conditionals, ranges, streaming) |
 //! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
@@ -40,6 +41,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+mod fs;
 mod h1;
 mod handler;
 #[cfg(feature = "http-types")]
@@ -51,6 +53,7 @@ mod server;
 mod url;
 
 pub use bytes::Bytes;
+pub use fs::FileServer;
 pub use h1::Version;
 pub use handler::{Handler, Next, With};
 pub use request::{Body, Request};
