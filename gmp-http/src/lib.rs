@@ -34,7 +34,7 @@
 //! | `request`, `response` | the handler's view of one exchange: `Request` (the head in place, the body as a reader), `Response` (serialised into the connection's write buffer) |
 //! | `handler` | the `Handler` trait that `serve` calls |
 //! | `fs` | `FileServer`: static files under a root (path safety, conditionals, ranges, streaming) |
-//! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`) |
+//! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`), SIGINT/SIGTERM shutdown (`server::signals`) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
 #![deny(unsafe_op_in_unsafe_fn)]
