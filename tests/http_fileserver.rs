@@ -633,3 +633,17 @@ fn curl_range_and_conditional_get() {
     assert_eq!(body.len(), 1000);
     s.stop();
 }
+
+#[test]
+fn a_missing_root_is_a_server_error() {
+    let t = Tree::new("noroot");
+    let s = TestServer::start_handler(|s| s, FileServer::new(t.base.join("no-such-dir")));
+    let r = get(s.addr, "/a.txt");
+    assert_status(&r, 500, "missing root");
+    assert!(
+        !r.text().contains("no-such-dir"),
+        "the path leaked: {:?}",
+        r.text()
+    );
+    s.stop();
+}

@@ -97,7 +97,8 @@ pub struct FileServer {
 impl FileServer {
     /// Serves the files under `root` (a directory; relative to the working directory
     /// if relative). The root is resolved on each request, so it may be created or
-    /// replaced while the server runs.
+    /// replaced while the server runs; while it does not exist, requests get 500 and
+    /// a warning is logged (a misconfigured server, not a missing page).
     pub fn new(root: impl Into<PathBuf>) -> FileServer {
         FileServer {
             root: root.into(),

@@ -66,9 +66,14 @@ pub(crate) struct Opened {
 /// Opens `root/rel` if its canonical path lies under `root`'s (see the module's
 /// docs). `rel` comes from [`local`]. Blocks the thread: call it inside
 /// `gmp::blocking`. Errors: `NotFound` for anything missing, outside the root, or
-/// neither a regular file nor a directory; else the OS's error.
+/// neither a regular file nor a directory; `Other` when the root itself cannot be
+/// resolved; else the OS's error.
 pub(crate) fn open_under(root: &Path, rel: &Path) -> io::Result<Opened> {
-    let root = root.canonicalize()?;
+    // A root that cannot be resolved is the server's misconfiguration, not a missing
+    // page: an `Other` error, which the file server answers with 500 and logs.
+    let root = root
+        .canonicalize()
+        .map_err(|e| io::Error::other(format!("the root {}: {e}", root.display())))?;
     let path = not_found_if_absent(root.join(rel).canonicalize())?;
     if !path.starts_with(&root) {
         return Err(io::Error::new(
