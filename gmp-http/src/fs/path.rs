@@ -1,6 +1,6 @@
 //! From a request path to a file under the root, and the rule that keeps it there.
 //!
-//! Invariant: every file the server opens is under the root's canonical path. Two
+//! Invariant: every file the server opens is under the root's canonical path. Three
 //! steps keep it:
 //! 1. [`local`] turns the URL path into a relative path segment by segment: each
 //!    segment is percent-decoded, and a decoded segment that is `.` or `..`, or holds
@@ -10,11 +10,17 @@
 //! 2. [`open_under`] resolves the result with `canonicalize` (every symlink followed)
 //!    and refuses (as not found) anything whose canonical path is not under the
 //!    root's. Symlinks are thus allowed as long as they stay inside the root; one that
-//!    leads out is a 404, as if it were not there. The canonical path is then opened
-//!    with `O_NOFOLLOW`, so the last component cannot have been swapped for a symlink
-//!    since; an attacker who can rename *directories* inside the root between the
-//!    check and the open could still race it (`openat2(RESOLVE_BENEATH)` would close
-//!    that, at the price of a second code path for kernels and sandboxes without it).
+//!    leads out is a 404, as if it were not there.
+//! 3. The canonical path is opened (`O_NOFOLLOW`: the last component cannot have
+//!    become a symlink since), and the file actually opened is checked again: its
+//!    path as the kernel knows it (`/proc/self/fd/N`) must be under the root too. So
+//!    someone who can rename directories inside the root cannot race step 2 by
+//!    swapping a directory for a symlink between the check and the open. Without
+//!    `/proc` mounted that re-check is skipped and the window is back (a few
+//!    microseconds, and only against an attacker who can write inside the root).
+//!    `openat2(RESOLVE_BENEATH)` would do all of this in one call, but it refuses
+//!    absolute symlinks even when they point inside the root, and needs Linux 5.6
+//!    and a sandbox that lets it through: a second policy and a second code path.
 //!
 //! Only regular files and directories are served: a FIFO or device under the root is
 //! not found (opening a FIFO would block a thread until a writer came).
@@ -22,6 +28,7 @@
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -88,6 +95,12 @@ pub(crate) fn open_under(root: &Path, rel: &Path) -> io::Result<Opened> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path),
     )?;
+    if opened_outside(&file, &root) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the file opened lies outside the root (a path changed during the open)",
+        ));
+    }
     let meta = file.metadata()?;
     if !meta.is_file() && !meta.is_dir() {
         return Err(io::Error::new(
@@ -96,6 +109,15 @@ pub(crate) fn open_under(root: &Path, rel: &Path) -> io::Result<Opened> {
         ));
     }
     Ok(Opened { file, meta, path })
+}
+
+/// Step 3's re-check (see the module's docs): whether the kernel's path of the open
+/// `file` is outside `root`. False when `/proc` cannot tell.
+fn opened_outside(file: &File, root: &Path) -> bool {
+    match std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+        Ok(real) => !real.starts_with(root),
+        Err(_) => false,
+    }
 }
 
 /// Errors that mean "no such file here" become `NotFound`: a path through a file
@@ -141,6 +163,25 @@ mod tests {
             local("/%ff").unwrap().rel.as_os_str().as_bytes(),
             b"\xff".as_slice()
         );
+    }
+
+    #[test]
+    fn the_opened_file_is_checked_where_it_is() {
+        let base = std::env::temp_dir().join(format!("gmp-fs-path-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("in.txt"), b"in").unwrap();
+        std::fs::write(base.join("out.txt"), b"out").unwrap();
+        let root = root.canonicalize().unwrap();
+        let inside = File::open(root.join("in.txt")).unwrap();
+        let outside = File::open(base.join("out.txt")).unwrap();
+        let checks = (
+            opened_outside(&inside, &root),
+            opened_outside(&outside, &root),
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+        // /proc is mounted on every Linux machine these tests run on.
+        assert_eq!(checks, (false, true));
     }
 
     #[test]
