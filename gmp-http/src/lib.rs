@@ -33,7 +33,8 @@
 //! | `h1` | the HTTP/1 wire format shared by server and client: the field-line grammar, framing (`Content-Length`, `Transfer-Encoding`, chunked), request heads, status lines, `Date` |
 //! | `request`, `response` | the handler's view of one exchange: `Request` (the head in place, the body as a reader), `Response` (serialised into the connection's write buffer) |
 //! | `handler` | the `Handler` trait that `serve` calls |
-//! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`) |
+//! | `fs` | `FileServer`: static files under a root (path safety, conditionals, ranges, streaming) |
+//! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`), SIGINT/SIGTERM shutdown (`server::signals`) |
 //! | `client` | the HTTP/1.1 client: `Client`, its connection pool, redirects and retries (on `h1`'s response heads and chunked decoder) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
@@ -42,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+mod fs;
 mod h1;
 mod handler;
 #[cfg(feature = "http-types")]
@@ -57,6 +59,7 @@ mod url;
 
 pub use bytes::Bytes;
 pub use client::{Client, ClientBuilder};
+pub use fs::FileServer;
 pub use h1::Version;
 pub use handler::{Handler, Next, With};
 pub use middleware::{log_requests, timeout, Timeout};

@@ -11,6 +11,8 @@
 //! a slow DNS lookup never holds a P.
 //!
 //! Conversions: `from_std`/`into_std` and `TryFrom` both ways for every type.
+//!
+//! [`signal::Signals`] receives Unix signals on a goroutine (Go's `signal.Notify`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -19,6 +21,7 @@
 mod addr;
 #[macro_use]
 mod macros;
+pub mod signal;
 mod sock;
 mod tcp;
 mod udp;

@@ -1,5 +1,6 @@
-//! The `Date` header value (RFC 9110 IMF-fixdate), formatted at most once a second per
-//! thread and copied into each response.
+//! HTTP dates (RFC 9110 §5.6.7): the `Date` header value, formatted at most once a
+//! second per thread and copied into each response; [`format`] for other dates
+//! (`Last-Modified`) and [`parse`] for the ones clients send (`If-Modified-Since`).
 //!
 //! Each thread keeps the last second it formatted, together with the status and
 //! `Server` lines of a 200 response, which then start with one copy. The second comes
@@ -119,6 +120,88 @@ pub(crate) fn format(secs: i64) -> [u8; DATE_LEN] {
     out
 }
 
+/// Parses an HTTP date in any of the three forms RFC 9110 §5.6.7 says a recipient
+/// accepts: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`). Seconds
+/// since the Unix epoch, or `None` if `s` is none of them. The weekday is not checked
+/// against the date (nor does Go's `http.ParseTime` check it).
+pub(crate) fn parse(s: &str) -> Option<i64> {
+    let s = s.trim_matches([' ', '\t']);
+    let (weekday, rest) = s.split_once([',', ' '])?;
+    if !weekday.bytes().all(|b| b.is_ascii_alphabetic()) || weekday.len() < 3 {
+        return None;
+    }
+    let f: Vec<&str> = rest.split(' ').filter(|f| !f.is_empty()).collect();
+    let (day, month, year, time) = if s.as_bytes()[weekday.len()] == b',' {
+        match f.as_slice() {
+            // IMF-fixdate: `06 Nov 1994 08:49:37 GMT`.
+            [d, m, y, t, "GMT"] if weekday.len() == 3 && y.len() == 4 => (*d, *m, num(y)?, *t),
+            // RFC 850: `06-Nov-94 08:49:37 GMT`; a two-digit year is 1970-2069.
+            [dmy, t, "GMT"] => {
+                let mut p = dmy.split('-');
+                let (d, m, y) = (p.next()?, p.next()?, p.next()?);
+                if p.next().is_some() || y.len() != 2 {
+                    return None;
+                }
+                let y = num(y)?;
+                (d, m, if y < 70 { 2000 + y } else { 1900 + y }, *t)
+            }
+            _ => return None,
+        }
+    } else {
+        // asctime: `Nov  6 08:49:37 1994` (the day may be padded with a space).
+        match f.as_slice() {
+            [m, d, t, y] if weekday.len() == 3 && y.len() == 4 => (*d, *m, num(y)?, *t),
+            _ => return None,
+        }
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    if day.is_empty() || day.len() > 2 {
+        return None;
+    }
+    let day = num(day)?;
+    let mut hms = time.split(':');
+    let (h, m, sec) = (hms.next()?, hms.next()?, hms.next()?);
+    if hms.next().is_some() || h.len() != 2 || m.len() != 2 || sec.len() != 2 {
+        return None;
+    }
+    let (h, m, sec) = (num(h)?, num(m)?, num(sec)?);
+    let days_in_month = match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    // A leap second (`:60`) is taken as the next second's start, as a clock would.
+    if day == 0 || day > days_in_month || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// A field of ASCII digits (no sign, no spaces).
+fn num(s: &str) -> Option<i64> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// (year, month 1-12, day 1-31) to days since 1970-01-01: the inverse of
+/// [`civil_from_days`], from the same paper.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn two(dst: &mut [u8], v: i64) {
     dst[0] = b'0' + (v / 10) as u8;
     dst[1] = b'0' + (v % 10) as u8;
@@ -151,6 +234,46 @@ mod tests {
         // A leap day and the end of a year.
         assert_eq!(&format(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(&format(1_798_761_599), b"Thu, 31 Dec 2026 23:59:59 GMT");
+    }
+
+    #[test]
+    fn parses_the_three_forms() {
+        // RFC 9110 §5.6.7's example in each form.
+        for s in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "  Sun, 06 Nov 1994 08:49:37 GMT ",
+        ] {
+            assert_eq!(parse(s), Some(784_111_777), "{s:?}");
+        }
+        assert_eq!(parse("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse("Tue, 29 Feb 2000 00:00:00 GMT"), Some(951_782_400));
+        assert_eq!(
+            parse("Thursday, 31-Dec-26 23:59:59 GMT"),
+            Some(1_798_761_599)
+        );
+        // Every date `format` writes reads back.
+        for secs in [0, 1, 86_399, 951_782_400, 1_700_000_000, 4_102_444_799] {
+            let f = format(secs);
+            assert_eq!(parse(std::str::from_utf8(&f).unwrap()), Some(secs));
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 94 08:49:37 GMT",
+            "Sun, 30 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, +6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT extra",
+            "Sun Nov  6 08:49:37 94",
+            "1994-11-06T08:49:37Z",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

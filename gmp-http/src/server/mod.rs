@@ -1,6 +1,7 @@
 //! `Server`: the accept loop, the settings builder, the reaper goroutine, graceful
 //! shutdown and `ShutdownHandle`. One goroutine per connection runs `conn`'s loop; the
-//! state they share is in `registry`; `pool` holds the per-thread buffer pools.
+//! state they share is in `registry`; `pool` holds the per-thread buffer pools;
+//! `signals` turns SIGINT/SIGTERM into a shutdown.
 //!
 //! Timeouts on idle and half-received requests are kept by one *reaper* goroutine per
 //! server, not by a timer per read: each connection records its state and since when
@@ -14,6 +15,7 @@
 mod conn;
 mod pool;
 mod registry;
+mod signals;
 
 pub use pool::{stats, Stats};
 
@@ -159,6 +161,36 @@ impl Server {
         self
     }
 
+    /// Shuts the server down gracefully on SIGINT (Ctrl-C) or SIGTERM, as
+    /// [`ShutdownHandle::shutdown`] does: stop accepting, let requests in flight
+    /// finish, close idle connections; then `serve` returns `Ok(())`. A second signal
+    /// during the shutdown exits the process at once, with status 130 (SIGINT) or 143
+    /// (SIGTERM). While `serve` runs, these signals no longer end the process by
+    /// themselves; their previous disposition is back once it returns.
+    ///
+    /// The signals are received through [`gmp_net::signal::Signals`] (a goroutine
+    /// parked on a self-pipe; nothing but a one-byte `send` runs in the signal
+    /// handler). Several servers may each ask: one signal shuts down all of them.
+    /// Asking twice is asking once.
+    ///
+    /// ```no_run
+    /// gmp_http::Server::bind("127.0.0.1:8080")?
+    ///     .shutdown_on_signals()
+    ///     .serve(|_req, res| {
+    ///         res.body("hello");
+    ///         Ok(())
+    ///     })?;
+    /// println!("stopped by a signal; every request in flight was answered");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As the other settings, if a [`ShutdownHandle`] was already taken.
+    pub fn shutdown_on_signals(mut self) -> Server {
+        self.settings().shutdown_on_signals = true;
+        self
+    }
+
     /// A handle that stops this server. Take it after the settings.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -190,6 +222,13 @@ impl Server {
             return gmp_core::run(move || self.serve_handler(handler));
         }
         let Server { listener, shared } = self;
+        let signals = if shared.settings.shutdown_on_signals {
+            Some(signals::watch(ShutdownHandle {
+                shared: shared.clone(),
+            })?)
+        } else {
+            None
+        };
         let handler = Arc::new(handler);
         spawn_reaper(&shared);
         let mut backoff = Duration::from_millis(5);
@@ -218,6 +257,9 @@ impl Server {
         drop(listener);
         drain(&shared);
         shared.stopped.store(true, SeqCst);
+        if let Some(s) = signals {
+            s.stop();
+        }
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ pub(crate) struct Settings {
     pub write_timeout: Option<Duration>,
     pub body_read_timeout: Option<Duration>,
     pub shutdown_grace: Duration,
+    pub shutdown_on_signals: bool,
 }
 
 impl Default for Settings {
@@ -31,6 +32,7 @@ impl Default for Settings {
             write_timeout: Some(Duration::from_secs(60)),
             body_read_timeout: Some(Duration::from_secs(60)),
             shutdown_grace: Duration::from_secs(10),
+            shutdown_on_signals: false,
         }
     }
 }
