@@ -36,7 +36,7 @@ struct Route {
 /// patterns and rules (see the module's docs).
 ///
 /// ```no_run
-/// use gmp_http::{Router, Server};
+/// use gmp_http::{FileServer, Router, Server};
 ///
 /// let mut app = Router::new();
 /// app.handle("GET /items/{id}", |req, res| {
@@ -48,6 +48,7 @@ struct Route {
 ///     res.body("home");
 ///     Ok(())
 /// });
+/// app.mount("/static/", FileServer::new("./public").strip_prefix("/static/"));
 /// let app = app.with(|req, res, next| {
 ///     res.header("x-powered-by", "gmp");
 ///     next.call(req, res)
@@ -91,8 +92,8 @@ impl Router {
         self.add(pattern, Box::new(f), Location::caller())
     }
 
-    /// Routes requests that match `pattern` to the handler `h`: a file server, another
-    /// `Router`, a handler wrapped by middleware, or any type implementing
+    /// Routes requests that match `pattern` to the handler `h`: a
+    /// [`FileServer`](crate::FileServer), another `Router`, a handler wrapped by middleware, or any type implementing
     /// [`Handler`]. (Closures go through [`handle`](Router::handle), whose `Fn` bound is
     /// what lets Rust infer their argument types.)
     ///

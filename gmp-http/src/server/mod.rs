@@ -206,7 +206,8 @@ impl Server {
     /// in it. Accept errors are logged and do not stop the server; running out of file
     /// descriptors backs off (5 ms, doubling up to 1 s) instead of spinning.
     ///
-    /// A [`Router`](crate::Router) or other [`Handler`] value is served with [`serve_handler`](Server::serve_handler): this
+    /// A [`Router`](crate::Router), [`FileServer`](crate::FileServer) or other
+    /// [`Handler`] value is served with [`serve_handler`](Server::serve_handler): this
     /// method's `Fn` bound is what lets Rust infer a closure's argument types.
     pub fn serve<F>(self, handler: F) -> io::Result<()>
     where
@@ -215,8 +216,8 @@ impl Server {
         self.serve_handler(handler)
     }
 
-    /// [`serve`](Server::serve) for any [`Handler`]: a [`Router`](crate::Router), a file
-    /// server, a handler wrapped by middleware.
+    /// [`serve`](Server::serve) for any [`Handler`]: a [`Router`](crate::Router), a
+    /// [`FileServer`](crate::FileServer), a handler wrapped by middleware.
     pub fn serve_handler<H: Handler>(self, handler: H) -> io::Result<()> {
         if !gmp_core::in_runtime() {
             return gmp_core::run(move || self.serve_handler(handler));
