@@ -28,6 +28,7 @@ Peers are built by bench/build-peers.sh into $GMP_PEERS (default /tmp/gmp-peers)
 """
 import os, re, signal, statistics, subprocess, sys, tempfile, threading, time
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ from importing compare.py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import PEERS, cpu_seconds, free_port, stop, wait_listening  # noqa: E402
 
