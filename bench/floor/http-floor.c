@@ -8,11 +8,18 @@
 // A benchmark tool, not a server: requests with bodies are not supported, and a send the
 // socket cannot take whole is not retried (wrk's small requests never fill it).
 // Build: cc -O2 -o http-floor http-floor.c. Run: http-floor 127.0.0.1:PORT.
+//
+// SIGUSR1 makes it print "accepted N" on stdout: the connections accepted so far, for
+// scripts/client-compare.sh to tell a client that keeps its connections alive from one
+// that redials. The signal is blocked except inside epoll_pwait, so it can only arrive
+// there (which then fails with EINTR and the loop prints): never between the check of
+// the flag and the wait, where it would go unseen until the next connection event.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,10 @@ static const char RESP[] = "HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: Fri, 27 Nov 
 enum { MAXFD = 1 << 16 };
 static unsigned char matched[MAXFD]; // bytes of "\r\n\r\n" matched so far, per fd
 static char in[16384], out[64 * 1024];
+static unsigned long accepted;
+static volatile sig_atomic_t report;
+
+static void on_usr1(int sig) { (void)sig; report = 1; }
 
 int main(int argc, char **argv) {
     const char *a = argc > 1 ? argv[1] : "127.0.0.1:8080";
@@ -42,13 +53,26 @@ int main(int argc, char **argv) {
     epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev);
     struct epoll_event evs[1024];
     const size_t rl = sizeof RESP - 1;
+    struct sigaction act = {.sa_handler = on_usr1};
+    sigaction(SIGUSR1, &act, 0);
+    sigset_t usr1, open_in_wait;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &open_in_wait);
+    sigdelset(&open_in_wait, SIGUSR1);
     for (;;) {
-        int n = epoll_wait(ep, evs, 1024, -1);
+        int n = epoll_pwait(ep, evs, 1024, -1, &open_in_wait);
+        if (report) {
+            report = 0;
+            printf("accepted %lu\n", accepted);
+            fflush(stdout);
+        }
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd == l) {
                 int s;
                 while ((s = accept4(l, 0, 0, SOCK_NONBLOCK)) >= 0) {
+                    accepted++;
                     if (s >= MAXFD) { close(s); continue; }
                     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     matched[s] = 0;

@@ -1,0 +1,5 @@
+//! What the peer programs share: the command line and the report of the HTTP client
+//! load generators (reqwest-load, ureq-load), which match examples/http-load.rs in gmp's
+//! workspace and bench/go/client-load, for scripts/client-compare.sh.
+
+pub mod load;
