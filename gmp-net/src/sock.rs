@@ -263,6 +263,17 @@ impl<T: AsRawFd> Sock<T> {
         Ok(n)
     }
 
+    /// A peek: waits for data like a read, but leaves it in the socket. The wait may
+    /// have consumed the readiness edge that announced the data, so the socket is no
+    /// longer taken for drained: the next read makes its syscall instead of waiting for
+    /// an edge that will not come (edge-triggered epoll announces data once).
+    pub(crate) fn peek(&self, f: impl FnMut(&T) -> io::Result<usize>) -> io::Result<usize> {
+        let r = self.io(Mode::Read, f);
+        // Relaxed: see `read`.
+        self.drained.store(false, Relaxed);
+        r
+    }
+
     /// Waits until a read will probably find data, without reading: after a short read
     /// with no readiness event since, that is a park; otherwise it returns at once (the
     /// next read may still find nothing and park then). Honours the read timeout.

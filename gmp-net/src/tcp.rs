@@ -305,7 +305,7 @@ impl TcpStream {
     }
     /// As [`std::net::TcpStream::peek`]; the goroutine parks where std's call would block.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.io(Mode::Read, |s| s.peek(buf))
+        self.sock.peek(|s| s.peek(buf))
     }
     /// As [`std::net::TcpStream::shutdown`].
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
