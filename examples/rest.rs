@@ -82,7 +82,9 @@ fn app(store: Shared, static_dir: &str) -> Router {
     });
     let s = store.clone();
     app.handle("GET /items/{id}", move |req, res| {
-        let Some(id) = id(req, res) else { return Ok(()) };
+        let Some(id) = id(req, res) else {
+            return Ok(());
+        };
         match s.lock().items.get(&id) {
             Some(item) => res.json(item).map(drop),
             None => {
@@ -93,7 +95,9 @@ fn app(store: Shared, static_dir: &str) -> Router {
     });
     let s = store.clone();
     app.handle("PUT /items/{id}", move |req, res| {
-        let Some(id) = id(req, res) else { return Ok(()) };
+        let Some(id) = id(req, res) else {
+            return Ok(());
+        };
         let new: NewItem = req.json()?;
         let item = Item {
             id,
@@ -106,7 +110,9 @@ fn app(store: Shared, static_dir: &str) -> Router {
     });
     let s = store;
     app.handle("DELETE /items/{id}", move |req, res| {
-        let Some(id) = id(req, res) else { return Ok(()) };
+        let Some(id) = id(req, res) else {
+            return Ok(());
+        };
         match s.lock().items.remove(&id) {
             Some(_) => res.status(204),
             None => res.status(404).body("no such item\n"),

@@ -36,6 +36,7 @@
 //! | `fs` | `FileServer`: static files under a root (path safety, conditionals, ranges, streaming) |
 //! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`), SIGINT/SIGTERM shutdown (`server::signals`) |
 //! | `client` | the HTTP/1.1 client: `Client`, its connection pool, redirects and retries (on `h1`'s response heads and chunked decoder) |
+//! | `transport` | what a server connection reads and writes: TCP, or TLS over it (feature `tls`) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -55,6 +56,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod transport;
 mod url;
 
 pub use bytes::Bytes;
@@ -67,3 +69,4 @@ pub use request::{Body, BodyError, Request};
 pub use response::Response;
 pub use router::Router;
 pub use server::{stats, Server, ShutdownHandle, Stats};
+pub use transport::TlsInfo;

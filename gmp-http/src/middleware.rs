@@ -141,7 +141,7 @@ impl<H: Handler> Handler for Timeout<H> {
         let guard = Arc::new(AtomicU8::new(RUNNING));
         res.set_guard(Some(guard.clone()));
         let (wake, wait) = gmp_core::chan::bounded::<()>(0);
-        let fd = res.raw_fd();
+        let (fd, plain) = res.raw_fd();
         let (dur, is_head) = (self.dur, res.is_head());
         let g = guard.clone();
         let done = gmp_core::Builder::new()
@@ -155,7 +155,7 @@ impl<H: Handler> Handler for Timeout<H> {
                 if g.compare_exchange(RUNNING, TIMED_OUT, SeqCst, SeqCst)
                     .is_ok()
                 {
-                    answer_503(fd, is_head);
+                    answer_503(fd, is_head, plain);
                 }
             })?;
         let watchdog = Watchdog {
@@ -190,20 +190,26 @@ impl<H: Handler> Handler for Timeout<H> {
 }
 
 /// The watchdog's answer, straight to the socket, then the connection is shut down.
-fn answer_503(fd: std::os::fd::RawFd, is_head: bool) {
+/// Over TLS the session belongs to the handler's goroutine: the connection is only shut
+/// down.
+fn answer_503(fd: std::os::fd::RawFd, is_head: bool, plain: bool) {
     let mut msg = Vec::new();
-    write_error(&mut msg, 503, "the handler did not answer in time", is_head);
+    if plain {
+        write_error(&mut msg, 503, "the handler did not answer in time", is_head);
+    }
     // SAFETY: `fd` is the connection's socket, open until the connection's goroutine
     // returns from the handler chain, which joins this watchdog first (see the module's
     // invariant). `send` with MSG_DONTWAIT never blocks (a client that does not read
     // just misses the 503) and MSG_NOSIGNAL turns a closed peer into an error.
     unsafe {
-        libc::send(
-            fd,
-            msg.as_ptr().cast(),
-            msg.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        );
+        if !msg.is_empty() {
+            libc::send(
+                fd,
+                msg.as_ptr().cast(),
+                msg.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            );
+        }
         libc::shutdown(fd, libc::SHUT_RDWR);
     }
 }

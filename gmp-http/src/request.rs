@@ -6,9 +6,9 @@ use crate::h1::fields::FieldIdx;
 use crate::h1::framing::Framing;
 use crate::h1::request_head::Head;
 use crate::h1::Version;
-use gmp_net::TcpStream;
+use crate::transport::{TlsInfo, Transport};
 use std::borrow::Cow;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ pub(crate) enum Continue {
 /// # ; Ok::<(), std::io::Error>(())
 /// ```
 pub struct Request<'c> {
-    stream: &'c TcpStream,
+    stream: &'c Transport<'c>,
     buf: &'c mut Vec<u8>,
     idx: &'c [FieldIdx],
     params: &'c mut Params,
@@ -69,7 +69,7 @@ pub struct Request<'c> {
 impl<'c> Request<'c> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        stream: &'c TcpStream,
+        stream: &'c Transport<'c>,
         buf: &'c mut Vec<u8>,
         idx: &'c [FieldIdx],
         params: &'c mut Params,
@@ -248,6 +248,12 @@ impl<'c> Request<'c> {
             .map(move |h| (self.text(h.name), self.bytes(h.value)))
     }
 
+    /// The connection's TLS (server name, ALPN protocol, version); `None` over plain
+    /// TCP.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.stream.tls_info()
+    }
+
     /// The client's address.
     pub fn remote_addr(&self) -> SocketAddr {
         self.remote
@@ -338,8 +344,7 @@ impl<'c> Request<'c> {
             // the handler only when the body is not all buffered, and when nothing of
             // it is buffered it is not.
             if self.end == self.pos {
-                let mut s = self.stream;
-                s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
             }
             self.cont = Continue::Sent;
         }
@@ -451,10 +456,14 @@ impl<'c> Request<'c> {
 
 /// One socket read with the body timeout (the connection otherwise reads without one:
 /// its idle and header deadlines are kept by the server's reaper).
-fn sock_read(stream: &TcpStream, timeout: Option<Duration>, into: &mut [u8]) -> io::Result<usize> {
-    let mut s = stream;
+fn sock_read(
+    stream: &Transport<'_>,
+    timeout: Option<Duration>,
+    into: &mut [u8],
+) -> io::Result<usize> {
+    let s = stream.socket();
     s.set_read_timeout(timeout)?;
-    let r = s.read(into);
+    let r = stream.read(into);
     s.set_read_timeout(None)?;
     r
 }

@@ -5,8 +5,8 @@ use crate::h1::date;
 use crate::h1::fields::{eq_lower, valid_name, valid_value};
 use crate::h1::status::{append_hex, append_status_line, append_u64, has_no_body};
 use crate::h1::Version;
+use crate::transport::Transport;
 use bytes::Bytes;
-use gmp_net::TcpStream;
 use std::io::{self, IoSlice, Write};
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
@@ -58,7 +58,7 @@ enum Mode {
 /// # ; Ok::<(), std::io::Error>(())
 /// ```
 pub struct Response<'c> {
-    stream: &'c TcpStream,
+    stream: &'c Transport<'c>,
     out: &'c mut Vec<u8>,
     head: &'c mut Vec<u8>,
     code: u16,
@@ -94,7 +94,7 @@ pub(crate) const DONE: u8 = 3;
 
 impl<'c> Response<'c> {
     pub(crate) fn new(
-        stream: &'c TcpStream,
+        stream: &'c Transport<'c>,
         out: &'c mut Vec<u8>,
         head: &'c mut Vec<u8>,
         version: Version,
@@ -420,8 +420,11 @@ impl<'c> Response<'c> {
         self.close = true;
     }
 
-    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(self.stream)
+    /// The socket's descriptor, and whether plain bytes may be written to it (not under
+    /// TLS, whose session the handler's goroutine owns).
+    pub(crate) fn raw_fd(&self) -> (std::os::fd::RawFd, bool) {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(self.stream.socket());
+        (fd, self.stream.tls_info().is_none())
     }
 
     pub(crate) fn is_head(&self) -> bool {
@@ -528,8 +531,7 @@ impl std::fmt::Debug for Response<'_> {
 }
 
 /// Writes `a` then `b` completely, with vectored writes, and clears `a`.
-pub(crate) fn write_all_two(stream: &TcpStream, a: &mut Vec<u8>, b: &[u8]) -> io::Result<()> {
-    let mut s = stream;
+pub(crate) fn write_all_two(s: &Transport<'_>, a: &mut Vec<u8>, b: &[u8]) -> io::Result<()> {
     if b.is_empty() {
         // One buffer: `send`, which is cheaper in the kernel than `writev`.
         s.write_all(a)?;

@@ -24,6 +24,8 @@ mod macros;
 pub mod signal;
 mod sock;
 mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod udp;
 mod unix;
 

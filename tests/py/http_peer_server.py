@@ -7,7 +7,8 @@ with keep-alive. Prints `PORT <n>` once listening. Routes:
   /headers        echoes Authorization, Cookie and User-Agent as the server saw them
   /echo           (POST) the request body back
   /slow?ms=M      answers after M ms
-Idle keep-alive connections are closed after IDLE seconds (argv[1], default 0.3)."""
+Idle keep-alive connections are closed after IDLE seconds (argv[1], default 0.3).
+With argv[2] and argv[3] (a certificate chain and its key, PEM), it serves HTTPS."""
 import http.server
 import socketserver
 import sys
@@ -87,5 +88,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 srv = Server(("127.0.0.1", 0), Handler)
+if len(sys.argv) > 3:
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print("PORT", srv.server_address[1], flush=True)
 srv.serve_forever()

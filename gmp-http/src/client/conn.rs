@@ -13,15 +13,19 @@ use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-/// What a connection reads from and writes to. A TLS stream joins TCP here.
+/// What a connection reads from and writes to.
 pub(crate) enum Stream {
     Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<gmp_net::tls::TlsStream<TcpStream>>),
 }
 
 impl Stream {
     fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_ref(),
         }
     }
 
@@ -40,6 +44,8 @@ impl Read for Stream {
     fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(b),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(b),
         }
     }
 }
@@ -48,11 +54,15 @@ impl Write for Stream {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(b),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(b),
         }
     }
     fn write_vectored(&mut self, b: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write_vectored(b),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write_vectored(b),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -88,9 +98,9 @@ pub(crate) struct Failure {
 const READ_BUF: usize = 8 << 10;
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, key: Key) -> Conn {
+    pub(crate) fn new(stream: Stream, key: Key) -> Conn {
         Conn {
-            stream: Stream::Tcp(stream),
+            stream,
             key,
             buf: vec![0; READ_BUF],
             start: 0,
@@ -102,7 +112,8 @@ impl Conn {
 
     /// Whether the server closed (or wrote to) the connection while it was idle: a
     /// non-blocking peek that finds end of stream or unexpected bytes. One `recv` with
-    /// `MSG_PEEK | MSG_DONTWAIT`, no parking.
+    /// `MSG_PEEK | MSG_DONTWAIT`, no parking. (Under TLS, bytes waiting are taken as a
+    /// closing alert too: a server has nothing else to say to an idle connection.)
     pub(crate) fn looks_alive(&self) -> bool {
         if self.start != self.end {
             return false; // bytes nobody asked for

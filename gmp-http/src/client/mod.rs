@@ -68,11 +68,36 @@ impl Default for Config {
 pub(crate) struct Inner {
     pool: Pool,
     cfg: Config,
+    /// The TLS configuration: the builder's, or the default one, built on first use.
+    #[cfg(feature = "tls")]
+    tls: std::sync::OnceLock<Arc<gmp_net::tls::rustls::ClientConfig>>,
 }
 
 impl Inner {
     pub(crate) fn put(&self, c: Conn) {
         self.pool.put(c);
+    }
+
+    /// The TLS configuration for `https` requests: the one given to the builder, or
+    /// webpki's roots (Mozilla's CA list) with ring and ALPN `http/1.1`.
+    #[cfg(feature = "tls")]
+    fn tls_config(&self) -> Arc<gmp_net::tls::rustls::ClientConfig> {
+        self.tls
+            .get_or_init(|| {
+                use gmp_net::tls::rustls;
+                let roots = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                let mut c =
+                    rustls::ClientConfig::builder_with_provider(gmp_net::tls::ring_provider())
+                        .with_safe_default_protocol_versions()
+                        .expect("ring supports the default protocol versions")
+                        .with_root_certificates(roots)
+                        .with_no_client_auth();
+                c.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Arc::new(c)
+            })
+            .clone()
     }
 }
 
@@ -179,6 +204,8 @@ impl Client {
 #[derive(Default, Debug, Clone)]
 pub struct ClientBuilder {
     cfg: Config,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<gmp_net::tls::rustls::ClientConfig>>,
 }
 
 impl ClientBuilder {
@@ -240,13 +267,31 @@ impl ClientBuilder {
         self
     }
 
+    /// The TLS configuration for `https` URLs (roots to trust, client certificates,
+    /// ALPN): by default webpki's roots (Mozilla's CA list) with the ring provider and
+    /// ALPN `http/1.1`. The server's name (SNI) comes from each URL. Cargo feature
+    /// `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: Arc<gmp_net::tls::rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Client {
         let cfg = self.cfg;
+        #[cfg(feature = "tls")]
+        let tls = std::sync::OnceLock::new();
+        #[cfg(feature = "tls")]
+        if let Some(c) = self.tls {
+            let _ = tls.set(c);
+        }
         Client {
             inner: Arc::new(Inner {
                 pool: Pool::new(cfg.max_idle_per_host, cfg.max_idle, cfg.idle_timeout),
                 cfg,
+                #[cfg(feature = "tls")]
+                tls,
             }),
         }
     }
@@ -443,7 +488,7 @@ fn exchange(inner: &Arc<Inner>, req: &mut Outgoing, dl: Deadline) -> io::Result<
     loop {
         let conn = match (!fresh_only).then(|| inner.pool.get(&key)).flatten() {
             Some(c) => c,
-            None => dial(&req.url, &key, inner.cfg.connect_timeout, &dl)?,
+            None => dial(inner, &req.url, &key, &dl)?,
         };
         let reused = conn.reused;
         match roundtrip(inner, conn, req, dl) {
@@ -468,7 +513,9 @@ fn exchange(inner: &Arc<Inner>, req: &mut Outgoing, dl: Deadline) -> io::Result<
     }
 }
 
-fn dial(url: &Url, key: &Key, connect_timeout: Duration, dl: &Deadline) -> io::Result<Conn> {
+fn dial(inner: &Inner, url: &Url, key: &Key, dl: &Deadline) -> io::Result<Conn> {
+    let connect_timeout = inner.cfg.connect_timeout;
+    #[cfg(not(feature = "tls"))]
     if url.https {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -492,7 +539,12 @@ fn dial(url: &Url, key: &Key, connect_timeout: Duration, dl: &Deadline) -> io::R
             Ok(s) => {
                 // Requests are written whole; Nagle would only delay the last segment.
                 let _ = s.set_nodelay(true);
-                return Ok(Conn::new(s, key.clone()));
+                #[cfg(feature = "tls")]
+                if url.https {
+                    return tls_connect(inner, url, s, dl)
+                        .map(|t| Conn::new(conn::Stream::Tls(Box::new(t)), key.clone()));
+                }
+                return Ok(Conn::new(conn::Stream::Tcp(s), key.clone()));
             }
             Err(e) => last = Some(e),
         }
@@ -507,6 +559,28 @@ fn dial(url: &Url, key: &Key, connect_timeout: Duration, dl: &Deadline) -> io::R
         format!("connecting to {}: {e}", url.authority())
     };
     Err(io::Error::new(e.kind(), what))
+}
+
+/// The TLS handshake on a dialled socket, under the connect timeout and the deadline.
+#[cfg(feature = "tls")]
+fn tls_connect(
+    inner: &Inner,
+    url: &Url,
+    s: TcpStream,
+    dl: &Deadline,
+) -> io::Result<gmp_net::tls::TlsStream<TcpStream>> {
+    let t = dl.remaining(Some(inner.cfg.connect_timeout))?;
+    s.set_read_timeout(t)?;
+    s.set_write_timeout(t)?;
+    let config = inner.tls_config();
+    gmp_net::tls::connect(&url.host, s, &config).map_err(|e| {
+        let what = if e.kind() == io::ErrorKind::TimedOut {
+            format!("TLS handshake with {} timed out", url.authority())
+        } else {
+            format!("TLS handshake with {}: {e}", url.authority())
+        };
+        io::Error::new(e.kind(), what)
+    })
 }
 
 /// Writes `req` on `conn` and reads the response head.

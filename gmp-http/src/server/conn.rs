@@ -14,7 +14,7 @@ use crate::h1::Reject;
 use crate::handler::Handler;
 use crate::request::{Continue, Request};
 use crate::response::{write_all_two, write_error, Response, FLUSH_AT};
-use gmp_net::{Shutdown, TcpStream};
+use crate::transport::Transport;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,8 +38,32 @@ pub(crate) fn serve_conn<F: Handler>(
     remote: SocketAddr,
     handler: &F,
 ) {
+    #[cfg(feature = "tls")]
+    if let Some(cfg) = &shared.settings.tls {
+        let Some(tls) = super::tls::handshake(shared, entry, remote, cfg) else {
+            return;
+        };
+        return serve_on(shared, entry, remote, handler, &Transport::tls(tls));
+    }
+    serve_on(
+        shared,
+        entry,
+        remote,
+        handler,
+        &Transport::tcp(&entry.stream),
+    );
+}
+
+/// The connection's life on `io`, TCP or TLS.
+fn serve_on<F: Handler>(
+    shared: &Shared,
+    entry: &Entry,
+    remote: SocketAddr,
+    handler: &F,
+    io: &Transport<'_>,
+) {
     let mut bufs = None;
-    serve(shared, entry, remote, handler, &mut bufs);
+    serve(shared, entry, remote, handler, io, &mut bufs);
     // However the connection ended (the client left, an error, a refusal), the buffers
     // it held go back to the pool, cut back to size, for the next connection.
     if let Some(b) = bufs {
@@ -53,9 +77,9 @@ fn serve<F: Handler>(
     entry: &Entry,
     remote: SocketAddr,
     handler: &F,
+    stream: &Transport<'_>,
     bufs: &mut Option<Box<Bufs>>,
 ) {
-    let stream = &entry.stream;
     let s = &shared.settings;
     let limits = Limits {
         max_header_bytes: s.max_header_bytes,
@@ -129,7 +153,7 @@ fn serve<F: Handler>(
                 let len = (b.read.len() * 2).min(max_buf);
                 b.read.resize(len, 0);
             }
-            match (&mut &*stream).read(&mut b.read[end..]) {
+            match stream.read(&mut b.read[end..]) {
                 Ok(0) | Err(_) => return, // the client left, or the reaper closed it
                 Ok(n) => end += n,
             }
@@ -276,7 +300,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 
 /// Answers a request the server refuses, then closes. The refused head lies in
 /// `b.read[start..end]`: if its method is HEAD, the answer has no body.
-fn reject(stream: &TcpStream, b: &mut Bufs, start: usize, end: usize, r: Reject) {
+fn reject(stream: &Transport<'_>, b: &mut Bufs, start: usize, end: usize, r: Reject) {
     tracing::debug!("gmp-http: {} {}", r.status, r.why);
     let is_head = head::is_head_request(&b.read[start..end]);
     write_error(&mut b.write, r.status, r.why, is_head);
@@ -288,18 +312,19 @@ fn reject(stream: &TcpStream, b: &mut Bufs, start: usize, end: usize, r: Reject)
 /// Closes our side, then reads and drops what the client still sends for a while, so
 /// the kernel does not answer unread input with a reset that could destroy the
 /// response on its way.
-fn linger_close(stream: &TcpStream) {
-    if stream.shutdown(Shutdown::Write).is_err() {
+pub(crate) fn linger_close(stream: &Transport<'_>) {
+    if stream.close_write().is_err() {
         return;
     }
     let started = Instant::now();
     let mut scratch = [0u8; 1024];
     let mut dropped = 0usize;
     while started.elapsed() < LINGER && dropped < DRAIN_MAX as usize {
-        if stream.set_read_timeout(Some(LINGER)).is_err() {
+        if stream.socket().set_read_timeout(Some(LINGER)).is_err() {
             return;
         }
-        match (&mut &*stream).read(&mut scratch) {
+        // The socket itself: after a close_notify the TLS session reads nothing more.
+        match (&mut stream.socket()).read(&mut scratch) {
             Ok(0) | Err(_) => return,
             Ok(n) => dropped += n,
         }

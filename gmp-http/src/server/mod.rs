@@ -16,6 +16,8 @@ mod conn;
 mod pool;
 mod registry;
 mod signals;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use pool::{stats, Stats};
 
@@ -188,6 +190,36 @@ impl Server {
     /// As the other settings, if a [`ShutdownHandle`] was already taken.
     pub fn shutdown_on_signals(mut self) -> Server {
         self.settings().shutdown_on_signals = true;
+        self
+    }
+
+    /// Serves HTTPS: every connection starts with a TLS handshake with `config` (the
+    /// certificate chain and key), under the header-read timeout. ALPN is set to
+    /// `http/1.1` (the server speaks HTTP/1.1 only); handlers see the connection's TLS
+    /// through [`Request::tls`](crate::Request::tls). Cargo feature `tls`.
+    ///
+    /// ```no_run
+    /// use gmp_net::tls::rustls;
+    /// use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    /// let certs = CertificateDer::pem_file_iter("cert.pem").unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    /// let key = PrivateKeyDer::from_pem_file("key.pem").unwrap();
+    /// let config = rustls::ServerConfig::builder_with_provider(gmp_net::tls::ring_provider())
+    /// .with_safe_default_protocol_versions()
+    /// .unwrap()
+    /// .with_no_client_auth()
+    /// .with_single_cert(certs, key)
+    /// .unwrap();
+    /// gmp_http::Server::bind("0.0.0.0:8443")?
+    ///     .tls(std::sync::Arc::new(config))
+    ///     .serve(|req, res| {
+    ///         res.body(format!("hello over {:?}", req.tls().map(|t| &t.version)));
+    ///         Ok(())
+    ///     })
+    /// # ; Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: std::sync::Arc<gmp_net::tls::rustls::ServerConfig>) -> Server {
+        self.settings().tls = Some(tls::http11(config));
         self
     }
 

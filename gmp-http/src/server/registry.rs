@@ -20,6 +20,9 @@ pub(crate) struct Settings {
     pub body_read_timeout: Option<Duration>,
     pub shutdown_grace: Duration,
     pub shutdown_on_signals: bool,
+    /// Serve TLS with this configuration (ALPN set to http/1.1).
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::sync::Arc<gmp_net::tls::rustls::ServerConfig>>,
 }
 
 impl Default for Settings {
@@ -33,6 +36,8 @@ impl Default for Settings {
             body_read_timeout: Some(Duration::from_secs(60)),
             shutdown_grace: Duration::from_secs(10),
             shutdown_on_signals: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
