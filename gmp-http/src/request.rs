@@ -174,29 +174,14 @@ impl<'c> Request<'c> {
         crate::url::query_pairs(self.query().unwrap_or(""))
     }
 
-    /// What a router matches on: the method, the path, the `Host` header, and its
-    /// scratch vector for wildcard ranges.
-    pub(crate) fn routing(&mut self) -> (&str, &str, Option<&str>, &mut Vec<(u32, u32)>) {
-        let caps = &mut self.params.caps;
-        let text = |(off, len): (u32, u32)| {
-            // SAFETY: as in `text`: the method (token characters) and target (visible
-            // ASCII or checked UTF-8) were checked by `request_head`.
-            unsafe { std::str::from_utf8_unchecked(&self.buf[off as usize..(off + len) as usize]) }
-        };
-        let host = self
-            .idx
-            .iter()
-            .find(|h| text(h.name).eq_ignore_ascii_case("host"))
-            .and_then(|h| {
-                let (off, len) = h.value;
-                std::str::from_utf8(&self.buf[off as usize..(off + len) as usize]).ok()
-            });
-        (
-            text(self.head.method),
-            path_of(text(self.head.target)),
-            host,
-            caps,
-        )
+    /// The router's scratch vector for wildcard ranges (kept with the connection's
+    /// buffers, so routing allocates nothing once it has grown).
+    pub(crate) fn take_captures(&mut self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut self.params.caps)
+    }
+
+    pub(crate) fn put_captures(&mut self, caps: Vec<(u32, u32)>) {
+        self.params.caps = caps;
     }
 
     /// Sets the parameters from the wildcard `names` and their byte ranges in the path,

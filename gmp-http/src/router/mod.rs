@@ -169,23 +169,25 @@ impl Router {
 
     /// Routing itself, at the end of the middleware chain.
     pub(crate) fn dispatch(&self, req: &mut Request<'_>, res: &mut Response<'_>) -> io::Result<()> {
-        let has_hosts = self.tree.has_hosts();
+        let mut caps = req.take_captures();
+        caps.clear();
         let (found, redirect_to) = {
-            let (method, path, host, caps) = req.routing();
+            let path = req.path();
             if !path.starts_with('/') {
+                req.put_captures(caps);
                 res.status(400)
                     .header("content-type", "text/plain; charset=utf-8");
                 res.body("request target is not a path\n");
                 return Ok(());
             }
-            let host = if has_hosts {
-                host.map_or("", strip_port)
+            let host = if self.tree.has_hosts() {
+                req.header("host").map_or("", strip_port)
             } else {
                 ""
             };
+            let method = req.method();
             let clean = clean_path(path);
-            caps.clear();
-            let found = self.tree.find(host, method, &clean, caps);
+            let found = self.tree.find(host, method, &clean, &mut caps);
             let mut to = None;
             // `/tree` with only `/tree/` registered: redirect to the subtree (Go's rule:
             // only when the slash form matches exactly, not through a wider pattern).
@@ -204,17 +206,18 @@ impl Router {
             (found, to)
         };
         if let Some(to) = redirect_to {
+            req.put_captures(caps);
             return redirect(req, res, &to);
         }
         let Some(route) = found else {
+            req.put_captures(caps);
             return self.no_route(req, res);
         };
         let route = &self.routes[route as usize];
         // The captured ranges index the request's path (an unclean one was redirected,
         // so the clean path is the request's own).
-        let caps = std::mem::take(req.routing().3);
         let ok = req.set_params(route.pattern.wildcards(), &caps);
-        *req.routing().3 = caps;
+        req.put_captures(caps);
         if !ok {
             res.status(400)
                 .header("content-type", "text/plain; charset=utf-8");
