@@ -28,6 +28,11 @@ pub struct TlsInfo {
     pub version: String,
 }
 
+/// After an error response, how long the connection keeps reading (and dropping) what
+/// the client still sends, so that closing does not reset the connection before the
+/// client has read the response (Go's `rstAvoidanceDelay` is the same 500 ms).
+pub(crate) const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub(crate) struct Transport<'s> {
     tcp: &'s TcpStream,
     #[cfg(feature = "tls")]
@@ -183,5 +188,27 @@ impl<'s> Transport<'s> {
             let _ = t.borrow_mut().close_notify();
         }
         self.tcp.shutdown(gmp_net::Shutdown::Write)
+    }
+
+    /// Closes our side, then reads and drops what the client still sends for up to
+    /// `linger` (and `max` bytes), so that the kernel does not answer unread input with
+    /// a reset that could destroy the response on its way.
+    pub(crate) fn linger_close(&self, linger: std::time::Duration, max: usize) {
+        if self.close_write().is_err() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let mut scratch = [0u8; 1024];
+        let mut dropped = 0usize;
+        while started.elapsed() < linger && dropped < max {
+            if self.tcp.set_read_timeout(Some(linger)).is_err() {
+                return;
+            }
+            // The socket itself: after a close_notify the TLS session reads nothing more.
+            match (&mut &*self.tcp).read(&mut scratch) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => dropped += n,
+            }
+        }
     }
 }

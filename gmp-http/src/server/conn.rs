@@ -14,19 +14,13 @@ use crate::h1::Reject;
 use crate::handler::Handler;
 use crate::request::{Continue, Request};
 use crate::response::{write_all_two, write_error, Response, FLUSH_AT};
-use crate::transport::Transport;
-use std::io::Read;
+use crate::transport::{Transport, LINGER};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
 
 /// A handler may leave this much of a body unread and the connection is still reused
 /// (the rest is read and dropped); more, and the connection closes.
 const DRAIN_MAX: u64 = 256 << 10;
-/// After an error response, how long the connection keeps reading (and dropping) what
-/// the client still sends, so that closing does not reset the connection before the
-/// client has read the response (Go's `rstAvoidanceDelay` is the same 500 ms).
-const LINGER: Duration = Duration::from_millis(500);
 const INTERNAL: Reject = Reject {
     status: 500,
     why: "internal server error",
@@ -280,7 +274,7 @@ fn serve<F: Handler>(
         (start, end) = (req.pos, req.end);
         if close {
             if write_all_two(stream, write, &[]).is_ok() {
-                linger_close(stream);
+                stream.linger_close(LINGER, DRAIN_MAX as usize);
             }
             return;
         }
@@ -305,28 +299,6 @@ fn reject(stream: &Transport<'_>, b: &mut Bufs, start: usize, end: usize, r: Rej
     let is_head = head::is_head_request(&b.read[start..end]);
     write_error(&mut b.write, r.status, r.why, is_head);
     if write_all_two(stream, &mut b.write, &[]).is_ok() {
-        linger_close(stream);
-    }
-}
-
-/// Closes our side, then reads and drops what the client still sends for a while, so
-/// the kernel does not answer unread input with a reset that could destroy the
-/// response on its way.
-pub(crate) fn linger_close(stream: &Transport<'_>) {
-    if stream.close_write().is_err() {
-        return;
-    }
-    let started = Instant::now();
-    let mut scratch = [0u8; 1024];
-    let mut dropped = 0usize;
-    while started.elapsed() < LINGER && dropped < DRAIN_MAX as usize {
-        if stream.socket().set_read_timeout(Some(LINGER)).is_err() {
-            return;
-        }
-        // The socket itself: after a close_notify the TLS session reads nothing more.
-        match (&mut stream.socket()).read(&mut scratch) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => dropped += n,
-        }
+        stream.linger_close(LINGER, DRAIN_MAX as usize);
     }
 }

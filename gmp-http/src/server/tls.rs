@@ -7,7 +7,6 @@
 //! with 0x16; an ASCII letter is a plaintext HTTP request, answered with Go's 400
 //! ("Client sent an HTTP request to an HTTPS server."); anything else is closed at once.
 
-use super::conn::linger_close;
 use super::registry::{Entry, Shared, BUSY, HEAD};
 use crate::transport::{Tls, Transport};
 use gmp_net::tls::rustls::ServerConfig;
@@ -49,7 +48,7 @@ pub(crate) fn handshake<'s>(
                 b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
                   Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
             );
-            linger_close(&Transport::tcp(tcp));
+            Transport::tcp(tcp).linger_close(crate::transport::LINGER, 64 << 10);
         } else {
             tracing::debug!(%remote, "gmp-http: not a TLS handshake: closing");
         }
