@@ -69,4 +69,4 @@ pub use request::{Body, BodyError, Request};
 pub use response::Response;
 pub use router::Router;
 pub use server::{stats, Server, ShutdownHandle, Stats};
-pub use transport::TlsInfo;
+pub use transport::{TlsInfo, Upgraded};

@@ -174,6 +174,19 @@ impl<'c> Request<'c> {
         crate::url::query_pairs(self.query().unwrap_or(""))
     }
 
+    /// Whether the request has a body (a `Content-Length` over 0, or chunked).
+    pub(crate) fn has_body(&self) -> bool {
+        !matches!(self.head.framing, Framing::Length(0))
+    }
+
+    /// The bytes the connection read past this request's head (the client's first bytes
+    /// after an upgrade), taken out of the buffer.
+    pub(crate) fn take_leftover(&mut self) -> bytes::Bytes {
+        let b = bytes::Bytes::copy_from_slice(&self.buf[self.pos..self.end]);
+        self.pos = self.end;
+        b
+    }
+
     /// The router's scratch vector for wildcard ranges (kept with the connection's
     /// buffers, so routing allocates nothing once it has grown).
     pub(crate) fn take_captures(&mut self) -> Vec<(u32, u32)> {

@@ -241,6 +241,74 @@ impl<'c> Response<'c> {
         self
     }
 
+    /// Takes the connection over, as Go's `Hijack` after a `101 Switching Protocols`:
+    /// writes the 101 with `Upgrade: protocol`, `Connection: Upgrade` and the headers set
+    /// so far (after any earlier pipelined responses, which go first), and returns the
+    /// connection with the bytes the server had already read past the request's head
+    /// (the client may have sent its first frames right behind it).
+    ///
+    /// From then on the connection is the handler's: the server no longer times it out
+    /// or counts it idle, graceful shutdown waits for it within its grace (see
+    /// [`Server::wait_for_upgraded`](crate::Server::wait_for_upgraded)), and it closes
+    /// when the [`Upgraded`](crate::Upgraded) is dropped. Nothing more of this response
+    /// is written.
+    ///
+    /// ```no_run
+    /// use std::io::{Read, Write};
+    /// gmp_http::Server::bind("127.0.0.1:8080")?.serve(|req, res| {
+    ///     let (mut conn, first) = res.upgrade(req, "echo-bytes")?;
+    ///     conn.write_all(&first)?;
+    ///     let mut buf = [0u8; 4096];
+    ///     while let Ok(n @ 1..) = conn.read(&mut buf) {
+    ///         conn.write_all(&buf[..n])?;
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # ; Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// Errors: the response already started, `protocol` is not a valid header value, the
+    /// request has a body, or the connection is gone.
+    pub fn upgrade(
+        &mut self,
+        req: &mut crate::Request<'_>,
+        protocol: &str,
+    ) -> io::Result<(crate::Upgraded, Bytes)> {
+        let fail = |why: &str| {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("gmp-http: cannot upgrade: {why}"),
+            ))
+        };
+        if self.mode != Mode::Open || self.flushed {
+            return fail("the response has started");
+        }
+        if protocol.is_empty() || !valid_value(protocol.as_bytes()) {
+            return fail("invalid protocol name");
+        }
+        if req.has_body() {
+            return fail("the request has a body");
+        }
+        let conn = self.stream.hand_over()?;
+        let mut head = Vec::with_capacity(128 + self.head.len());
+        head.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: ");
+        head.extend_from_slice(protocol.as_bytes());
+        head.extend_from_slice(b"\r\nConnection: Upgrade\r\n");
+        head.extend_from_slice(self.head);
+        head.extend_from_slice(b"\r\n");
+        self.mode = Mode::Done;
+        self.close = true;
+        // Earlier pipelined answers, then the 101, on the connection now the handler's
+        // (over TLS, through its session).
+        let mut conn = conn;
+        let mut all = Vec::with_capacity(self.out.len() + head.len());
+        all.extend_from_slice(self.out);
+        all.extend_from_slice(&head);
+        self.out.clear();
+        io::Write::write_all(&mut conn, &all)?;
+        Ok((conn, req.take_leftover()))
+    }
+
     /// The status code set so far.
     pub fn status_code(&self) -> u16 {
         self.code

@@ -1,14 +1,22 @@
 //! What a server connection reads and writes: its TCP socket, or TLS over it (cargo
-//! feature `tls`).
+//! feature `tls`); and [`Upgraded`], the connection a handler takes over after a 101.
 //!
 //! The request and the response of one exchange both use the connection (the body is
 //! read while the response is written), and they run on the connection's goroutine
 //! only; so the TLS session sits in a `RefCell` borrowed for the length of one read or
 //! write, never across a call back into the handler. Without the `tls` feature this is a
 //! `&TcpStream` and nothing more.
+//!
+//! The invariant of an upgrade: the connection's socket is owned by its registry entry
+//! (`Owner`), and whoever uses it holds that entry: the connection's goroutine while it
+//! serves requests, then the `Upgraded` it handed the connection to, which also ends the
+//! registration when it is dropped. The TLS session moves into the `Upgraded` with it;
+//! its `SockRef` points into the entry the `Upgraded` keeps alive.
 
 use gmp_net::TcpStream;
+use std::cell::Cell;
 use std::io::{self, IoSlice, Read, Write};
+use std::sync::Arc;
 
 #[cfg(feature = "tls")]
 use gmp_net::tls::TlsStream;
@@ -33,32 +41,63 @@ pub struct TlsInfo {
 /// client has read the response (Go's `rstAvoidanceDelay` is the same 500 ms).
 pub(crate) const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// The server's record of a connection, as an upgrade needs it.
+pub(crate) trait Owner: Send + Sync {
+    /// The connection's socket.
+    fn socket(&self) -> &TcpStream;
+    /// Marks the connection handed over to a handler (no timeouts, not idle). False if
+    /// it was closed meanwhile.
+    fn hand_over(&self) -> bool;
+    /// Ends the connection's registration with its server.
+    fn release(&self);
+}
+
 pub(crate) struct Transport<'s> {
     tcp: &'s TcpStream,
+    /// The registry entry, for an upgrade.
+    owner: Option<&'s Arc<dyn Owner>>,
+    /// `Response::upgrade` handed the connection over: the server must not use it.
+    upgraded: Cell<bool>,
     #[cfg(feature = "tls")]
-    tls: Option<(RefCell<TlsStream<SockRef>>, TlsInfo)>,
+    tls: RefCell<Option<TlsStream<SockRef>>>,
+    #[cfg(feature = "tls")]
+    info: Option<TlsInfo>,
 }
 
 /// A `&TcpStream` without its lifetime, for the TLS session: a `RefCell` over a type
 /// with a lifetime would make `Transport<'s>` invariant in `'s`, and a request could not
-/// borrow it for less. Only `Transport::tls` makes one, from the `&'s TcpStream` it
-/// keeps beside it, so it never outlives the socket.
+/// borrow it for less. It is made from a socket borrowed for as long as the session is
+/// in a `Transport` over the same socket, or moves into an `Upgraded` that holds the
+/// socket's owner.
 #[cfg(feature = "tls")]
-pub(crate) struct SockRef(std::ptr::NonNull<TcpStream>);
+pub(crate) struct SockRef {
+    sock: std::ptr::NonNull<TcpStream>,
+    /// Reads return `WouldBlock` instead of parking (for the WebSocket layer's reads,
+    /// which wait for readiness without holding their lock).
+    nonblocking: bool,
+}
+
+// SAFETY: a `SockRef` is a `&TcpStream` (which is Send and Sync) whose lifetime is kept
+// by its holder (see the type's doc); it is only sent along with that holder.
+#[cfg(feature = "tls")]
+unsafe impl Send for SockRef {}
 
 #[cfg(feature = "tls")]
 impl SockRef {
     fn get(&self) -> &TcpStream {
-        // SAFETY: made from a `&'s TcpStream` in `Transport::tls`; the `Transport<'s>`
-        // that owns this `SockRef` holds the same reference for `'s`, so the socket is
-        // alive whenever this is used.
-        unsafe { self.0.as_ref() }
+        // SAFETY: made from a live `&TcpStream` whose owner outlives this `SockRef`: the
+        // `Transport<'s>` holding it keeps `&'s TcpStream` beside it, and an `Upgraded`
+        // keeps the socket's `Owner` (the type's doc).
+        unsafe { self.sock.as_ref() }
     }
 }
 
 #[cfg(feature = "tls")]
 impl Read for SockRef {
     fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        if self.nonblocking {
+            return self.get().try_read(b);
+        }
         (&mut self.get()).read(b)
     }
 }
@@ -90,7 +129,10 @@ impl<'s> Tls<'s> {
         tcp: &'s TcpStream,
         config: &std::sync::Arc<gmp_net::tls::rustls::ServerConfig>,
     ) -> io::Result<Tls<'s>> {
-        let sock = SockRef(std::ptr::NonNull::from(tcp));
+        let sock = SockRef {
+            sock: std::ptr::NonNull::from(tcp),
+            nonblocking: false,
+        };
         Ok(Tls {
             tcp,
             stream: gmp_net::tls::accept(sock, config)?,
@@ -99,16 +141,20 @@ impl<'s> Tls<'s> {
 }
 
 impl<'s> Transport<'s> {
-    pub(crate) fn tcp(tcp: &'s TcpStream) -> Transport<'s> {
+    pub(crate) fn tcp(tcp: &'s TcpStream, owner: Option<&'s Arc<dyn Owner>>) -> Transport<'s> {
         Transport {
             tcp,
+            owner,
+            upgraded: Cell::new(false),
             #[cfg(feature = "tls")]
-            tls: None,
+            tls: RefCell::new(None),
+            #[cfg(feature = "tls")]
+            info: None,
         }
     }
 
     #[cfg(feature = "tls")]
-    pub(crate) fn tls(tls: Tls<'s>) -> Transport<'s> {
+    pub(crate) fn tls(tls: Tls<'s>, owner: Option<&'s Arc<dyn Owner>>) -> Transport<'s> {
         let Tls { tcp, stream: tls } = tls;
         let info = TlsInfo {
             server_name: tls.server_name().map(str::to_string),
@@ -122,7 +168,10 @@ impl<'s> Transport<'s> {
         };
         Transport {
             tcp,
-            tls: Some((RefCell::new(tls), info)),
+            owner,
+            upgraded: Cell::new(false),
+            tls: RefCell::new(Some(tls)),
+            info: Some(info),
         }
     }
 
@@ -136,17 +185,38 @@ impl<'s> Transport<'s> {
     #[inline]
     pub(crate) fn tls_info(&self) -> Option<&TlsInfo> {
         #[cfg(feature = "tls")]
-        if let Some((_, info)) = &self.tls {
+        if let Some(info) = &self.info {
             return Some(info);
         }
         None
     }
 
+    /// Whether a handler took the connection over (`Response::upgrade`).
+    #[inline]
+    pub(crate) fn upgraded(&self) -> bool {
+        self.upgraded.get()
+    }
+
+    /// Runs `f` on the TLS session, if the connection has one (and it was not handed
+    /// over).
+    #[cfg(feature = "tls")]
+    #[inline]
+    fn with_tls<R>(
+        &self,
+        f: impl FnOnce(&mut TlsStream<SockRef>) -> io::Result<R>,
+    ) -> Option<io::Result<R>> {
+        self.info.as_ref()?;
+        Some(match self.tls.borrow_mut().as_mut() {
+            Some(t) => f(t),
+            None => Err(handed_over()),
+        })
+    }
+
     #[inline]
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
-        if let Some((t, _)) = &self.tls {
-            return t.borrow_mut().read(buf);
+        if let Some(r) = self.with_tls(|t| t.read(buf)) {
+            return r;
         }
         (&mut &*self.tcp).read(buf)
     }
@@ -154,8 +224,8 @@ impl<'s> Transport<'s> {
     #[inline]
     pub(crate) fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         #[cfg(feature = "tls")]
-        if let Some((t, _)) = &self.tls {
-            return t.borrow_mut().write_all(buf);
+        if let Some(r) = self.with_tls(|t| t.write_all(buf)) {
+            return r;
         }
         (&mut &*self.tcp).write_all(buf)
     }
@@ -163,8 +233,8 @@ impl<'s> Transport<'s> {
     #[inline]
     pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
-        if let Some((t, _)) = &self.tls {
-            return t.borrow_mut().write_vectored(bufs);
+        if let Some(r) = self.with_tls(|t| t.write_vectored(bufs)) {
+            return r;
         }
         (&mut &*self.tcp).write_vectored(bufs)
     }
@@ -172,10 +242,11 @@ impl<'s> Transport<'s> {
     /// Waits until a read would find data: decrypted bytes already held count.
     pub(crate) fn readable(&self) -> io::Result<()> {
         #[cfg(feature = "tls")]
-        if let Some((t, _)) = &self.tls {
-            if t.borrow_mut().has_buffered_plaintext() {
-                return Ok(());
-            }
+        if self
+            .with_tls(|t| Ok(t.has_buffered_plaintext()))
+            .is_some_and(|r| r.unwrap_or(false))
+        {
+            return Ok(());
         }
         self.tcp.readable()
     }
@@ -184,9 +255,7 @@ impl<'s> Transport<'s> {
     /// truncation), then the socket's write half.
     pub(crate) fn close_write(&self) -> io::Result<()> {
         #[cfg(feature = "tls")]
-        if let Some((t, _)) = &self.tls {
-            let _ = t.borrow_mut().close_notify();
-        }
+        let _ = self.with_tls(|t| t.close_notify());
         self.tcp.shutdown(gmp_net::Shutdown::Write)
     }
 
@@ -210,5 +279,181 @@ impl<'s> Transport<'s> {
                 Ok(n) => dropped += n,
             }
         }
+    }
+
+    /// Hands the connection (and its TLS session) over to an `Upgraded`. Errors if the
+    /// server has no owner to give (a client connection) or closed the connection.
+    pub(crate) fn hand_over(&self) -> io::Result<Upgraded> {
+        let owner = self.owner.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "gmp-http: this connection cannot be upgraded",
+            )
+        })?;
+        if self.upgraded.get() {
+            return Err(handed_over());
+        }
+        if !owner.hand_over() {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "gmp-http: the connection was closed before the upgrade",
+            ));
+        }
+        self.upgraded.set(true);
+        // The socket's owner comes too: its `release` ends the registration, and it
+        // keeps the socket open for the session's `SockRef`.
+        let owner = owner.clone();
+        let _ = self.tcp.set_read_timeout(None);
+        Ok(Upgraded {
+            #[cfg(feature = "tls")]
+            tls: self.tls.borrow_mut().take().map(Box::new),
+            #[cfg(feature = "tls")]
+            info: self.info.clone(),
+            owner,
+        })
+    }
+}
+
+fn handed_over() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "gmp-http: the connection was handed over by Response::upgrade",
+    )
+}
+
+/// A connection a handler took over with [`Response::upgrade`](crate::Response::upgrade)
+/// (Go's `Hijack`): after the `101 Switching Protocols`, the raw bytes of the connection
+/// (decrypted, over TLS) in both directions. The server no longer times it out or counts
+/// it idle; graceful shutdown waits for it within its grace (or closes it at once, with
+/// `Server::wait_for_upgraded(false)`), and dropping it closes the connection.
+///
+/// It owns the connection: a handler may keep it, or move it to another goroutine.
+pub struct Upgraded {
+    #[cfg(feature = "tls")]
+    tls: Option<Box<TlsStream<SockRef>>>,
+    #[cfg(feature = "tls")]
+    info: Option<TlsInfo>,
+    /// Declared last: dropped after the TLS session, whose `SockRef` points into it.
+    owner: Arc<dyn Owner>,
+}
+
+impl Upgraded {
+    fn tcp(&self) -> &TcpStream {
+        self.owner.socket()
+    }
+
+    /// The connection's TLS, if it has any.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        #[cfg(feature = "tls")]
+        if let Some(info) = &self.info {
+            return Some(info);
+        }
+        None
+    }
+
+    /// Waits until a read would find data (decrypted bytes already held count).
+    pub fn readable(&mut self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &mut self.tls {
+            if t.has_buffered_plaintext() {
+                return Ok(());
+            }
+        }
+        self.tcp().readable()
+    }
+
+    /// A read that never parks: `WouldBlock` when nothing is there yet (then
+    /// [`readable`](Self::readable) waits for more).
+    pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &mut self.tls {
+            t.get_mut().nonblocking = true;
+            let r = t.read(buf);
+            t.get_mut().nonblocking = false;
+            return r;
+        }
+        self.tcp().try_read(buf)
+    }
+
+    /// As [`TcpStream::set_read_timeout`](gmp_net::TcpStream::set_read_timeout).
+    pub fn set_read_timeout(&self, d: Option<std::time::Duration>) -> io::Result<()> {
+        self.tcp().set_read_timeout(d)
+    }
+
+    /// As [`TcpStream::set_write_timeout`](gmp_net::TcpStream::set_write_timeout): a write
+    /// that makes no progress this long fails (the server's write timeout is the
+    /// default).
+    pub fn set_write_timeout(&self, d: Option<std::time::Duration>) -> io::Result<()> {
+        self.tcp().set_write_timeout(d)
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.tcp().peer_addr()
+    }
+
+    /// Shuts the connection down (a TLS `close_notify` first when writing ends).
+    pub fn shutdown(&mut self, how: gmp_net::Shutdown) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &mut self.tls {
+            if how != gmp_net::Shutdown::Read {
+                let _ = t.close_notify();
+            }
+        }
+        self.tcp().shutdown(how)
+    }
+}
+
+impl std::fmt::Debug for Upgraded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upgraded")
+            .field("peer", &self.peer_addr().ok())
+            .field("tls", &self.tls().is_some())
+            .finish()
+    }
+}
+
+impl Read for Upgraded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &mut self.tls {
+            return t.read(buf);
+        }
+        (&mut self.tcp()).read(buf)
+    }
+}
+
+impl Write for Upgraded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &mut self.tls {
+            return t.write(buf);
+        }
+        (&mut self.tcp()).write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &mut self.tls {
+            return t.write_vectored(bufs);
+        }
+        (&mut self.tcp()).write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &mut self.tls {
+            return t.flush();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Upgraded {
+    fn drop(&mut self) {
+        #[cfg(feature = "tls")]
+        drop(self.tls.take());
+        // Shut down now: other holders of the entry (the registry, for a moment) must not
+        // keep the connection open.
+        let _ = self.tcp().shutdown(gmp_net::Shutdown::Both);
+        self.owner.release();
     }
 }

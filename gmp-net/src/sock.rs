@@ -263,6 +263,18 @@ impl<T: AsRawFd> Sock<T> {
         Ok(n)
     }
 
+    /// A read that never waits: the syscall once. `WouldBlock` marks the socket
+    /// drained, so that `readable` then waits for the next readiness edge.
+    pub(crate) fn try_read(&self, f: impl FnOnce(&T) -> io::Result<usize>) -> io::Result<usize> {
+        let r = f(&self.io);
+        // Relaxed: see `read`.
+        match &r {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained.store(true, Relaxed),
+            _ => self.drained.store(false, Relaxed),
+        }
+        r
+    }
+
     /// A peek: waits for data like a read, but leaves it in the socket. The wait may
     /// have consumed the readiness edge that announced the data, so the socket is no
     /// longer taken for drained: the next read makes its syscall instead of waiting for

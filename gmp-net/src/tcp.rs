@@ -303,6 +303,28 @@ impl TcpStream {
     pub fn readable(&self) -> io::Result<()> {
         self.sock.readable()
     }
+    /// A read that never parks: the data there is, or `WouldBlock` if there is none
+    /// (`Ok(0)` at end of stream). Pair it with [`readable`](Self::readable) to wait for
+    /// more without holding anything meanwhile: after a `WouldBlock`, `readable` parks
+    /// until the next data arrives.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// gmp_core::run(|| {
+    ///     let l = gmp_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let mut c = gmp_net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    ///     let (s, _) = l.accept().unwrap();
+    ///     let mut b = [0u8; 8];
+    ///     assert_eq!(s.try_read(&mut b).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    ///     c.write_all(b"hi").unwrap();
+    ///     s.readable().unwrap();
+    ///     assert_eq!(s.try_read(&mut b).unwrap(), 2);
+    /// });
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.try_read(|mut s| io::Read::read(&mut s, buf))
+    }
+
     /// As [`std::net::TcpStream::peek`]; the goroutine parks where std's call would block.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.peek(|s| s.peek(buf))

@@ -14,9 +14,10 @@ use crate::h1::Reject;
 use crate::handler::Handler;
 use crate::request::{Continue, Request};
 use crate::response::{write_all_two, write_error, Response, FLUSH_AT};
-use crate::transport::{Transport, LINGER};
+use crate::transport::{Owner, Transport, LINGER};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 /// A handler may leave this much of a body unread and the connection is still reused
 /// (the rest is read and dropped); more, and the connection closes.
@@ -26,26 +27,27 @@ const INTERNAL: Reject = Reject {
     why: "internal server error",
 };
 
+/// Serves one connection. True if a handler took it over (`Response::upgrade`): its
+/// registration then went with it, and the caller must not end it.
 pub(crate) fn serve_conn<F: Handler>(
     shared: &Shared,
-    entry: &Entry,
+    entry: &Arc<Entry>,
     remote: SocketAddr,
     handler: &F,
-) {
+) -> bool {
+    let owner: Arc<dyn Owner> = entry.clone();
     #[cfg(feature = "tls")]
     if let Some(cfg) = &shared.settings.tls {
         let Some(tls) = super::tls::handshake(shared, entry, remote, cfg) else {
-            return;
+            return false;
         };
-        return serve_on(shared, entry, remote, handler, &Transport::tls(tls));
+        let io = Transport::tls(tls, Some(&owner));
+        serve_on(shared, entry, remote, handler, &io);
+        return io.upgraded();
     }
-    serve_on(
-        shared,
-        entry,
-        remote,
-        handler,
-        &Transport::tcp(&entry.stream),
-    );
+    let io = Transport::tcp(&entry.stream, Some(&owner));
+    serve_on(shared, entry, remote, handler, &io);
+    io.upgraded()
 }
 
 /// The connection's life on `io`, TCP or TLS.
@@ -196,6 +198,10 @@ fn serve<F: Handler>(
         );
         let mut res = Response::new(stream, write, res_head, head.version, is_head, !keep_alive);
         let outcome = catch_unwind(AssertUnwindSafe(|| handler.call(&mut req, &mut res)));
+        if stream.upgraded() {
+            // The handler took the connection over; it is not ours to touch any more.
+            return;
+        }
         let mut close = !keep_alive;
         let mut drain = false;
         let mut error = None;

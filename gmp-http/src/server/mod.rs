@@ -26,7 +26,7 @@ use crate::request::Request;
 use crate::response::Response;
 use gmp_core::sync::Mutex;
 use gmp_net::{TcpListener, TcpStream, ToSocketAddrs};
-use registry::{Registry, Settings, Shared, IDLE};
+use registry::{Registry, Settings, Shared, IDLE, UPGRADED};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -223,6 +223,16 @@ impl Server {
         self
     }
 
+    /// Whether graceful shutdown waits for connections handlers took over with
+    /// [`Response::upgrade`](crate::Response::upgrade) (WebSockets, say), as it waits for
+    /// requests in flight: within the grace period, then they are closed (default
+    /// `true`). With `false` they are closed when shutdown starts. (Go's `Shutdown`
+    /// neither waits for nor closes hijacked connections; gmp keeps track of them.)
+    pub fn wait_for_upgraded(mut self, wait: bool) -> Server {
+        self.settings().wait_for_upgraded = wait;
+        self
+    }
+
     /// A handle that stops this server. Take it after the settings.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -324,15 +334,17 @@ fn start_conn<F: Handler>(
         tracing::warn!("gmp-http: {e}");
         return;
     }
-    let (slot, entry) = shared.register(stream);
-    let (s, h) = (shared.clone(), handler.clone());
+    let entry = Shared::register(shared, stream);
+    let (s, e, h) = (shared.clone(), entry.clone(), handler.clone());
     let spawned = gmp_core::Builder::new().spawn(move || {
-        conn::serve_conn(&s, &entry, peer, &*h);
-        s.unregister(slot);
+        // An upgraded connection's registration went with it to its `Upgraded`.
+        if !conn::serve_conn(&s, &e, peer, &*h) {
+            e.release();
+        }
     });
-    if let Err(e) = spawned {
-        tracing::warn!("gmp-http: cannot start a goroutine for {peer}: {e}");
-        shared.unregister(slot);
+    if let Err(err) = spawned {
+        tracing::warn!("gmp-http: cannot start a goroutine for {peer}: {err}");
+        entry.release();
     }
 }
 
@@ -360,6 +372,11 @@ fn spawn_reaper(shared: &Arc<Shared>) {
 /// busy ones the grace period, then close whatever is left.
 fn drain(shared: &Shared) {
     let start = std::time::Instant::now();
+    if !shared.settings.wait_for_upgraded {
+        shared.each(|e| {
+            e.close_if(UPGRADED);
+        });
+    }
     loop {
         shared.each(|e| {
             e.close_if(IDLE);

@@ -7,7 +7,7 @@ use gmp_core::sync::Mutex;
 use gmp_net::{Shutdown, TcpStream};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -20,6 +20,9 @@ pub(crate) struct Settings {
     pub body_read_timeout: Option<Duration>,
     pub shutdown_grace: Duration,
     pub shutdown_on_signals: bool,
+    /// Graceful shutdown waits for upgraded connections within its grace (or closes
+    /// them at once).
+    pub wait_for_upgraded: bool,
     /// Serve TLS with this configuration (ALPN set to http/1.1).
     #[cfg(feature = "tls")]
     pub tls: Option<std::sync::Arc<gmp_net::tls::rustls::ServerConfig>>,
@@ -36,9 +39,24 @@ impl Default for Settings {
             body_read_timeout: Some(Duration::from_secs(60)),
             shutdown_grace: Duration::from_secs(10),
             shutdown_on_signals: false,
+            wait_for_upgraded: true,
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+}
+
+impl crate::transport::Owner for Entry {
+    fn socket(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn hand_over(&self) -> bool {
+        self.to(BUSY, UPGRADED)
+    }
+
+    fn release(&self) {
+        Entry::release(self);
     }
 }
 
@@ -50,13 +68,22 @@ pub(crate) const HEAD: u32 = 1;
 pub(crate) const BUSY: u32 = 2;
 /// Shut down by the reaper or by shutdown; the connection goroutine ends.
 pub(crate) const CLOSED: u32 = 3;
+/// Handed to a handler by `Response::upgrade`: no timeouts, not idle; shutdown waits
+/// for it within the grace (or closes it at once: `Server::wait_for_upgraded(false)`).
+pub(crate) const UPGRADED: u32 = 4;
 
-/// One connection, shared between its goroutine and the registry.
+/// One connection, shared between its goroutine and the registry. Its registration ends
+/// with `release`: when its goroutine ends, or, for an upgraded connection, when the
+/// `Upgraded` that took it over is dropped.
 pub(crate) struct Entry {
     pub stream: TcpStream,
     state: AtomicU32,
     /// When the current state began, in reaper ticks (`Shared::epoch`).
     since: AtomicU64,
+    /// Its place in the registry.
+    slot: usize,
+    /// The server (weak: the registry holds the entry).
+    shared: Weak<Shared>,
 }
 
 impl Entry {
@@ -84,6 +111,13 @@ impl Entry {
     #[inline]
     pub(crate) fn state(&self) -> u32 {
         self.state.load(SeqCst)
+    }
+
+    /// Ends the registration (the connection no longer counts as live).
+    pub(crate) fn release(&self) {
+        if let Some(s) = self.shared.upgrade() {
+            s.unregister(self.slot);
+        }
     }
 
     /// Closes the connection whatever its state (shutdown's grace is over).
@@ -142,27 +176,24 @@ impl Shared {
         self.epoch.load(Relaxed)
     }
 
-    pub(crate) fn register(&self, stream: TcpStream) -> (usize, Arc<Entry>) {
+    pub(crate) fn register(self: &Arc<Self>, stream: TcpStream) -> Arc<Entry> {
+        let mut r = self.conns.lock();
+        let slot = r.free.pop().unwrap_or_else(|| {
+            r.slots.push(None);
+            r.slots.len() - 1
+        });
         let entry = Arc::new(Entry {
             stream,
             state: AtomicU32::new(BUSY),
             since: AtomicU64::new(self.epoch()),
+            slot,
+            shared: Arc::downgrade(self),
         });
-        let mut r = self.conns.lock();
-        let slot = match r.free.pop() {
-            Some(i) => {
-                r.slots[i] = Some(entry.clone());
-                i
-            }
-            None => {
-                r.slots.push(Some(entry.clone()));
-                r.slots.len() - 1
-            }
-        };
+        r.slots[slot] = Some(entry.clone());
         drop(r);
         // SeqCst: read by shutdown's wait loop; pairs with the fetch_sub in `unregister`.
         self.live.fetch_add(1, SeqCst);
-        (slot, entry)
+        entry
     }
 
     pub(crate) fn unregister(&self, slot: usize) {

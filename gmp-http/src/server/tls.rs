@@ -48,7 +48,7 @@ pub(crate) fn handshake<'s>(
                 b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
                   Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
             );
-            Transport::tcp(tcp).linger_close(crate::transport::LINGER, 64 << 10);
+            Transport::tcp(tcp, None).linger_close(crate::transport::LINGER, 64 << 10);
         } else {
             tracing::debug!(%remote, "gmp-http: not a TLS handshake: closing");
         }
