@@ -37,6 +37,7 @@
 //! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`), SIGINT/SIGTERM shutdown (`server::signals`) |
 //! | `client` | the HTTP/1.1 client: `Client`, its connection pool, redirects and retries (on `h1`'s response heads and chunked decoder) |
 //! | `transport` | what a server connection reads and writes: TCP, or TLS over it (feature `tls`) |
+//! | `ws` | WebSockets over `Response::upgrade` and the client's sockets, with tungstenite (feature `websocket`) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -58,6 +59,8 @@ mod router;
 mod server;
 mod transport;
 mod url;
+#[cfg(feature = "websocket")]
+pub mod ws;
 
 pub use bytes::Bytes;
 pub use client::{Client, ClientBuilder};

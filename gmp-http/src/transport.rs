@@ -305,6 +305,7 @@ impl<'s> Transport<'s> {
         let owner = owner.clone();
         let _ = self.tcp.set_read_timeout(None);
         Ok(Upgraded {
+            nonblocking: false,
             #[cfg(feature = "tls")]
             tls: self.tls.borrow_mut().take().map(Box::new),
             #[cfg(feature = "tls")]
@@ -329,6 +330,8 @@ fn handed_over() -> io::Error {
 ///
 /// It owns the connection: a handler may keep it, or move it to another goroutine.
 pub struct Upgraded {
+    /// Reads return `WouldBlock` instead of parking (the WebSocket layer's reads).
+    nonblocking: bool,
     #[cfg(feature = "tls")]
     tls: Option<Box<TlsStream<SockRef>>>,
     #[cfg(feature = "tls")]
@@ -340,6 +343,18 @@ pub struct Upgraded {
 impl Upgraded {
     fn tcp(&self) -> &TcpStream {
         self.owner.socket()
+    }
+
+    /// The connection's owner, for waiting on its socket without the `Upgraded`.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) fn owner(&self) -> Arc<dyn Owner> {
+        self.owner.clone()
+    }
+
+    /// Reads return `WouldBlock` instead of parking while this is on.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) fn set_nonblocking(&mut self, on: bool) {
+        self.nonblocking = on;
     }
 
     /// The connection's TLS, if it has any.
@@ -415,6 +430,9 @@ impl std::fmt::Debug for Upgraded {
 
 impl Read for Upgraded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.nonblocking {
+            return self.try_read(buf);
+        }
         #[cfg(feature = "tls")]
         if let Some(t) = &mut self.tls {
             return t.read(buf);

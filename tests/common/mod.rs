@@ -202,3 +202,25 @@ pub fn tool(prog: &str) -> bool {
     }
     ok
 }
+
+/// A Python that can import `module`: `$GMP_TEST_PYTHON` (CI points it at a venv where
+/// it installed the test packages), else `python3`. `None` (with a notice) when there is
+/// none; under `CI` a failure, as for `tool`.
+pub fn python_with(module: &str) -> Option<String> {
+    let python = std::env::var("GMP_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{python} cannot import {module} and CI is set: .ci/run installs it (GMP_TEST_PYTHON)"
+    );
+    eprintln!("note: {python} cannot import {module}; skipping the test that needs it (set GMP_TEST_PYTHON)");
+    None
+}
