@@ -178,6 +178,59 @@ impl<S: Read + Write> TlsStream<S> {
         Ok(())
     }
 
+    /// Waits until a read would return without waiting on the socket: decrypted bytes
+    /// are buffered, the peer closed (with or without `close_notify`), or it sent
+    /// something rustls refused (the error is returned, after the alert). The TLS
+    /// counterpart of [`TcpStream::readable`](crate::TcpStream::readable), for a server
+    /// that waits between requests holding no read buffer of its own; the socket's read
+    /// timeout applies to each socket read.
+    ///
+    /// It waits by reading records into rustls's own buffer, which the session holds
+    /// anyway, and returns only once a whole record has been decrypted. Two things
+    /// follow. Before each socket read rustls cuts that buffer back to its resting
+    /// 4 KiB when no record is partly received, so an idle connection does not keep
+    /// the 32 KiB of capacity that a large request body grew it to. And no early
+    /// return: the socket's own `readable` returns at once after a read that filled
+    /// the space asked for (the socket is then not known to be drained), and rustls
+    /// reads in slices of 4 KiB, so after a request body a server's idle wait would
+    /// end at once and its next read, with the server's buffers taken, would park.
+    ///
+    /// ```no_run
+    /// # fn config() -> std::sync::Arc<gmp_net::tls::rustls::ServerConfig> { unimplemented!() }
+    /// use std::io::Read;
+    /// gmp_core::run(|| -> std::io::Result<()> {
+    ///     let l = gmp_net::TcpListener::bind("127.0.0.1:8443")?;
+    ///     let (tcp, _) = l.accept()?;
+    ///     let mut tls = gmp_net::tls::accept(tcp, &config())?;
+    ///     tls.readable()?; // holds no buffer of ours while the client is quiet
+    ///     let mut buf = vec![0u8; 4096];
+    ///     let n = tls.read(&mut buf)?; // decrypted bytes are there: no wait
+    ///     # let _ = n;
+    ///     Ok(())
+    /// })
+    /// # ; Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn readable(&mut self) -> io::Result<()> {
+        loop {
+            let state = match self.conn.process_new_packets() {
+                Ok(state) => state,
+                Err(e) => {
+                    let _ = self.flush_tls();
+                    return Err(tls_error(e));
+                }
+            };
+            if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() {
+                return Ok(());
+            }
+            // Anything the records made rustls owe the peer (a key update) goes first.
+            self.flush_tls()?;
+            if self.conn.read_tls(&mut self.sock)? == 0 {
+                // End of stream: the next read reports it.
+                return Ok(());
+            }
+        }
+    }
+
     /// Sends a `close_notify` alert: the peer's reads end cleanly. The socket stays
     /// open (shut it down or drop the stream to close it).
     pub fn close_notify(&mut self) -> io::Result<()> {
