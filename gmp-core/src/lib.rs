@@ -85,6 +85,10 @@ pub mod __private {
     /// name resolution).
     pub use crate::proc::off_p;
 
+    /// Releases the running goroutine's stack pages below the caller's frame (gmp-net's
+    /// TLS handshakes, which run deep once and then wait).
+    pub use crate::proc::release_below_caller;
+
     /// The runtime of `select!`, for the macro's expansion.
     pub mod select {
         pub use crate::chan::select::{select, Case, Mode, RecvCase, SendCase, DEFAULT};

@@ -59,7 +59,9 @@ pub(crate) struct Transport<'s> {
     /// `Response::upgrade` handed the connection over: the server must not use it.
     upgraded: Cell<bool>,
     #[cfg(feature = "tls")]
-    tls: RefCell<Option<TlsStream<SockRef>>>,
+    /// Boxed: a session is 1.2 KiB, and inline it made the connection's frames (and the
+    /// stack pages an idle connection keeps) that much deeper, more than once over.
+    tls: RefCell<Option<Box<TlsStream<SockRef>>>>,
     #[cfg(feature = "tls")]
     info: Option<TlsInfo>,
 }
@@ -119,7 +121,7 @@ impl Write for SockRef {
 #[cfg(feature = "tls")]
 pub(crate) struct Tls<'s> {
     tcp: &'s TcpStream,
-    stream: TlsStream<SockRef>,
+    stream: Box<TlsStream<SockRef>>,
 }
 
 #[cfg(feature = "tls")]
@@ -135,7 +137,7 @@ impl<'s> Tls<'s> {
         };
         Ok(Tls {
             tcp,
-            stream: gmp_net::tls::accept(sock, config)?,
+            stream: Box::new(gmp_net::tls::accept(sock, config)?),
         })
     }
 }
@@ -310,7 +312,7 @@ impl<'s> Transport<'s> {
         Ok(Upgraded {
             nonblocking: false,
             #[cfg(feature = "tls")]
-            tls: self.tls.borrow_mut().take().map(Box::new),
+            tls: self.tls.borrow_mut().take(),
             #[cfg(feature = "tls")]
             info: self.info.clone(),
             owner,

@@ -83,6 +83,9 @@ pub fn accept<S: Read + Write>(sock: S, config: &Arc<ServerConfig>) -> io::Resul
         sock,
     };
     s.handshake()?;
+    // The handshake ran deep (about 12 KiB of stack under this frame); a connection
+    // that now waits for requests need not keep those pages.
+    gmp_core::__private::release_below_caller();
     Ok(s)
 }
 
@@ -105,6 +108,9 @@ pub fn connect<S: Read + Write>(
         sock,
     };
     s.handshake()?;
+    // The handshake ran deep (about 12 KiB of stack under this frame); a connection
+    // that now waits for requests need not keep those pages.
+    gmp_core::__private::release_below_caller();
     Ok(s)
 }
 

@@ -108,6 +108,16 @@ pub(crate) struct Gobuf {
 ///   instead of unwinding across the switch (ARCHITECTURE.md, invariant 3).
 pub(crate) type G0Fn = unsafe extern "C" fn(usize) -> !;
 
+/// The stack pointer where this is inlined: the lowest address of the caller's frame.
+/// Below it lies only what calls made from here will push.
+#[inline(always)]
+pub(crate) fn sp() -> usize {
+    let sp: usize;
+    // SAFETY: reads rsp into a register; no memory, stack or flags are touched.
+    unsafe { asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}
+
 /// Saves the running context into `*save`, switches to the g0 stack at `g0_sp` and calls
 /// `f(arg)` there. Returns when some M later runs `gogo(save)`.
 ///

@@ -60,3 +60,4 @@ pub use timer::sleep;
 // For gmp-net, through `gmp_core::__private`.
 pub use netpoll::{deadline_after, deadline_left, Mode, PollDesc};
 pub use spawn::off_p;
+pub use stack::release_below_caller;

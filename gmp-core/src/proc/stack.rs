@@ -92,6 +92,46 @@ impl Stack {
     }
 }
 
+/// Returns to the OS the running goroutine's stack pages below the caller's frame. For
+/// a goroutine that has just returned from one deep call and will now mostly wait: a
+/// TLS handshake touches about 12 KiB of stack below the connection loop (rustls and
+/// ring), which an idle keep-alive connection would otherwise hold until its goroutine
+/// exits. One `madvise`; outside a goroutine, nothing.
+#[inline(never)]
+pub fn release_below_caller() {
+    let m = m::current();
+    if m.is_null() {
+        return;
+    }
+    // SAFETY: `m` is this thread's live M; `curg` is the G running on it (this one), and
+    // its header stays valid while it runs. Nothing here can switch.
+    let g = unsafe { (*m).curg };
+    if g.is_null() {
+        return;
+    }
+    let sp = crate::arch::sp();
+    // SAFETY: as above: the running G's header.
+    let stack = unsafe { (*g).stack };
+    if sp < stack.lo || sp >= stack.hi {
+        // On g0 or a foreign stack: not ours to release.
+        return;
+    }
+    // Nothing below `sp` is live; the `madvise` call is about to push a few bytes there,
+    // so a margin stays (the whole page when `sp` is less than 256 bytes into it).
+    let end = sp.saturating_sub(256) & !(PAGE - 1);
+    if end > stack.lo {
+        // SAFETY: `[lo, end)` is part of this G's stack in our private mapping and lies
+        // below the deepest live frame (this one): it holds no live data. The
+        // pages read back as zeros when touched again.
+        unsafe {
+            libc::madvise(stack.lo as *mut _, end - stack.lo, libc::MADV_DONTNEED);
+        }
+    }
+    // SAFETY: as above. The pages below `sp` are released, so trimming at exit needs to
+    // know only how deep the G goes from here.
+    unsafe { (*g).min_sp = sp };
+}
+
 struct Chunk {
     base: usize,
     len: usize,
@@ -451,6 +491,45 @@ mod tests {
         assert_eq!(unsafe { ptr::read_volatile(kept as *const usize) }, 7);
         // SAFETY: as above; after MADV_DONTNEED the page reads back as zero.
         assert_eq!(unsafe { ptr::read_volatile(deep as *const usize) }, 0);
+    }
+
+    #[test]
+    fn release_below_caller_returns_a_deep_calls_pages() {
+        crate::run(|| {
+            let (_, _, lo, hi) = m::running_g_for_signal().expect("on a goroutine");
+            touch_stack(64);
+            let before = resident_pages(lo, hi);
+            release_below_caller();
+            let after = resident_pages(lo, hi);
+            // 64 KiB of frames went resident; after, only what lies above this frame
+            // (the goroutine's start and its header) and the page kept below it.
+            assert!(before >= 16, "{before} pages resident after the deep call");
+            assert!(after + 14 <= before, "{before} pages before, {after} after");
+            // The released pages work again, as zeros.
+            touch_stack(64);
+        });
+        // Outside a goroutine it does nothing (and does not crash).
+        release_below_caller();
+    }
+
+    /// Recursion that touches about `kib` KiB of stack below the caller.
+    #[inline(never)]
+    fn touch_stack(kib: usize) {
+        let mut frame = [0u8; 1024];
+        std::hint::black_box(&mut frame);
+        if kib > 1 {
+            touch_stack(kib - 1);
+        }
+        std::hint::black_box(&frame);
+    }
+
+    fn resident_pages(lo: usize, hi: usize) -> usize {
+        let mut vec = vec![0u8; (hi - lo) / PAGE];
+        // SAFETY: `[lo, hi)` is a page-aligned range of our mapping and `vec` has a byte
+        // per page.
+        let r = unsafe { libc::mincore(lo as *mut _, hi - lo, vec.as_mut_ptr()) };
+        assert_eq!(r, 0, "mincore: {}", io::Error::last_os_error());
+        vec.iter().filter(|&&b| b & 1 == 1).count()
     }
 
     fn count_maps() -> usize {
