@@ -183,12 +183,14 @@ impl Drop for Watchdog {
 }
 
 /// Whether the external tool `prog` is there for a test that drives it (`prog
-/// --version` exits successfully). When it is not: under `CI` the test fails (CI
-/// installs every tool the tests use, so a missing one is a broken CI, not a reason to
-/// skip); elsewhere it prints a notice and the caller skips.
+/// --version` exits successfully; `openssl version` for openssl, which refuses
+/// `--version`). When it is not: under `CI` the test fails (CI installs every tool the
+/// tests use, so a missing one is a broken CI, not a reason to skip); elsewhere it
+/// prints a notice and the caller skips.
 pub fn tool(prog: &str) -> bool {
+    let probe = if prog == "openssl" { "version" } else { "--version" };
     let ok = std::process::Command::new(prog)
-        .arg("--version")
+        .arg(probe)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
