@@ -15,6 +15,11 @@ pub use gmp_net as net;
 /// A tiny, correct HTTP/1.1 server: see the `gmp-http` crate.
 pub use gmp_http as http;
 
+/// Unmodified `std::net` code parks the goroutine (feature `hook`): see the `gmp-hook`
+/// crate. Naming it here links its interposed libc functions into the program.
+#[cfg(feature = "hook")]
+pub use gmp_hook as hook;
+
 /// The runtime's internals are not part of the facade:
 ///
 /// ```compile_fail

@@ -42,7 +42,7 @@ fn ticks_while_blocked(block: fn()) -> (usize, u64) {
 
 #[test]
 fn a_forgotten_thread_sleep_does_not_stop_other_goroutines() {
-    let (ticks, retakes) = ticks_while_blocked(|| std::thread::sleep(Duration::from_secs(1)));
+    let (ticks, retakes) = ticks_while_blocked(|| common::block_thread(Duration::from_secs(1)));
     // 100 ticks fit in the second; sysmon needs 10-20 ms to notice. Allow a slow machine.
     assert!(
         ticks >= 30,
@@ -136,7 +136,7 @@ fn goroutines_that_lost_their_p_keep_working_correctly() {
                     for i in 0..200u64 {
                         if i % 50 == 0 {
                             // Long enough for sysmon (10 ms, ticking every 10 ms).
-                            std::thread::sleep(Duration::from_millis(25));
+                            common::block_thread(Duration::from_millis(25));
                         }
                         if i % 7 == 0 {
                             let h = gmp::spawn(move || i);

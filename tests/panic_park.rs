@@ -154,7 +154,7 @@ fn goroutine_losing_its_p_mid_unwind_stays_on_its_thread() {
         impl Drop for BlocksThenParks {
             fn drop(&mut self) {
                 let start = tid();
-                std::thread::sleep(Duration::from_millis(30));
+                common::block_thread(Duration::from_millis(30));
                 for _ in 0..5 {
                     gmp::sleep(Duration::from_micros(100));
                     gmp::yield_now();
@@ -321,7 +321,7 @@ impl Drop for ParksEveryWay {
                 }
                 2 => gmp::yield_now(),
                 3 => gmp::blocking(|| std::thread::sleep(Duration::from_micros(200))),
-                4 if self.k % 7 == 0 => std::thread::sleep(Duration::from_millis(12)),
+                4 if self.k % 7 == 0 => common::block_thread(Duration::from_millis(12)),
                 4 => {}
                 _ => {
                     let m = gmp::sync::Mutex::new(0);

@@ -81,6 +81,10 @@ pub mod __private {
         pub use crate::proc::{deadline_after, deadline_left, Mode, PollDesc};
     }
 
+    /// Whether the caller is a goroutine that may park here (gmp-hook's interposed libc
+    /// calls park only then).
+    pub use crate::proc::can_park;
+
     /// Runs a blocking call on a thread of its own while the goroutine parks (gmp-net's
     /// name resolution).
     pub use crate::proc::off_p;

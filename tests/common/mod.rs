@@ -188,7 +188,11 @@ impl Drop for Watchdog {
 /// tests use, so a missing one is a broken CI, not a reason to skip); elsewhere it
 /// prints a notice and the caller skips.
 pub fn tool(prog: &str) -> bool {
-    let probe = if prog == "openssl" { "version" } else { "--version" };
+    let probe = if prog == "openssl" {
+        "version"
+    } else {
+        "--version"
+    };
     let ok = std::process::Command::new(prog)
         .arg(probe)
         .stdout(Stdio::null())
@@ -225,4 +229,18 @@ pub fn python_with(module: &str) -> Option<String> {
     );
     eprintln!("note: {python} cannot import {module}; skipping the test that needs it (set GMP_TEST_PYTHON)");
     None
+}
+
+/// Blocks this OS thread for `d` without telling the runtime, whatever the `hook`
+/// feature does to `std::thread::sleep` (which parks a goroutine when it is on): the
+/// tests of what sysmon does about a goroutine that blocks its thread need a call that
+/// really blocks it. A raw `nanosleep` syscall, which no hook sees.
+#[allow(dead_code)]
+pub fn block_thread(d: Duration) {
+    let ts = libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: nanosleep with a valid timespec and no remainder pointer.
+    unsafe { libc::syscall(libc::SYS_nanosleep, &ts as *const libc::timespec, 0usize) };
 }

@@ -57,7 +57,8 @@ pub use spawn::{spawn, Builder, JoinHandle};
 pub use stack::{DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE};
 pub use timer::sleep;
 
-// For gmp-net, through `gmp_core::__private`.
+// For gmp-net and gmp-hook, through `gmp_core::__private`.
 pub use netpoll::{deadline_after, deadline_left, Mode, PollDesc};
+pub use park::can_park;
 pub use spawn::off_p;
 pub use stack::release_below_caller;

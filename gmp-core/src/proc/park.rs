@@ -307,3 +307,19 @@ unsafe extern "C" fn goexit0(m: usize) -> ! {
         schedule(m)
     }
 }
+
+/// Whether the caller is a goroutine that may park here: a G running its own code on an
+/// M that holds a P, outside any P section. Not on g0 (`curg` is null there or `locks`
+/// is up), not inside `blocking` (the M gave its P up: the caller asked to block this
+/// thread), not on a plain thread. gmp-hook's interposed libc calls park only then and
+/// otherwise make the call as the kernel would.
+#[inline(never)]
+pub fn can_park() -> bool {
+    let m = m::current();
+    if m.is_null() {
+        return false;
+    }
+    // SAFETY: `m` is this thread's live M; `curg`, `p` and `locks` are written only by
+    // this thread. Relaxed: this thread's own store, read back by this thread.
+    unsafe { !(*m).curg.is_null() && !(*m).p.is_null() && (*m).locks.load(Relaxed) == 0 }
+}
