@@ -20,7 +20,7 @@ fn report(name: &str, value: f64, unit: &str) {
     println!("{name} {value:.1} {unit}");
 }
 
-/// ns per call: the fastest of 20 batches, each `BATCH` rounds of a 1-byte write on `a`
+/// ns per call: the fastest of 20 batches (`GMP_HOOK_BENCH_BATCHES`), each `BATCH` rounds of a 1-byte write on `a`
 /// and a 1-byte read on `b` (the fastest batch is the one the machine's noise touched
 /// least; the hook's cost is a few instructions on a call of a few hundred ns).
 fn ping<A: Write, B: Read>(a: &mut A, b: &mut B) -> f64 {
@@ -31,8 +31,13 @@ fn ping<A: Write, B: Read>(a: &mut A, b: &mut B) -> f64 {
         a.write_all(b"x").unwrap();
         b.read_exact(&mut buf).unwrap();
     }
+    // Fewer under callgrind (scripts/hook-bench.sh counts instructions per call there).
+    let batches: u32 = std::env::var("GMP_HOOK_BENCH_BATCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let mut best = f64::MAX;
-    for _ in 0..20 {
+    for _ in 0..batches {
         let t = Instant::now();
         for _ in 0..BATCH {
             a.write_all(b"x").unwrap();
@@ -59,18 +64,22 @@ fn main() {
     } else {
         "nohook"
     };
-    if want("call") {
-        // Unix socket pairs: the cheapest socket calls, so the hook's share shows most.
+    // Unix socket pairs: the cheapest socket calls, so the hook's share shows most.
+    if want("call_std_goroutine") {
         let ns = gmp::Runtime::builder().procs(1).run(|| {
             let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
             ping(&mut a, &mut b)
         });
         report(&format!("call_std_goroutine_{hook}"), ns, "ns");
+    }
+    if want("call_gmp_goroutine") {
         let ns = gmp::Runtime::builder().procs(1).run(|| {
             let (mut a, mut b) = gmp::net::UnixStream::pair().unwrap();
             ping(&mut a, &mut b)
         });
         report(&format!("call_gmp_goroutine_{hook}"), ns, "ns");
+    }
+    if want("call_std_thread") {
         let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
         let ns = ping(&mut a, &mut b);
         report(&format!("call_std_thread_{hook}"), ns, "ns");

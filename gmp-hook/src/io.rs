@@ -307,7 +307,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, alen: socklen
     if fdtab::passthrough(state) {
         return raw();
     }
-    let Some(park) = wait::prepare(fd, s, state) else {
+    let Some(park) = wait::prepare(fd, s, state, crate::can_park()) else {
         return raw();
     };
     let deadline = s.timeout(Mode::Write).map(deadline_after);

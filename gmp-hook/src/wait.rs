@@ -32,18 +32,25 @@ pub(crate) fn call(
     if fdtab::passthrough(state) {
         return op(0);
     }
-    slow(fd, s, state, mode, want, &mut op)
+    let park = crate::can_park();
+    if !park && state & HIDDEN_NB == 0 {
+        // A plain thread (or g0, or inside `blocking`) on a socket the hook never made
+        // non-blocking: the kernel blocks as asked.
+        return op(0);
+    }
+    slow(fd, s, state, park, mode, want, &mut op)
 }
 
-/// Decides how a call on a descriptor that is not a pass-through waits: `Some(true)`
+/// Decides how a call on a descriptor that is not a pass-through waits (`park`: what
+/// `crate::can_park` said): `Some(true)`
 /// to park the goroutine, `Some(false)` to block the thread in `poll(2)` (a socket the
 /// hook made non-blocking, used off a goroutine), `None` to make the plain call (the
 /// kernel blocks, or does not, as the owner asked). On a goroutine it classifies an
 /// unknown descriptor and switches a blocking socket to non-blocking underneath.
-pub(crate) fn prepare(fd: c_int, s: &Slot, mut state: u32) -> Option<bool> {
+pub(crate) fn prepare(fd: c_int, s: &Slot, mut state: u32, park: bool) -> Option<bool> {
     // Keeps the load-time constructor in the link with the hooks (see `crate::INIT`).
     std::hint::black_box(&crate::INIT);
-    if !crate::can_park() {
+    if !park {
         // Never made non-blocking by the hook: the kernel blocks as asked.
         return (state & HIDDEN_NB != 0).then_some(false);
     }
@@ -64,11 +71,12 @@ fn slow(
     fd: c_int,
     s: &'static Slot,
     state: u32,
+    park: bool,
     mode: Mode,
     want: usize,
     op: &mut dyn FnMut(usize) -> isize,
 ) -> isize {
-    let Some(park) = prepare(fd, s, state) else {
+    let Some(park) = prepare(fd, s, state, park) else {
         return op(0);
     };
     let deadline = s.timeout(mode).map(deadline_after);
