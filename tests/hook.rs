@@ -461,3 +461,36 @@ fn std_listener_accept_and_name_lookup_park() {
         assert_eq!(gmp::stats().retakes, 0, "a std call blocked the only P");
     });
 }
+
+#[test]
+fn a_forked_child_runs_blocking_calls_as_the_kernel_does() {
+    use std::os::unix::process::CommandExt;
+    let _w = Watchdog::new("fork", LIMIT);
+    runtime(2).run(|| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                gmp::spawn(move || {
+                    let mut cmd = std::process::Command::new("sh");
+                    cmd.args(["-c", &format!("echo child{i}")]);
+                    cmd.stdout(std::process::Stdio::piped());
+                    // A pre_exec closure makes std fork (not posix_spawn); between fork
+                    // and exec the child is a copy of this goroutine's thread, with no
+                    // runtime around it: a sleep there must sleep, not park.
+                    // SAFETY: the closure only sleeps (nanosleep is async-signal-safe).
+                    unsafe {
+                        cmd.pre_exec(|| {
+                            std::thread::sleep(Duration::from_millis(5));
+                            Ok(())
+                        });
+                    }
+                    let out = cmd.output().expect("fork and exec sh");
+                    assert!(out.status.success());
+                    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("child{i}\n"));
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
