@@ -25,13 +25,21 @@ fn main() {
         );
         let served = server.serve(|req, res| {
             let ws = ws::accept(req, res)?;
-            while let Ok(msg) = ws.read() {
-                match msg {
-                    Message::Text(_) | Message::Binary(_) => ws.send(msg)?,
-                    Message::Close(_) => break,
-                    // Pings are answered by `read`; pongs need nothing.
-                    _ => {}
+            // Messages that arrived together are echoed together: each is queued with
+            // `write`, and the queue goes out in one write once no more is there (what
+            // tokio-tungstenite's `forward` does).
+            while let Ok(first) = ws.read() {
+                let mut next = Some(first);
+                while let Some(msg) = next {
+                    match msg {
+                        Message::Text(_) | Message::Binary(_) => ws.write(msg)?,
+                        Message::Close(_) => return Ok(()),
+                        // Pings are answered by `read`; pongs need nothing.
+                        _ => {}
+                    }
+                    next = ws.try_read()?;
                 }
+                ws.flush()?;
             }
             Ok(())
         });

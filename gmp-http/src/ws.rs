@@ -111,9 +111,46 @@ impl WebSocket {
 
     /// The next message: text, binary, ping, pong (pings are answered for you) or close
     /// (answered too; the connection is done after it). Parks the goroutine until one
-    /// has arrived whole. Errors: the connection closed (`ConnectionAborted`), a protocol
-    /// violation or a message over the size limit (`InvalidData`), the socket's errors.
+    /// has arrived whole; messages queued with [`write`](Self::write) go out before it
+    /// parks. Errors: the connection closed (`ConnectionAborted`), a protocol violation
+    /// or a message over the size limit (`InvalidData`), the socket's errors.
     pub fn read(&self) -> io::Result<Message> {
+        loop {
+            if let Some(m) = self.next(true)? {
+                return Ok(m);
+            }
+        }
+    }
+
+    /// The next message if it has arrived whole, without waiting: `None` if it has not
+    /// (and then messages queued with [`write`](Self::write) have gone out). With
+    /// [`write`](Self::write) and [`flush`](Self::flush), what a server needs to answer
+    /// messages that arrive together in one write, as `StreamExt::forward` does for
+    /// tokio-tungstenite:
+    ///
+    /// ```no_run
+    /// # fn echo(ws: &gmp_http::ws::WebSocket) -> std::io::Result<()> {
+    /// loop {
+    ///     let mut next = Some(ws.read()?);
+    ///     while let Some(msg) = next {
+    ///         if msg.is_close() {
+    ///             return Ok(());
+    ///         }
+    ///         if msg.is_text() || msg.is_binary() {
+    ///             ws.write(msg)?; // queued
+    ///         }
+    ///         next = ws.try_read()?;
+    ///     }
+    ///     ws.flush()?; // the echoes of everything that came together, in one write
+    /// }
+    /// # }
+    /// ```
+    pub fn try_read(&self) -> io::Result<Option<Message>> {
+        self.next(false)
+    }
+
+    /// `read` (`wait`) or `try_read`; `None` only without `wait`.
+    fn next(&self, wait: bool) -> io::Result<Option<Message>> {
         let _turn = self.read_turn.lock();
         let mut input = None;
         loop {
@@ -130,14 +167,18 @@ impl WebSocket {
                 conn.inbox.release_if_read();
                 match r {
                     Ok(m) => {
-                        // A pong or a close this read queued in reply goes out now.
-                        match ws.flush() {
-                            Ok(()) | Err(tungstenite::Error::ConnectionClosed) => {}
-                            Err(tungstenite::Error::Io(e))
-                                if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(e) => return Err(to_io(e)),
+                        // A pong or a close this read queued in reply goes out now (and
+                        // with it what `write` queued; after other messages that waits,
+                        // so that answers to messages that came together leave together).
+                        if m.is_ping() || m.is_close() {
+                            match ws.flush() {
+                                Ok(()) | Err(tungstenite::Error::ConnectionClosed) => {}
+                                Err(tungstenite::Error::Io(e))
+                                    if e.kind() == io::ErrorKind::WouldBlock => {}
+                                Err(e) => return Err(to_io(e)),
+                            }
                         }
-                        return Ok(m);
+                        return Ok(Some(m));
                     }
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => {
@@ -167,15 +208,25 @@ impl WebSocket {
                         return Err(to_io(e));
                     }
                 }
-                // Answers the read queued (a pong, a close) go out now, not with the
-                // next message.
+                // Answers the read queued (a pong, a close), and what `write` queued,
+                // go out now, not with the next message.
                 match ws.flush() {
                     Ok(()) => {}
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(to_io(e)),
                 }
+                if !wait && !ws.get_ref().inbox.more() {
+                    return Ok(None);
+                }
             }
-            input = Some(self.socket.wait_and_read()?);
+            input = Some(if wait {
+                self.socket.wait_and_read()?
+            } else {
+                match self.socket.read_now()? {
+                    Some(i) => i,
+                    None => return Ok(None),
+                }
+            });
         }
     }
 
@@ -186,6 +237,25 @@ impl WebSocket {
     /// [`set_write_timeout`]: WebSocket::set_write_timeout
     pub fn send(&self, msg: Message) -> io::Result<()> {
         self.inner.lock().send(msg).map_err(to_io)
+    }
+
+    /// Queues a message without sending it: it goes out with the next [`flush`],
+    /// [`send`], a [`read`] that waits or a [`try_read`] that finds nothing, or once
+    /// more than 16 KiB are queued. Answering messages that arrived together in one
+    /// write saves a syscall per message (see [`try_read`]).
+    ///
+    /// [`flush`]: WebSocket::flush
+    /// [`send`]: WebSocket::send
+    /// [`read`]: WebSocket::read
+    /// [`try_read`]: WebSocket::try_read
+    pub fn write(&self, msg: Message) -> io::Result<()> {
+        self.inner.lock().write(msg).map_err(to_io)
+    }
+
+    /// Sends what [`write`](Self::write) queued (parking while the socket's buffer is
+    /// full, bounded by the write timeout as [`send`](Self::send) is).
+    pub fn flush(&self) -> io::Result<()> {
+        self.inner.lock().flush().map_err(to_io)
     }
 
     /// Starts the closing handshake with `code` and `reason`; keep reading until the
@@ -226,13 +296,17 @@ impl WebSocket {
 /// length), only in copies of this size.
 const READ_BUFFER: usize = 1 << 10;
 
+/// What [`WebSocket::write`] may queue before it writes.
+const WRITE_QUEUE: usize = 16 << 10;
+
 fn config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))
-        // A message is written whole and flushed: the buffer never holds more than one.
-        .write_buffer_size(0)
+        // `send` flushes each message; `write` queues up to this much (a batch of
+        // answers) before it writes.
+        .write_buffer_size(WRITE_QUEUE)
         .max_write_buffer_size(max_message + (64 << 10))
 }
 

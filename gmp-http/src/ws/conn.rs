@@ -168,6 +168,9 @@ pub(super) struct Inbox {
     end: usize,
     /// The peer closed its side: after the bytes, reads return `Ok(0)`.
     eof: bool,
+    /// The last socket read filled its chunk: more may be waiting in the socket (the
+    /// drained rule, for `WebSocket::try_read`).
+    more: bool,
 }
 
 impl Inbox {
@@ -176,6 +179,7 @@ impl Inbox {
     pub(super) fn fill(&mut self, chunk: Vec<u8>, n: usize) {
         debug_assert!(self.start == self.end, "filled before it was read");
         self.release();
+        self.more = n == chunk.len();
         if n == 0 {
             self.eof = true;
             chunk_give(chunk);
@@ -183,6 +187,11 @@ impl Inbox {
         }
         self.buf = chunk;
         (self.start, self.end) = (0, n);
+    }
+
+    /// Whether the socket may hold more than the inbox took (see `more`).
+    pub(super) fn more(&self) -> bool {
+        self.more
     }
 
     /// Gives the chunk back to the pool once its bytes are read.
@@ -346,9 +355,31 @@ impl Socket {
         }
         // No chunk is held while the connection is quiet.
         tcp.readable()?;
+        self.read_chunk(|tcp, chunk| (&mut &*tcp).read(chunk))
+            .map(|(chunk, n)| Input::Bytes(chunk, n))
+    }
+
+    /// On a plain connection, reads what the socket holds without waiting: `None` if
+    /// nothing. Over TLS, `None`: the reads under the lock took what there was.
+    pub(super) fn read_now(&self) -> io::Result<Option<Input>> {
+        if self.tls {
+            return Ok(None);
+        }
+        match self.read_chunk(|tcp, chunk| tcp.try_read(chunk)) {
+            Ok((chunk, n)) => Ok(Some(Input::Bytes(chunk, n))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A socket read into a chunk from the pool (which goes back on an error).
+    fn read_chunk(
+        &self,
+        read: impl FnOnce(&TcpStream, &mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<(Vec<u8>, usize)> {
         let mut chunk = chunk_take();
-        match (&mut &*tcp).read(&mut chunk) {
-            Ok(n) => Ok(Input::Bytes(chunk, n)),
+        match read(self.tcp(), &mut chunk) {
+            Ok(n) => Ok((chunk, n)),
             Err(e) => {
                 chunk_give(chunk);
                 Err(e)
