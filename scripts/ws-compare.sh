@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Issue 15's WebSocket benchmark: examples/ws_echo (gmp::http::ws::accept, then read and
-# send each message back) against tokio-tungstenite (the tungstenite gmp uses, its
-# default configuration) and gorilla/websocket on Go's net/http, with bench/compare.py:
+# Issue 15's WebSocket benchmark: examples/ws_echo (gmp::http::ws::accept, then each
+# message back; those that came together in one write) against tokio-tungstenite (the
+# tungstenite gmp uses, its default configuration, StreamExt::forward, which does the
+# same) and gorilla/websocket on Go's net/http (ReadMessage, WriteMessage: a write per
+# message), with bench/compare.py:
 #   ws       ws-load, 100 connections, each with one 64-byte binary message in flight
 #            (it sends the next when the echo is back): messages/s, server CPU per message
 #   ws       the same with 8 messages in flight per connection
