@@ -1,7 +1,8 @@
 //! WebSockets (feature `websocket`): gmp's server and client, the handshake's refusals,
 //! subprotocols, the message limit, one reader beside writers on other goroutines, a
-//! peer that stops reading, `wss://`, and the tungstenite client on gmp sockets from
-//! 1,000 goroutines at once.
+//! peer that stops reading, `wss://`, answers to messages that came together sent
+//! together (`try_read`, `write`, `flush`), and the tungstenite client on gmp sockets
+//! from 1,000 goroutines at once.
 
 mod common;
 mod http_util;
@@ -31,6 +32,30 @@ fn app() -> Router {
             }
         }
         Ok(())
+    });
+    // Echo, answering the messages that came together in one write; then says how
+    // many came in the largest batch.
+    r.handle("GET /batch", |req, res| {
+        let ws = ws::accept(req, res)?;
+        let mut largest = 0;
+        loop {
+            let mut next = Some(ws.read()?);
+            let mut batch = 0;
+            while let Some(msg) = next {
+                if msg.is_close() {
+                    return Ok(());
+                }
+                if msg == Message::text("done") {
+                    ws.send(Message::text(format!("largest batch {largest}")))?;
+                } else if msg.is_text() || msg.is_binary() {
+                    ws.write(msg)?;
+                    batch += 1;
+                }
+                next = ws.try_read()?;
+            }
+            largest = largest.max(batch);
+            ws.flush()?;
+        }
     });
     // Subprotocols: answers with the one agreed on.
     r.handle("GET /proto", |req, res| {
@@ -125,6 +150,32 @@ fn echo_text_binary_ping_and_close_between_gmps_client_and_server() {
             other => panic!("expected the close back, got {other:?}"),
         }
         assert!(c.read().is_err());
+    });
+    s.stop();
+}
+
+#[test]
+fn messages_that_came_together_are_answered_together() {
+    let _w = Watchdog::new("ws batch", LIMIT);
+    let s = TestServer::start_handler(|s| s, app());
+    let u = url(&s, "/batch");
+    gmp::run(move || {
+        let c = ws::connect(&u).unwrap();
+        // Nothing has come: try_read does not wait.
+        assert_eq!(c.try_read().unwrap(), None);
+        for i in 0..5 {
+            c.write(Message::text(format!("m{i}"))).unwrap();
+        }
+        c.flush().unwrap(); // the five in one write
+        for i in 0..5 {
+            assert_eq!(c.read().unwrap(), Message::text(format!("m{i}")));
+        }
+        c.send(Message::text("done")).unwrap();
+        // One write from the client arrives in one read on loopback: the server read
+        // all five before it answered.
+        assert_eq!(c.read().unwrap(), Message::text("largest batch 5"));
+        c.close(CloseCode::Normal, "").unwrap();
+        while c.read().is_ok() {}
     });
     s.stop();
 }

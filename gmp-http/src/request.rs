@@ -180,10 +180,15 @@ impl<'c> Request<'c> {
     }
 
     /// The bytes the connection read past this request's head (the client's first bytes
-    /// after an upgrade), taken out of the buffer.
+    /// after an upgrade), taken out of the buffer, which is then cut back to the head:
+    /// the handler may still read the request's fields, but the connection's input is
+    /// its own from now on, and an upgraded connection (a WebSocket) may live for hours.
+    /// The connection's buffer set gets its size back when it returns to the pool.
     pub(crate) fn take_leftover(&mut self) -> bytes::Bytes {
         let b = bytes::Bytes::copy_from_slice(&self.buf[self.pos..self.end]);
-        self.pos = self.end;
+        self.buf.truncate(self.pos);
+        self.buf.shrink_to_fit();
+        self.end = self.pos;
         b
     }
 

@@ -5,18 +5,21 @@
 //!
 //! The invariant that makes a shared `WebSocket` work: tungstenite's state is behind a
 //! lock that no one holds while waiting for the network to bring data. A read takes the
-//! lock, lets tungstenite read with the socket in non-blocking mode (a partial frame
-//! stays in tungstenite's buffer), and on `WouldBlock` releases the lock and parks until
-//! the socket is readable. A write holds the lock while it writes (bounded by the
+//! lock and lets tungstenite read what has arrived without waiting (a partial frame
+//! stays in tungstenite's buffer); on `WouldBlock` it releases the lock, waits for the
+//! peer outside it (and on a plain connection reads the socket there too: see
+//! [`conn`]), and tries again. A write holds the lock while it writes (bounded by the
 //! socket's write timeout, so a peer that stops reading fails the write instead of
 //! growing a buffer).
 
+mod conn;
+
 use crate::request::Request;
 use crate::response::Response;
-use crate::transport::{Owner, Upgraded};
+use conn::{ClientSock, Conn, Input, Socket, Stream};
 use gmp_core::sync::Mutex;
 use gmp_net::TcpStream;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
 use tungstenite::protocol::{Role, WebSocketConfig};
@@ -28,131 +31,6 @@ pub use tungstenite::Message;
 /// The default limit on a message (and a frame): 4 MiB. tungstenite's own default is
 /// 64 MiB, more than a server should accept from any client without asking.
 pub const DEFAULT_MAX_MESSAGE: usize = 4 << 20;
-
-/// What a WebSocket runs over.
-enum Stream {
-    /// A server's upgraded connection.
-    Server(Upgraded),
-    /// A client's connection (shared with the reader's wait).
-    Client(ClientSock),
-    #[cfg(feature = "tls")]
-    ClientTls(Box<gmp_net::tls::TlsStream<ClientSock>>),
-}
-
-/// A client's socket, with the non-blocking switch the read loop uses.
-struct ClientSock {
-    tcp: Arc<TcpStream>,
-    nonblocking: bool,
-}
-
-impl Read for ClientSock {
-    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        if self.nonblocking {
-            return self.tcp.try_read(b);
-        }
-        (&mut &*self.tcp).read(b)
-    }
-}
-
-impl Write for ClientSock {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        (&mut &*self.tcp).write(b)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Stream {
-    /// Reads return `WouldBlock` instead of parking while this is on.
-    fn set_nonblocking(&mut self, on: bool) {
-        match self {
-            Stream::Server(u) => u.set_nonblocking(on),
-            Stream::Client(c) => c.nonblocking = on,
-            #[cfg(feature = "tls")]
-            Stream::ClientTls(t) => t.get_mut().nonblocking = on,
-        }
-    }
-}
-
-/// How long a WebSocket that failed keeps reading and dropping what the peer sends, so
-/// that its close frame is not destroyed by a reset (the HTTP server's `LINGER`).
-const LINGER: Duration = crate::transport::LINGER;
-
-impl Stream {
-    /// Stops writing, then reads and drops input until the peer closes or `LINGER` ends.
-    fn linger(&mut self) {
-        let _ = match self {
-            Stream::Server(u) => u
-                .shutdown(gmp_net::Shutdown::Write)
-                .and(u.set_read_timeout(Some(LINGER))),
-            Stream::Client(c) => c
-                .tcp
-                .shutdown(gmp_net::Shutdown::Write)
-                .and(c.tcp.set_read_timeout(Some(LINGER))),
-            #[cfg(feature = "tls")]
-            Stream::ClientTls(t) => {
-                let _ = t.close_notify();
-                let tcp = &t.get_ref().tcp;
-                tcp.shutdown(gmp_net::Shutdown::Write)
-                    .and(tcp.set_read_timeout(Some(LINGER)))
-            }
-        };
-        let started = std::time::Instant::now();
-        let mut scratch = [0u8; 16 << 10];
-        while started.elapsed() < LINGER {
-            match self.read(&mut scratch) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Server(u) => u.read(b),
-            Stream::Client(c) => c.read(b),
-            #[cfg(feature = "tls")]
-            Stream::ClientTls(t) => t.read(b),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Server(u) => u.write(b),
-            Stream::Client(c) => c.write(b),
-            #[cfg(feature = "tls")]
-            Stream::ClientTls(t) => t.write(b),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Server(u) => u.flush(),
-            Stream::Client(c) => c.flush(),
-            #[cfg(feature = "tls")]
-            Stream::ClientTls(t) => t.flush(),
-        }
-    }
-}
-
-/// What a reader parks on, outside the lock.
-enum Waiter {
-    Server(Arc<dyn Owner>),
-    Client(Arc<TcpStream>),
-}
-
-impl Waiter {
-    fn readable(&self) -> io::Result<()> {
-        match self {
-            Waiter::Server(o) => o.socket().readable(),
-            Waiter::Client(t) => t.readable(),
-        }
-    }
-}
 
 /// A WebSocket connection. `Send + Sync`: share it (in an `Arc`) between the goroutine
 /// that reads it and any that write to it. One reader at a time; writes are whole
@@ -172,8 +50,11 @@ impl Waiter {
 /// });
 /// ```
 pub struct WebSocket {
-    inner: Mutex<tungstenite::WebSocket<Stream>>,
-    waiter: Waiter,
+    inner: Mutex<tungstenite::WebSocket<Conn>>,
+    /// Held by a `read` from start to end, so that a second reader waits its turn
+    /// instead of taking bytes off the socket between the first one's.
+    read_turn: Mutex<()>,
+    socket: Socket,
     protocol: Option<String>,
 }
 
@@ -216,38 +97,88 @@ fn to_io(e: tungstenite::Error) -> io::Error {
 
 impl WebSocket {
     fn new(
-        ws: tungstenite::WebSocket<Stream>,
-        waiter: Waiter,
+        ws: tungstenite::WebSocket<Conn>,
+        socket: Socket,
         protocol: Option<String>,
     ) -> WebSocket {
         WebSocket {
             inner: Mutex::new(ws),
-            waiter,
+            read_turn: Mutex::new(()),
+            socket,
             protocol,
         }
     }
 
     /// The next message: text, binary, ping, pong (pings are answered for you) or close
     /// (answered too; the connection is done after it). Parks the goroutine until one
-    /// has arrived whole. Errors: the connection closed (`ConnectionAborted`), a protocol
-    /// violation or a message over the size limit (`InvalidData`), the socket's errors.
+    /// has arrived whole; messages queued with [`write`](Self::write) go out before it
+    /// parks. Errors: the connection closed (`ConnectionAborted`), a protocol violation
+    /// or a message over the size limit (`InvalidData`), the socket's errors.
     pub fn read(&self) -> io::Result<Message> {
+        loop {
+            if let Some(m) = self.next(true)? {
+                return Ok(m);
+            }
+        }
+    }
+
+    /// The next message if it has arrived whole, without waiting: `None` if it has not
+    /// (and then messages queued with [`write`](Self::write) have gone out). With
+    /// [`write`](Self::write) and [`flush`](Self::flush), what a server needs to answer
+    /// messages that arrive together in one write, as `StreamExt::forward` does for
+    /// tokio-tungstenite:
+    ///
+    /// ```no_run
+    /// # fn echo(ws: &gmp_http::ws::WebSocket) -> std::io::Result<()> {
+    /// loop {
+    ///     let mut next = Some(ws.read()?);
+    ///     while let Some(msg) = next {
+    ///         if msg.is_close() {
+    ///             return Ok(());
+    ///         }
+    ///         if msg.is_text() || msg.is_binary() {
+    ///             ws.write(msg)?; // queued
+    ///         }
+    ///         next = ws.try_read()?;
+    ///     }
+    ///     ws.flush()?; // the echoes of everything that came together, in one write
+    /// }
+    /// # }
+    /// ```
+    pub fn try_read(&self) -> io::Result<Option<Message>> {
+        self.next(false)
+    }
+
+    /// `read` (`wait`) or `try_read`; `None` only without `wait`.
+    fn next(&self, wait: bool) -> io::Result<Option<Message>> {
+        let _turn = self.read_turn.lock();
+        let mut input = None;
         loop {
             {
                 let mut ws = self.inner.lock();
-                ws.get_mut().set_nonblocking(true);
+                let conn = ws.get_mut();
+                if let Some(Input::Bytes(chunk, n)) = input.take() {
+                    conn.inbox.fill(chunk, n);
+                }
+                conn.set_locked(true);
                 let r = ws.read();
-                ws.get_mut().set_nonblocking(false);
+                let conn = ws.get_mut();
+                conn.set_locked(false);
+                conn.inbox.release_if_read();
                 match r {
                     Ok(m) => {
-                        // A pong or a close this read queued in reply goes out now.
-                        match ws.flush() {
-                            Ok(()) | Err(tungstenite::Error::ConnectionClosed) => {}
-                            Err(tungstenite::Error::Io(e))
-                                if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(e) => return Err(to_io(e)),
+                        // A pong or a close this read queued in reply goes out now (and
+                        // with it what `write` queued; after other messages that waits,
+                        // so that answers to messages that came together leave together).
+                        if m.is_ping() || m.is_close() {
+                            match ws.flush() {
+                                Ok(()) | Err(tungstenite::Error::ConnectionClosed) => {}
+                                Err(tungstenite::Error::Io(e))
+                                    if e.kind() == io::ErrorKind::WouldBlock => {}
+                                Err(e) => return Err(to_io(e)),
+                            }
                         }
-                        return Ok(m);
+                        return Ok(Some(m));
                     }
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => {
@@ -277,15 +208,25 @@ impl WebSocket {
                         return Err(to_io(e));
                     }
                 }
-                // Answers the read queued (a pong, a close) go out now, not with the
-                // next message.
+                // Answers the read queued (a pong, a close), and what `write` queued,
+                // go out now, not with the next message.
                 match ws.flush() {
                     Ok(()) => {}
                     Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(to_io(e)),
                 }
+                if !wait && !ws.get_ref().inbox.more() {
+                    return Ok(None);
+                }
             }
-            self.waiter.readable()?;
+            input = Some(if wait {
+                self.socket.wait_and_read()?
+            } else {
+                match self.socket.read_now()? {
+                    Some(i) => i,
+                    None => return Ok(None),
+                }
+            });
         }
     }
 
@@ -296,6 +237,25 @@ impl WebSocket {
     /// [`set_write_timeout`]: WebSocket::set_write_timeout
     pub fn send(&self, msg: Message) -> io::Result<()> {
         self.inner.lock().send(msg).map_err(to_io)
+    }
+
+    /// Queues a message without sending it: it goes out with the next [`flush`],
+    /// [`send`], a [`read`] that waits or a [`try_read`] that finds nothing, or once
+    /// more than 16 KiB are queued. Answering messages that arrived together in one
+    /// write saves a syscall per message (see [`try_read`]).
+    ///
+    /// [`flush`]: WebSocket::flush
+    /// [`send`]: WebSocket::send
+    /// [`read`]: WebSocket::read
+    /// [`try_read`]: WebSocket::try_read
+    pub fn write(&self, msg: Message) -> io::Result<()> {
+        self.inner.lock().write(msg).map_err(to_io)
+    }
+
+    /// Sends what [`write`](Self::write) queued (parking while the socket's buffer is
+    /// full, bounded by the write timeout as [`send`](Self::send) is).
+    pub fn flush(&self) -> io::Result<()> {
+        self.inner.lock().flush().map_err(to_io)
     }
 
     /// Starts the closing handshake with `code` and `reason`; keep reading until the
@@ -322,19 +282,31 @@ impl WebSocket {
 
     /// How long a write may make no progress before it fails (`None`: forever).
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        match &self.waiter {
-            Waiter::Server(o) => o.socket().set_write_timeout(d),
-            Waiter::Client(t) => t.set_write_timeout(d),
-        }
+        self.socket.tcp().set_write_timeout(d)
     }
 }
 
+/// tungstenite's read buffer: the most it takes from the inbox (or, over TLS, from the
+/// session) at a time, and what an idle WebSocket keeps. tungstenite zero-fills the part
+/// of its buffer a read may fill before every read: its default 128 KiB made that
+/// `memset` 34% of the server's CPU in `scripts/ws-compare.sh`'s echo of 64-byte
+/// messages, and kept 128 KiB of touched memory under every idle connection. The
+/// socket is read in chunks of `conn::CHUNK` that no idle connection holds, so this can
+/// be small; a larger message still arrives whole (tungstenite's buffer grows to its
+/// length), only in copies of this size.
+const READ_BUFFER: usize = 1 << 10;
+
+/// What [`WebSocket::write`] may queue before it writes.
+const WRITE_QUEUE: usize = 16 << 10;
+
 fn config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))
-        // A message is written whole and flushed: the buffer never holds more than one.
-        .write_buffer_size(0)
+        // `send` flushes each message; `write` queues up to this much (a batch of
+        // answers) before it writes.
+        .write_buffer_size(WRITE_QUEUE)
         .max_write_buffer_size(max_message + (64 << 10))
 }
 
@@ -434,14 +406,14 @@ impl Accept {
             res.header("sec-websocket-protocol", p);
         }
         let (conn, first) = res.upgrade(req, "websocket")?;
-        let waiter = Waiter::Server(conn.owner());
+        let socket = Socket::server(conn.owner(), conn.tls().is_some());
         let ws = tungstenite::WebSocket::from_partially_read(
-            Stream::Server(conn),
+            Conn::new(Stream::Server(conn)),
             first.to_vec(),
             Role::Server,
             Some(config(self.max_message)),
         );
-        Ok(WebSocket::new(ws, waiter, protocol))
+        Ok(WebSocket::new(ws, socket, protocol))
     }
 }
 
@@ -588,7 +560,7 @@ impl Connect {
             tcp: tcp.clone(),
             nonblocking: false,
         };
-        let stream = if url.https {
+        let conn = Conn::new(if url.https {
             #[cfg(feature = "tls")]
             {
                 let cfg = match &self.tls {
@@ -604,7 +576,7 @@ impl Connect {
             ));
         } else {
             Stream::Client(sock)
-        };
+        });
         let mut request =
             tungstenite::client::IntoClientRequest::into_client_request(self.url.as_str())
                 .map_err(to_io)?;
@@ -617,20 +589,17 @@ impl Connect {
                 })?,
             );
         }
-        let (ws, response) = tungstenite::client::client_with_config(
-            request,
-            stream,
-            Some(config(self.max_message)),
-        )
-        .map_err(|e| match e {
-            tungstenite::HandshakeError::Failure(e) => io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("WebSocket handshake with {}: {}", url.authority(), to_io(e)),
-            ),
-            tungstenite::HandshakeError::Interrupted(_) => {
-                io::Error::new(io::ErrorKind::WouldBlock, "WebSocket handshake interrupted")
-            }
-        })?;
+        let (ws, response) =
+            tungstenite::client::client_with_config(request, conn, Some(config(self.max_message)))
+                .map_err(|e| match e {
+                    tungstenite::HandshakeError::Failure(e) => io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("WebSocket handshake with {}: {}", url.authority(), to_io(e)),
+                    ),
+                    tungstenite::HandshakeError::Interrupted(_) => {
+                        io::Error::new(io::ErrorKind::WouldBlock, "WebSocket handshake interrupted")
+                    }
+                })?;
         // Reads wait without a timeout from now on; writes keep one.
         tcp.set_read_timeout(None)?;
         let protocol = response
@@ -638,7 +607,7 @@ impl Connect {
             .get("sec-websocket-protocol")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        Ok(WebSocket::new(ws, Waiter::Client(tcp), protocol))
+        Ok(WebSocket::new(ws, Socket::client(tcp, url.https), protocol))
     }
 }
 

@@ -123,21 +123,20 @@ impl Bufs {
             + self.scratch.capacity() * size_of::<httparse::Header<'static>>()
     }
 
-    /// Empties the set and cuts what grew back to its initial size.
+    /// Empties the set and brings it back to its initial sizes: cuts what grew, and
+    /// restores what an upgrade let go (`Response::upgrade`).
     fn reset(&mut self) {
         self.write.clear();
         self.head.clear();
         self.idx.clear();
-        if self.read.len() > READ_BUF {
-            shrink_read(&mut self.read);
+        if self.read.len() != READ_BUF {
+            resize_read(&mut self.read);
         }
-        if self.write.capacity() > WRITE_BUF
-            || self.head.capacity() > HEAD_BUF
+        if self.write.capacity() != WRITE_BUF
+            || self.head.capacity() != HEAD_BUF
             || self.idx.capacity() > IDX_SLOTS
         {
-            self.write.shrink_to(WRITE_BUF);
-            self.head.shrink_to(HEAD_BUF);
-            self.idx.shrink_to(IDX_SLOTS);
+            resize_out(self);
         }
         self.account();
     }
@@ -157,9 +156,18 @@ impl Bufs {
 }
 
 #[cold]
-fn shrink_read(read: &mut Vec<u8>) {
-    read.truncate(READ_BUF);
+fn resize_read(read: &mut Vec<u8>) {
+    read.resize(READ_BUF, 0);
     read.shrink_to_fit();
+}
+
+#[cold]
+fn resize_out(b: &mut Bufs) {
+    b.write.shrink_to(WRITE_BUF);
+    b.write.reserve_exact(WRITE_BUF);
+    b.head.shrink_to(HEAD_BUF);
+    b.head.reserve_exact(HEAD_BUF);
+    b.idx.shrink_to(IDX_SLOTS);
 }
 
 impl Drop for Bufs {
@@ -218,5 +226,22 @@ mod tests {
         b.reset();
         assert_eq!((b.read.len(), b.bytes()), (READ_BUF, SET_BYTES));
         assert!(b.write.is_empty() && b.head.is_empty() && b.idx.is_empty());
+    }
+
+    #[test]
+    fn a_set_an_upgrade_let_go_of_comes_back_at_its_initial_size() {
+        let mut b = Bufs::new();
+        // What `Response::upgrade` leaves: the read buffer cut back to the head, the
+        // response's buffers gone.
+        b.read.truncate(200);
+        b.read.shrink_to_fit();
+        b.write = Vec::new();
+        b.head = Vec::new();
+        b.reset();
+        assert_eq!((b.read.len(), b.bytes()), (READ_BUF, SET_BYTES));
+        assert_eq!(
+            (b.write.capacity(), b.head.capacity()),
+            (WRITE_BUF, HEAD_BUF)
+        );
     }
 }
