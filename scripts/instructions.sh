@@ -17,21 +17,30 @@
 # well the runs repeat.
 #   http    one request at a time per connection, N = --requests (default 5,000)
 #   http16  16 requests pipelined per write, N = 4 x --requests (default 20,000)
-# Usage: scripts/instructions.sh [--requests N] [--conns C] [--repeat R] [NAME ...]
+# Usage: scripts/instructions.sh [--tls] [--requests N] [--conns C] [--repeat R] [NAME ...]
 #   NAME: gmp hyper may floor (default all); C default 1 (every request then goes through
 #   the poller: read, answer, wait for the next); R default 3.
-# valgrind, the peers and the floor come from bench/build-peers.sh, run here when one is
+#   --tls: the same over TLS (shapes https, https16): examples/hello --tls, hyper-tls-hello
+#   and the TLS floor (bench/rust/src/bin/tls-floor.rs) on one certificate made here (as
+#   scripts/tls-compare.sh makes it); may has no TLS. Each connection's handshake is in
+#   both runs of a pair, so it cancels out as start-up does.
+# valgrind, the peers and the floors come from bench/build-peers.sh, run here when one is
 # missing.
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "$0")/../bench/common.sh"
-usage="scripts/instructions.sh [--requests N] [--conns C] [--repeat R] [gmp|hyper|may|floor ...]"
+usage="scripts/instructions.sh [--tls] [--requests N] [--conns C] [--repeat R] [gmp|hyper|may|floor ...]"
+tls=""
 requests=5000
 conns=1
 repeat=3
 names=()
 while [ $# -gt 0 ]; do
     case $1 in
+    --tls)
+        tls=1
+        shift
+        ;;
     --requests | --conns | --repeat)
         [ $# -ge 2 ] || { echo "usage: $usage" >&2; exit 2; }
         declare "${1#--}=$2"
@@ -47,25 +56,45 @@ while [ $# -gt 0 ]; do
         ;;
     esac
 done
-[ ${#names[@]} -gt 0 ] || names=(gmp hyper may floor)
-need valgrind http-floor hyper-hello may-hello
-cd "$root"
-cargo build -q --release --example hello
-declare -A cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-hello"
-                [may]="$peers/may-hello" [floor]="$peers/http-floor")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# cmd: each server's program; args: what follows its address; shapes: the two runs.
+declare -A cmd args
+if [ -z "$tls" ]; then
+    [ ${#names[@]} -gt 0 ] || names=(gmp hyper may floor)
+    need valgrind http-floor hyper-hello may-hello
+    cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-hello"
+         [may]="$peers/may-hello" [floor]="$peers/http-floor")
+    shapes=(http http16)
+else
+    [ ${#names[@]} -gt 0 ] || names=(gmp hyper floor)
+    for name in "${names[@]}"; do
+        [ "$name" != may ] || { echo "instructions: may has no TLS" >&2; exit 2; }
+    done
+    need valgrind openssl hyper-tls-hello tls-floor
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+    cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-tls-hello"
+         [floor]="$peers/tls-floor")
+    args=([gmp]="--tls $work/cert.pem $work/key.pem" [hyper]="$work/cert.pem $work/key.pem"
+          [floor]="$work/cert.pem $work/key.pem")
+    shapes=(https https16)
+fi
+cd "$root"
+cargo build -q --release --example hello
 
 # total NAME REQUESTS DEPTH: callgrind's instruction total for one run of the server.
 total() {
     local port pid
     port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
     rm -f "$work/cg.out"
+    # shellcheck disable=SC2086 # args[NAME] is a list of words (paths without spaces)
     GMP_MAXPROCS=1 TOKIO_WORKER_THREADS=1 MAY_WORKERS=1 taskset -c 0 \
         valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" --log-file="$work/vg.log" \
-        "${cmd[$1]}" "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+        "${cmd[$1]}" "127.0.0.1:$port" ${args[$1]:-} >"$work/server.log" 2>&1 &
     pid=$!
-    if ! taskset -c 1 python3 bench/http-count.py "127.0.0.1:$port" "$2" "$3" "$conns" >"$work/load.log" 2>&1; then
+    if ! taskset -c 1 python3 bench/http-count.py ${tls:+--tls} "127.0.0.1:$port" "$2" "$3" "$conns" >"$work/load.log" 2>&1; then
         kill -KILL "$pid" 2>/dev/null || true
         echo "instructions: $1 did not answer $2 requests:" >&2
         cat "$work/load.log" "$work/server.log" >&2
@@ -87,8 +116,8 @@ echo "commit $commit, $(valgrind --version), $conns connection(s), $repeat runs 
 echo "per request = (least total of the 2N runs - least total of the N runs) / N"
 printf '%-6s %-7s %7s %12s   %s\n' server shape N "per request" "each pair's (total(2N) - total(N)) / N"
 declare -A fig
-for shape in http http16; do
-    if [ "$shape" = http ]; then depth=1; n=$requests; else depth=16; n=$((4 * requests)); fi
+for shape in "${shapes[@]}"; do
+    if [ "$shape" = "${shapes[0]}" ]; then depth=1; n=$requests; else depth=16; n=$((4 * requests)); fi
     n=$((n - n % (depth * conns)))
     for name in "${names[@]}"; do
         per=()
@@ -110,10 +139,12 @@ for shape in http http16; do
             END { if (m > 0.02) printf "note: a pair of %s is %.0f%% off the figure; a run was disturbed (more --repeat, more --requests)\n", w, 100 * m }' >&2
     done
 done
-if [ -n "${fig[gmp.http]:-}" ]; then
+one=${shapes[0]}
+two=${shapes[1]}
+if [ -n "${fig[gmp.$one]:-}" ]; then
     echo "ratio to gmp:"
     for name in "${names[@]}"; do
-        awk -v n="$name" -v a="${fig[$name.http]}" -v b="${fig[$name.http16]}" -v ga="${fig[gmp.http]}" -v gb="${fig[gmp.http16]}" \
-            'BEGIN { printf "%-6s http %.3f  http16 %.3f\n", n, a / ga, b / gb }'
+        awk -v n="$name" -v a="${fig[$name.$one]}" -v b="${fig[$name.$two]}" -v ga="${fig[gmp.$one]}" -v gb="${fig[gmp.$two]}" \
+            -v s1="$one" -v s2="$two" 'BEGIN { printf "%-6s %s %.3f  %s %.3f\n", n, s1, a / ga, s2, b / gb }'
     done
 fi
