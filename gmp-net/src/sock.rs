@@ -286,15 +286,21 @@ impl<T: AsRawFd> Sock<T> {
         r
     }
 
-    /// Waits until a read will probably find data, without reading: after a short read
-    /// with no readiness event since, that is a park; otherwise it returns at once (the
-    /// next read may still find nothing and park then). Honours the read timeout.
+    /// Waits until a read will probably find data, without reading: after a read that
+    /// came up short (or a `try_read` that found nothing), that is a wait, which either
+    /// consumes a readiness event that arrived since and returns, or parks; otherwise it
+    /// returns at once (the next read may still find nothing and park then). Honours the
+    /// read timeout.
+    ///
+    /// A pending event is consumed rather than just looked at: an event that announced
+    /// data a read has since taken stays pending until a wait takes it, and returning
+    /// at once on it would send a `try_read`/`readable` loop round without end.
     ///
     /// A server that keeps a connection idle calls this *before* it takes a read buffer,
     /// so an idle connection holds none.
     pub(crate) fn readable(&self) -> io::Result<()> {
         // Relaxed: see `read`.
-        if self.drained.load(Relaxed) && !self.pd.is_ready(Mode::Read) && !self.pd.read_closed() {
+        if self.drained.load(Relaxed) && !self.pd.read_closed() {
             let deadline = self.timeout(Mode::Read).map(deadline_after);
             self.wait(Mode::Read, deadline, &mut None, None)?;
             // The wait consumed the event (or another goroutine's wait ended, which
