@@ -188,7 +188,11 @@ impl Drop for Watchdog {
 /// tests use, so a missing one is a broken CI, not a reason to skip); elsewhere it
 /// prints a notice and the caller skips.
 pub fn tool(prog: &str) -> bool {
-    let probe = if prog == "openssl" { "version" } else { "--version" };
+    let probe = if prog == "openssl" {
+        "version"
+    } else {
+        "--version"
+    };
     let ok = std::process::Command::new(prog)
         .arg(probe)
         .stdout(Stdio::null())

@@ -28,11 +28,12 @@
 //! yield pays a `panicking()` check, and `schedule` a look at the dequeued G's
 //! `locked_m`, which sits next to `status` on the line every switch touches.
 
+use super::deadlock;
 use super::g::G;
 use super::handoff;
 use super::m::M;
 use super::p::GRef;
-use super::sched::{self, Sched};
+use super::sched::Sched;
 use super::schedule;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::*;
@@ -99,7 +100,7 @@ pub(super) unsafe fn stoplockedm(m: &mut M, g: *mut G) -> ! {
         // This may be the last M to go to sleep.
         let s = m.sched();
         let mut l = s.lock();
-        sched::checkdead(s, &mut l);
+        deadlock::checkdead(s, &mut l);
     }
     m.park.sleep();
     let p = std::mem::replace(&mut m.next_p, ptr::null());

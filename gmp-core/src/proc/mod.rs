@@ -16,7 +16,8 @@
 //! | `g` | `struct G` at the top of its stack; its free lists (`gfget`, `gfput`) |
 //! | `m` | `struct M`: an OS thread, its g0, its `Note`; `newm`, `mstart` |
 //! | `p` | `struct P`: run queue, `runnext`, caches, timers, counters |
-//! | `sched` | `struct Sched` (Go's `schedt`): idle lists, `checkdead`, shutdown |
+//! | `sched` | `struct Sched` (Go's `schedt`): idle lists, stats, shutdown |
+//! | `deadlock` | `checkdead`: proving that nothing can wake a goroutine again |
 //! | `schedule` | `schedule`, `find_runnable`, stealing, `wakep`, `startm`, `stopm` |
 //! | `park` | `park` (`gopark`), `ready` (`goready`), `yield_now` (`Gosched`), `goexit` |
 //! | `handoff` | P sections, `acquirep`/`releasep`, `blocking` (`entersyscall`), `retake` |
@@ -33,6 +34,7 @@
 //! nowhere else. The rest of the crate uses the items re-exported below and a few
 //! `pub(crate)` functions.
 
+mod deadlock;
 mod g;
 pub(crate) mod handoff;
 mod lockedm;

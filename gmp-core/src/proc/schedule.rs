@@ -29,13 +29,14 @@
 //! re-checks the queues. At least one of them sees the other. Work in a busy P's local
 //! queue needs no wake-up: that P's M will run it.
 
+use super::deadlock;
 use super::g::{G, G_RUNNABLE, G_RUNNING};
 use super::handoff;
 use super::lockedm;
 use super::m::{self, M};
 use super::p::{GRef, P};
 use super::park::ready;
-use super::sched::{self, Locked, Sched};
+use super::sched::{Locked, Sched};
 use super::timer;
 use crate::arch;
 use crate::clock::{nanotime, NEVER};
@@ -414,7 +415,7 @@ pub(super) fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
     }
     m.park.clear();
     s.mput(l, m as *mut M);
-    sched::checkdead(s, l);
+    deadlock::checkdead(s, l);
     true
 }
 
