@@ -8,8 +8,8 @@
 //! objects on the hottest paths (`park`, `ready`, the netpoll check in `find_runnable`).
 //! So the circle stays, here, and every arrow across this directory's edge points one
 //! way: `chan`, `sync` and `runtime` call in; this calls out only to the bottom (`arch`,
-//! `clock`, `signal`). `spawn` and `sysmon` sit here but outside the circle: nothing in
-//! it calls them. ARCHITECTURE.md ("gmp-core, layer by layer") draws the floors.
+//! `clock`, `signal`). `spawn`, `sysmon` and `blocking` sit here but outside the circle:
+//! nothing in it calls them. ARCHITECTURE.md ("gmp-core, layer by layer") draws the floors.
 //!
 //! | file | owns |
 //! |---|---|
@@ -20,7 +20,8 @@
 //! | `deadlock` | `checkdead`: proving that nothing can wake a goroutine again |
 //! | `schedule` | `schedule`, `find_runnable`, stealing, `wakep`, `startm`, `stopm` |
 //! | `park` | `park` (`gopark`), `ready` (`goready`), `yield_now` (`Gosched`), `goexit` |
-//! | `handoff` | P sections, `acquirep`/`releasep`, `blocking` (`entersyscall`), `retake` |
+//! | `handoff` | P sections, `acquirep`/`releasep`, `handoffp`, `retake` |
+//! | `blocking` | `gmp::blocking` (`entersyscall`/`exitsyscall`) |
 //! | `lockedm` | `startlockedm`, `stoplockedm`: a G that parks mid-unwind keeps its M |
 //! | `timer` | timers `{when, f, arg, seq}`, per-P heaps, `sleep` |
 //! | `netpoll` | `PollDesc` (`pollDesc`), the park/ready words, deadlines |
@@ -34,6 +35,7 @@
 //! nowhere else. The rest of the crate uses the items re-exported below and a few
 //! `pub(crate)` functions.
 
+pub(crate) mod blocking;
 mod deadlock;
 mod g;
 pub(crate) mod handoff;
@@ -52,7 +54,7 @@ mod timer;
 pub(crate) mod wait;
 
 // The public API, re-exported at the crate root.
-pub use handoff::blocking;
+pub use blocking::blocking;
 pub use park::{park_forever, yield_now};
 pub use sched::Stats;
 pub use spawn::{spawn, Builder, JoinHandle};
