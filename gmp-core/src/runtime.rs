@@ -99,9 +99,10 @@ impl RuntimeBuilder {
     }
 
     /// The most runtime threads (Ms) this runtime may run at once; default 10,000.
-    /// Threads beyond the Ps come from goroutines blocked in [`blocking`](crate::blocking)
-    /// calls (and in blocking calls sysmon rescued). Past the limit, `blocking` panics
-    /// with a message that says so, instead of the process running out of threads.
+    /// `procs` of them are the Ps' own; the rest, `n - procs`, may be away from the Ps in
+    /// [`blocking`](crate::blocking) calls (or stuck in blocking calls sysmon rescued)
+    /// at once. A `blocking` call past that waits, in FIFO order, for one of them to
+    /// return, while the Ps go on running the other goroutines.
     ///
     /// # Panics
     /// If `n` is zero; `run` panics if it is not larger than the number of Ps.
@@ -133,9 +134,12 @@ impl RuntimeBuilder {
             .procs
             .or_else(procs_from_env)
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
+        // The Ps need `procs` threads; with no thread beyond them, no `blocking` call
+        // could ever run.
         assert!(
             self.max_threads > procs,
-            "gmp: max_threads ({}) must be larger than procs ({procs})",
+            "gmp: max_threads ({}) must be larger than procs ({procs}): the Ps need \
+             {procs} threads and blocking calls at least one more",
             self.max_threads
         );
         signal::install_overflow_handler(stack::guard_hit);

@@ -58,6 +58,9 @@ pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
         || s.sleeper.load(SeqCst)
         || s.netpoll.waiters.load(SeqCst) > 0
         || s.external.load(SeqCst) > 0
+        // Goroutines queue for a thread only while every permit is held by an M away
+        // from the Ps, which is not idle: so never true here. Belt and braces.
+        || !l.sysq.is_empty()
     {
         return;
     }

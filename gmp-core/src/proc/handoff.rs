@@ -33,6 +33,7 @@
 //! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
 //! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
 
+use super::blocking;
 use super::lockedm;
 use super::m::{self, M};
 use super::p::P;
@@ -182,8 +183,12 @@ pub(super) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
             }
             std::hint::spin_loop();
         }
-        // sysmon took it while the goroutine ran.
+        // sysmon took it while the goroutine ran, and took a permit of `blocking.rs`
+        // for this M with it (see `retake`): the M is away from the Ps until it holds a
+        // P again or is listed idle, which give the permit back.
         mr.p = ptr::null();
+        debug_assert!(!mr.permit);
+        mr.permit = true;
     }
     locks_add(mr, u32::MAX);
     None
@@ -213,7 +218,8 @@ pub(super) fn p_enter_for_mcall() -> *mut M {
 }
 
 /// A goroutine whose M has no P: takes an idle P, or queues itself on the global queue
-/// and lets this M sleep (Go's `exitsyscall` slow path).
+/// and lets this M sleep (Go's `exitsyscall` slow path). Either way an M away from the
+/// Ps gives its permit back.
 ///
 /// # Safety
 /// `m` is this thread's M, running a goroutine, outside any section, without a P.
@@ -222,9 +228,16 @@ pub(super) unsafe fn reacquire(m: &mut M) {
     let mut l = s.lock();
     if let Some(p) = s.pidleget(&mut l) {
         acquirep(m, p);
+        let woke = blocking::release_permit(m, &mut l);
+        drop(l);
+        if woke {
+            blocking::readied(s);
+        }
         return;
     }
     drop(l);
+    // The permit, if any, goes back once the M is listed idle (`stopm_register`) or
+    // asleep with its locked G (`requeue_locked_m`).
     tracing::trace!("goroutine lost its P and found no idle one: requeued");
     locks_add(m, 1);
     // SAFETY: this G is running on `m`; `requeue_m` saves it and never returns to this
@@ -334,10 +347,19 @@ pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
         if now.saturating_sub(seen.since) < RETAKE_NS || !needs_m(s, p) {
             continue;
         }
+        // The stuck M will be away from the Ps as if in a `blocking` call: it needs a
+        // permit, or the Ps might find no thread. None free: the P stays with it.
+        // The permit is taken before RETAKING is set and given back after it is
+        // cleared, so sysmon never waits for the scheduler lock with a retake in
+        // progress (`blocking::give_up_p` holds the lock in `releasep`).
+        if !blocking::take_permit(s, &mut s.lock()) {
+            continue;
+        }
         if p.owner
             .compare_exchange(owner, owner | RETAKING, SeqCst, SeqCst)
             .is_err()
         {
+            give_back_permit(s);
             continue;
         }
         heavy_barrier();
@@ -347,8 +369,10 @@ pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
         // Relaxed: ordered by the barrier, see the module doc.
         if unsafe { (*m).locks.load(Relaxed) } != 0 {
             p.owner.store(owner, SeqCst);
+            give_back_permit(s);
             continue;
         }
+        // The M finds out in `p_try_enter_on`, and holds the permit from then on.
         p.owner.store(0, SeqCst);
         seen.owner = 0;
         sched::count_retake(s);
@@ -357,5 +381,13 @@ pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
             "sysmon: goroutine away from the scheduler for 10 ms, P handed to another M"
         );
         schedule::startm(s, Some(p), false);
+    }
+}
+
+/// A permit sysmon took for a retake it did not make.
+fn give_back_permit(s: &Sched) {
+    let woke = blocking::put_permit(s, &mut s.lock());
+    if woke {
+        blocking::readied(s);
     }
 }

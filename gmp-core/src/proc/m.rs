@@ -56,6 +56,11 @@ pub(crate) struct M {
     /// Counted in `Sched::nmlocked` (asleep with a G that parked mid-unwind). Read and
     /// written under the scheduler lock only.
     pub(super) locked_idle: bool,
+    /// Holds a permit of `blocking.rs` (one of the threads that may be away from the
+    /// Ps): from giving its P up for a `blocking` call, or from finding that sysmon took
+    /// it (`handoff::p_try_enter_on`), until it holds a P again or is listed idle. This
+    /// thread only.
+    pub(super) permit: bool,
 }
 
 thread_local! {
@@ -111,6 +116,7 @@ impl M {
             rand: 0x9E37_79B9_7F4A_7C15 ^ (id as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
             locks: AtomicU32::new(1),
             locked_idle: false,
+            permit: false,
         }
     }
 
@@ -158,17 +164,12 @@ pub(crate) fn fastrand() -> u32 {
 
 // ---- starting an M -----------------------------------------------------------------
 
-/// Starts a new M thread that will run `p` (Go's `newm`). The caller counted it in
-/// `Sched::mcount` already.
+/// Starts a new M thread that will run `p` (Go's `newm`). The caller (`startm`) counted
+/// it in `Sched::mcount` already, within `max_threads`.
 pub(super) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
-    // `startm` counted this M already.
+    // `startm` counted this M already, under the limit.
     // Relaxed: the limit is set before the first M starts (the thread spawn orders it).
-    let max = s.max_threads.load(Ordering::Relaxed);
-    if lockedm::threads_counted(s) > max {
-        return Err(io::Error::other(format!(
-            "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
-        )));
-    }
+    debug_assert!(lockedm::threads_counted(s) <= s.max_threads.load(Ordering::Relaxed));
     // Relaxed: a unique number for the thread name, nothing else hangs on it.
     let id = s.next_mid.fetch_add(1, Ordering::Relaxed) + 1;
     let sp = s as *const Sched as usize;

@@ -8,8 +8,8 @@
 //! objects on the hottest paths (`park`, `ready`, the netpoll check in `find_runnable`).
 //! So the circle stays, here, and every arrow across this directory's edge points one
 //! way: `chan`, `sync` and `runtime` call in; this calls out only to the bottom (`arch`,
-//! `clock`, `signal`). `spawn`, `sysmon` and `blocking` sit here but outside the circle:
-//! nothing in it calls them. ARCHITECTURE.md ("gmp-core, layer by layer") draws the floors.
+//! `clock`, `signal`). `spawn` and `sysmon` sit here but outside the circle: nothing in
+//! it calls them. ARCHITECTURE.md ("gmp-core, layer by layer") draws the floors.
 //!
 //! | file | owns |
 //! |---|---|
@@ -21,7 +21,7 @@
 //! | `schedule` | `schedule`, `find_runnable`, stealing, `wakep`, `startm`, `stopm` |
 //! | `park` | `park` (`gopark`), `ready` (`goready`), `yield_now` (`Gosched`), `goexit` |
 //! | `handoff` | P sections, `acquirep`/`releasep`, `handoffp`, `retake` |
-//! | `blocking` | `gmp::blocking` (`entersyscall`/`exitsyscall`) |
+//! | `blocking` | `gmp::blocking` (`entersyscall`/`exitsyscall`), the thread limit's permits |
 //! | `lockedm` | `startlockedm`, `stoplockedm`: a G that parks mid-unwind keeps its M |
 //! | `timer` | timers `{when, f, arg, seq}`, per-P heaps, `sleep` |
 //! | `netpoll` | `PollDesc` (`pollDesc`), the park/ready words, deadlines |

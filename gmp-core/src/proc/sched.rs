@@ -4,6 +4,7 @@
 //! `can_spin`, which reads those counts, `stats`, and shutdown. The deadlock check that
 //! reads them (`checkdead`) is `deadlock.rs`'s.
 
+use super::blocking::SysWaiter;
 use super::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use super::handoff;
 use super::lockedm;
@@ -12,6 +13,7 @@ use super::netpoll_epoll::Netpoll;
 use super::p::{GRef, P};
 use super::stack::StackPool;
 use crossbeam_deque::{Injector, Stealer, Worker};
+use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
@@ -65,6 +67,15 @@ pub(crate) struct Sched {
     pub(super) sysmon_key: AtomicU32,
     /// Ms allowed at once (`RuntimeBuilder::max_threads`).
     pub(super) max_threads: AtomicUsize,
+    /// Of those, the most that may be away from the Ps at once: `max_threads - procs`
+    /// permits of `blocking.rs`.
+    pub(super) sys_max: usize,
+    /// Copies of `Locked::nsys` and of `Locked::sysq`'s length, stored under `lock`,
+    /// for `stats` and sysmon, which read them without it.
+    pub(super) nsys: AtomicUsize,
+    pub(super) nsysq: AtomicUsize,
+    /// A copy of `Locked::pending_m`, stored under `lock`, for the idle sleeper.
+    pub(super) npending: AtomicUsize,
     /// Ps sysmon took from goroutines that stayed away from the scheduler (`stats`).
     pub(super) retakes: AtomicU64,
     /// Goroutines spawned by goroutines whose P had been taken (no P counter to bump).
@@ -72,11 +83,22 @@ pub(crate) struct Sched {
 }
 
 /// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
-/// `sched.midle`). Reached only through `pidleget`/`pidleput` and `mget`/`mput`, which
-/// keep `npidle` and `nmidle` equal to the lists' lengths.
+/// `sched.midle`), reached only through `pidleget`/`pidleput` and `mget`/`mput`, which
+/// keep `npidle` and `nmidle` equal to the lists' lengths; the goroutines waiting for a
+/// thread for a blocking call (`blocking.rs`); and the starts refused at the thread limit
+/// (`schedule::startm`).
 pub(super) struct Locked {
     pidle: Vec<*const P>,
     midle: Vec<*mut M>,
+    /// Permits of `blocking.rs` held: Ms away from the Ps (in a `blocking` call, or
+    /// stuck in a call sysmon took the P from), and goroutines handed one on their way
+    /// to an M. At most `Sched::sys_max`.
+    pub(super) nsys: usize,
+    /// Goroutines waiting for a permit, first come first.
+    pub(super) sysq: VecDeque<SysWaiter>,
+    /// `startm` calls refused at the thread limit since an M last went idle with a P to
+    /// take: the next M that goes idle runs an idle P instead (`stopm_register`).
+    pub(super) pending_m: usize,
 }
 
 // SAFETY: the raw pointers in `Locked` name Ps and Ms of the runtime, which outlive it;
@@ -161,6 +183,9 @@ impl Sched {
             lock: Mutex::new(Locked {
                 pidle: Vec::new(),
                 midle: Vec::new(),
+                nsys: 0,
+                sysq: VecDeque::new(),
+                pending_m: 0,
             }),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),
@@ -181,6 +206,10 @@ impl Sched {
             nmlocked: AtomicUsize::new(0),
             sysmon_key: AtomicU32::new(0),
             max_threads: AtomicUsize::new(max_threads),
+            sys_max: max_threads.saturating_sub(procs),
+            nsys: AtomicUsize::new(0),
+            nsysq: AtomicUsize::new(0),
+            npending: AtomicUsize::new(0),
             retakes: AtomicU64::new(0),
             spawned_unowned: AtomicU64::new(0),
         };
@@ -303,6 +332,12 @@ pub struct Stats {
     pub spinning_threads: usize,
     /// Ms parked with nothing to do.
     pub idle_threads: usize,
+    /// Ms away from the Ps: in [`blocking`](crate::blocking) calls, or stuck in a
+    /// blocking call sysmon took the P from. At most `max_threads - procs`.
+    pub blocked_threads: usize,
+    /// Goroutines waiting for a thread to make a [`blocking`](crate::blocking) call,
+    /// because `blocked_threads` is at its limit. They get one in the order they came.
+    pub blocking_waiters: usize,
     /// Goroutines in the global run queue.
     pub global_queue: usize,
     /// Length of each P's local run queue.
@@ -333,6 +368,8 @@ impl Sched {
             idle_procs: self.npidle.load(Relaxed),
             spinning_threads: self.nmspinning.load(Relaxed),
             idle_threads: self.nmidle.load(Relaxed),
+            blocked_threads: self.nsys.load(Relaxed),
+            blocking_waiters: self.nsysq.load(Relaxed),
             global_queue: self.injector.len(),
             local_queues: self.stealers.iter().map(|st| st.len()).collect(),
             switches: sum(|p| &p.switches),
