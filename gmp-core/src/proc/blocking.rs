@@ -33,7 +33,9 @@
 //!
 //! # A call that can never get a thread
 //! With `max_threads <= procs` no call ever could: `run` refuses such a runtime. At run
-//! time a wait ends when a permit holder returns.
+//! time a wait ends when a permit holder returns; when sysmon proves that none ever
+//! will (`deadlock::checkstuck`), every waiter panics with [`NEVER_MSG`] instead of
+//! hanging.
 
 use super::g::{G, G_RUNNABLE};
 use super::handoff::{
@@ -82,6 +84,17 @@ use std::sync::MutexGuard;
 /// calls (`blocked_threads`) and the goroutines waiting for one (`blocking_waiters`).
 ///
 /// A call inside another `blocking` call's `f` runs at once, on the thread it is on.
+///
+/// # Panics
+/// If the call can never get a thread: every thread for blocking calls is held by a call
+/// that waits, with no timeout, on a lock, channel, condition variable or `park` of this
+/// process, and nothing is left that could wake one: no other thread in the process, no
+/// goroutine running, runnable, sleeping or waiting on a socket. sysmon proves this from
+/// `/proc` (each such thread asleep in a private futex wait with no timeout, before and
+/// after, with no context switch between); every waiting call then panics, saying so,
+/// and its goroutine unwinds as from any panic (releasing, say, the lock the stuck calls
+/// wait for). Short of that proof (a call in `sleep`, `read` or a futex wait with a
+/// timeout, another thread, a goroutine that might still run) the call waits.
 ///
 pub fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
     let m = m::current();
@@ -204,9 +217,16 @@ fn exitsyscall() {
 
 // ---- the permits -------------------------------------------------------------------
 
-/// `outcome` of a queued wait: still waiting, or given a permit.
+/// `outcome` of a queued wait: still waiting, given a permit, or never to get one.
 const WAITING: u8 = 0;
 const GRANTED: u8 = 1;
+const NEVER: u8 = 2;
+
+/// What a call that can never get a thread panics with.
+pub(super) const NEVER_MSG: &str = "gmp::blocking: this call can never get a thread: every \
+     thread for blocking calls (RuntimeBuilder::max_threads minus procs) is held by a call \
+     that waits with no timeout on a lock, channel or condition variable of this process, \
+     and no goroutine or thread is left that could wake one";
 
 /// A goroutine queued for a permit: the G and its wait's outcome, which lives on the
 /// G's stack while it is queued.
@@ -241,7 +261,8 @@ pub(super) fn put_permit(s: &Sched, l: &mut Locked) -> bool {
     // Relaxed: a copy for `stats`, stored under the lock.
     s.nsysq.store(l.sysq.len(), Relaxed);
     // SAFETY: a queued goroutine stays parked, its frame (holding `outcome`) intact,
-    // until it is readied, which happens only here, after it is popped, under this lock.
+    // until it is readied, which happens only after it is popped, under this lock (here
+    // and in `fail_waiters`).
     unsafe {
         // Relaxed (outcome, status): the global queue's push and pop carry them to the
         // goroutine and the M that runs it.
@@ -250,6 +271,24 @@ pub(super) fn put_permit(s: &Sched, l: &mut Locked) -> bool {
         s.injector.push(GRef(NonNull::new_unchecked(g)));
     }
     true
+}
+
+/// Readies every queued goroutine with the news that it can never get a thread
+/// (`deadlock::checkstuck`). Returns how many; the caller wakes Ms for them.
+pub(super) fn fail_waiters(s: &Sched, l: &mut Locked) -> usize {
+    let n = l.sysq.len();
+    while let Some((g, outcome)) = l.sysq.pop_front() {
+        // SAFETY: as in `put_permit`.
+        unsafe {
+            // Relaxed: as in `put_permit`.
+            (*outcome).store(NEVER, Relaxed);
+            (*g).status.store(G_RUNNABLE, Relaxed);
+            s.injector.push(GRef(NonNull::new_unchecked(g)));
+        }
+    }
+    // Relaxed: as in `put_permit`.
+    s.nsysq.store(0, Relaxed);
+    n
 }
 
 fn set_nsys(s: &Sched, l: &mut Locked, n: usize) {
@@ -278,6 +317,7 @@ pub(super) fn readied(s: &Sched) {
 }
 
 /// Parks the calling goroutine in the FIFO queue until a permit is handed to it.
+/// Panics if it can never get one.
 fn wait_for_thread(s: &'static Sched) {
     let outcome = AtomicU8::new(WAITING);
     let at = &outcome as *const AtomicU8;
@@ -297,6 +337,7 @@ fn wait_for_thread(s: &'static Sched) {
     // Relaxed: see `put_permit`.
     match outcome.load(Relaxed) {
         GRANTED => {}
+        NEVER => panic!("{NEVER_MSG}"),
         _ => unreachable!("a goroutine waiting for a thread was woken without one"),
     }
 }

@@ -1,4 +1,5 @@
-//! Proving that nothing can ever wake a goroutine again: Go's `checkdead`.
+//! Proving that nothing can ever wake a goroutine again: Go's `checkdead`, and its
+//! counterpart for blocking calls, `checkstuck`.
 //!
 //! When the last M goes idle with no timer pending, no goroutine waiting on a socket, no
 //! `off_p` thread running and the main G parked, nothing can wake any G: the main G is
@@ -6,7 +7,13 @@
 //! A goroutine waiting on a channel, `select!` or sync primitive rules that out unless
 //! the process has no thread besides the runtime's own: a plain thread may hold the other
 //! end, and the runtime cannot see where handles went.
+//!
+//! When goroutines wait for a thread for a `blocking` call (`blocking.rs`) and every M
+//! but those holding the threads is idle, the same holds if the holders can never
+//! return: `checkstuck`, run by sysmon, proves that from `/proc` and makes each waiting
+//! call panic instead of hanging.
 
+use super::blocking;
 use super::g::{G, G_RUNNABLE, G_WAITING, HEADER};
 use super::sched::{Locked, Sched};
 use super::timer;
@@ -120,4 +127,194 @@ fn process_threads() -> Option<usize> {
     // The command name (field 2) is in parentheses and may contain spaces.
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(17)?.parse().ok()
+}
+
+// ---- blocking calls that can never return --------------------------------------------
+
+/// How often sysmon runs the full [`checkstuck`] while goroutines wait for a thread:
+/// it reads two `/proc` files per thread twice, which sysmon's 10 ms tick need not pay.
+const STUCK_EVERY_NS: u64 = 100_000_000;
+
+/// sysmon's state for [`checkstuck`].
+#[derive(Default)]
+pub(super) struct StuckCheck {
+    next: u64,
+}
+
+/// Called by sysmon every tick. If goroutines wait for a thread for a `blocking` call
+/// and it can prove that none will ever get one, readies each with the news, and its
+/// call panics (`blocking::NEVER_MSG`).
+///
+/// The proof: at one instant T, every M is idle (listed idle, or asleep with a locked G)
+/// except the Ms holding the permits, and each of those is asleep in a private futex
+/// wait (`FUTEX_WAIT` or `FUTEX_WAIT_BITSET` with `FUTEX_PRIVATE_FLAG`, which std's and
+/// parking_lot's locks, channels, condition variables and `park` use) with no timeout;
+/// no goroutine is runnable, no timer pending, no goroutine waiting on a socket, no
+/// `off_p` thread running, and the process has no thread besides the runtime's own.
+/// Then nothing is left to run: a private futex can be woken only by a thread of this
+/// process, every such thread is asleep, and nothing (no timer, no socket, no other
+/// thread) can wake the idle Ms. Signals are the exception this does not see.
+///
+/// T is found without stopping anything: each holder's state and context switch counts
+/// are read once (status, then syscall), then again (syscall, then status), and must not
+/// have changed: a thread that woke in between would have been running at the second
+/// read, or would have slept again and counted a switch. So every holder slept from its
+/// first read to its second, and all of them at the instant between the two passes. The
+/// scheduler's state is read under its lock before the first pass and after the second;
+/// in between only the holders could have changed it, and they slept from T on, so the
+/// second reading is T's.
+pub(super) fn checkstuck(s: &Sched, st: &mut StuckCheck, now: u64) {
+    // Relaxed: a hint; the decision is made under the lock.
+    if s.nsysq.load(Relaxed) == 0 || now < st.next {
+        return;
+    }
+    st.next = now + STUCK_EVERY_NS;
+    let Some(holders) = stuck_holders(s, &s.lock()) else {
+        return;
+    };
+    if foreign_threads(s) {
+        return;
+    }
+    let Some(first) = holders
+        .iter()
+        .map(|&tid| read_wait(tid, true))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    let Some(second) = holders
+        .iter()
+        .map(|&tid| read_wait(tid, false))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    if first != second {
+        return;
+    }
+    let mut l = s.lock();
+    if stuck_holders(s, &l).as_ref() != Some(&holders) {
+        return;
+    }
+    let n = blocking::fail_waiters(s, &mut l);
+    drop(l);
+    tracing::error!(
+        waiters = n,
+        threads = holders.len(),
+        "gmp::blocking: calls can never get a thread: every thread for blocking calls waits \
+         forever on a futex of this process"
+    );
+    for _ in 0..n.min(s.procs) {
+        blocking::readied(s);
+    }
+}
+
+/// Under the lock: the thread ids, sorted, of the Ms holding the permits, if goroutines
+/// wait for one and every other M is idle with nothing left to run (see [`checkstuck`]).
+fn stuck_holders(s: &Sched, l: &Locked) -> Option<Vec<libc::pid_t>> {
+    // SeqCst: the counts `checkdead` compares, changed under the lock we hold.
+    if s.shutdown.load(SeqCst)
+        || l.sysq.is_empty()
+        || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) + l.nsys != s.mcount.load(SeqCst)
+        || !s.injector.is_empty()
+        || timer::earliest(s) != NEVER
+        || s.sleeper.load(SeqCst)
+        || s.netpoll.waiters.load(SeqCst) > 0
+        || s.external.load(SeqCst) > 0
+    {
+        return None;
+    }
+    let locked = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
+    let mut tids: Vec<libc::pid_t> = s
+        .allm_lock()
+        .iter()
+        .filter(|&&(m, _)| !s.is_idle_listed(l, m) && !locked.contains(&m))
+        .map(|&(_, tid)| tid)
+        .collect();
+    if tids.len() != l.nsys {
+        return None;
+    }
+    tids.sort_unstable();
+    Some(tids)
+}
+
+/// One reading of thread `tid`, if it is asleep in a private futex wait with no
+/// timeout: the `syscall` line and the voluntary and involuntary context switches. The
+/// first pass reads the counts first, the second reads them last (see [`checkstuck`]).
+fn read_wait(tid: libc::pid_t, counts_first: bool) -> Option<(String, u64, u64)> {
+    let dir = format!("/proc/self/task/{tid}");
+    let counts = || -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("{dir}/status")).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            line[name.len()..].trim().parse().ok()
+        };
+        Some((
+            field("voluntary_ctxt_switches:")?,
+            field("nonvoluntary_ctxt_switches:")?,
+        ))
+    };
+    let before = if counts_first { Some(counts()?) } else { None };
+    let syscall = std::fs::read_to_string(format!("{dir}/syscall")).ok()?;
+    let (v, n) = match before {
+        Some(c) => c,
+        None => counts()?,
+    };
+    futex_wait_forever(&syscall).then_some((syscall, v, n))
+}
+
+/// Whether a `/proc/<tid>/syscall` line ("nr arg0 .. arg5 sp pc") is a private futex
+/// wait with no timeout. A running thread reads "running".
+fn futex_wait_forever(line: &str) -> bool {
+    let mut it = line.split_whitespace();
+    let nr = it.next().and_then(|t| t.parse::<libc::c_long>().ok());
+    let args: Vec<u64> = it
+        .take(6)
+        .filter_map(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok())
+        .collect();
+    if nr != Some(libc::SYS_futex) || args.len() != 6 {
+        return false;
+    }
+    let (op, timeout) = (args[1] as libc::c_int, args[3]);
+    let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    op & libc::FUTEX_PRIVATE_FLAG != 0
+        && (cmd == libc::FUTEX_WAIT || cmd == libc::FUTEX_WAIT_BITSET)
+        && timeout == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn futex_waits_without_a_timeout_are_told_apart() {
+        // std's `futex_wait` with no timeout: FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG.
+        assert!(futex_wait_forever(
+            "202 0x7f00aa 0x89 0x2 0x0 0x0 0xffffffff 0x7ffd10 0x7f00bb\n"
+        ));
+        // parking_lot's: FUTEX_WAIT | FUTEX_PRIVATE_FLAG.
+        assert!(futex_wait_forever(
+            "202 0x7f00aa 0x80 0x1 0x0 0x0 0x0 0x7ffd10 0x7f00bb"
+        ));
+        // With a timeout.
+        assert!(!futex_wait_forever(
+            "202 0x7f00aa 0x89 0x2 0x7ffd20 0x0 0xffffffff 0x7ffd10 0x7f00bb"
+        ));
+        // Shared (another process could wake it), a join on a thread's tid.
+        assert!(!futex_wait_forever(
+            "202 0x7f00aa 0x0 0x1 0x0 0x0 0x0 0x7ffd10 0x7f00bb"
+        ));
+        // A wake, a sleep, a read, a running thread, a thread outside a syscall.
+        assert!(!futex_wait_forever(
+            "202 0x7f00aa 0x81 0x1 0x0 0x0 0x0 0x7ffd10 0x7f00bb"
+        ));
+        assert!(!futex_wait_forever(
+            "230 0x1 0x0 0x7ffd20 0x0 0x0 0x0 0x7ffd10 0x7f00bb"
+        ));
+        assert!(!futex_wait_forever(
+            "0 0x3 0x7f00aa 0x1000 0x0 0x0 0x0 0x7ffd10 0x7f00bb"
+        ));
+        assert!(!futex_wait_forever("running\n"));
+        assert!(!futex_wait_forever("-1 0x7ffd10 0x7f00bb\n"));
+    }
 }

@@ -193,6 +193,8 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
     // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
     // `mcount` to reach zero, which is the last thing this thread does with it).
     unsafe {
+        // `gettid` is a plain syscall.
+        (*s).allm_lock().push((m as usize, libc::gettid()));
         handoff::acquirep(&mut *m, p);
         (*m).spinning = spinning;
         set_current(m);
@@ -203,6 +205,7 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
             m as usize,
         );
         set_current(ptr::null_mut());
+        (*s).allm_lock().retain(|&(x, _)| x != m as usize);
         drop(Box::from_raw(m));
         signal::free_altstack(alt);
         (*s).mcount.fetch_sub(1, Ordering::SeqCst);

@@ -17,7 +17,7 @@
 //! | `m` | `struct M`: an OS thread, its g0, its `Note`; `newm`, `mstart` |
 //! | `p` | `struct P`: run queue, `runnext`, caches, timers, counters |
 //! | `sched` | `struct Sched` (Go's `schedt`): idle lists, stats, shutdown |
-//! | `deadlock` | `checkdead`: proving that nothing can wake a goroutine again |
+//! | `deadlock` | `checkdead`, `checkstuck`: proving that nothing can wake a G (or an M) |
 //! | `schedule` | `schedule`, `find_runnable`, stealing, `wakep`, `startm`, `stopm` |
 //! | `park` | `park` (`gopark`), `ready` (`goready`), `yield_now` (`Gosched`), `goexit` |
 //! | `handoff` | P sections, `acquirep`/`releasep`, `handoffp`, `retake` |

@@ -63,6 +63,10 @@ pub(crate) struct Sched {
     /// Listed Ms that gave their P away and sleep (`lockedm::count`). Changed under
     /// `lock`. `checkdead` counts them as idle; the thread limit does not count them.
     pub(super) nmlocked: AtomicUsize,
+    /// Every M's address and thread id (Go's `allm`), for `deadlock::checkstuck`, which
+    /// reads the threads' state in `/proc`. An M lists itself when it starts and unlists
+    /// itself before it is freed. A leaf lock.
+    pub(super) allm: Mutex<Vec<(usize, libc::pid_t)>>,
     /// Woken at shutdown, so sysmon exits promptly.
     pub(super) sysmon_key: AtomicU32,
     /// Ms allowed at once (`RuntimeBuilder::max_threads`).
@@ -150,6 +154,15 @@ impl Sched {
         self.nmidle.fetch_add(1, SeqCst);
     }
 
+    pub(super) fn allm_lock(&self) -> MutexGuard<'_, Vec<(usize, libc::pid_t)>> {
+        self.allm.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `m` is listed idle.
+    pub(super) fn is_idle_listed(&self, l: &Locked, m: usize) -> bool {
+        l.midle.iter().any(|&x| x as usize == m)
+    }
+
     /// Whether some M sleeps in `stopm`.
     pub(super) fn any_idle_m(&self, l: &Locked) -> bool {
         !l.midle.is_empty()
@@ -204,6 +217,7 @@ impl Sched {
             threads: Mutex::new(Vec::new()),
             locked_ms: Mutex::new(Vec::new()),
             nmlocked: AtomicUsize::new(0),
+            allm: Mutex::new(Vec::new()),
             sysmon_key: AtomicU32::new(0),
             max_threads: AtomicUsize::new(max_threads),
             sys_max: max_threads.saturating_sub(procs),

@@ -1,8 +1,11 @@
 //! The monitor thread, one per runtime, outside the Ps (Go's `sysmon`).
 //!
-//! Every 10 ms it checks that I/O is not starved: if Ms are all busy running Gs (so none
-//! reaches the poll in `find_runnable`) and nobody has polled for 10 ms, it polls without
-//! blocking and puts the Gs it finds on the global queue. With `GMP_SCHEDTRACE=<ms>` it
+//! Every 10 ms it hands off the Ps of goroutines that stayed away from the scheduler
+//! (`handoff::retake`), and checks that I/O is not starved: if Ms are all busy running Gs
+//! (so none reaches the poll in `find_runnable`) and nobody has polled for 10 ms, it polls
+//! without blocking and puts the Gs it finds on the global queue. While goroutines wait
+//! for a thread for a blocking call, it checks that they can still get one
+//! (`deadlock::checkstuck`). With `GMP_SCHEDTRACE=<ms>` it
 //! also prints a line like Go's `schedtrace` to stderr every `<ms>` milliseconds (procs,
 //! idle procs, threads, spinning and idle threads, global queue length, each P's queue
 //! length).
@@ -33,6 +36,7 @@ pub(crate) fn start(s: &Sched) {
             let start = Instant::now();
             let mut next_trace = trace.map(|p| start + p);
             let mut samples = vec![super::handoff::Sample::default(); s.procs];
+            let mut stuck = super::deadlock::StuckCheck::default();
             loop {
                 // Acquire pairs with the SeqCst increment in `sched::shutdown`; the futex
                 // wait below returns at once if the key moved since this load.
@@ -48,6 +52,7 @@ pub(crate) fn start(s: &Sched) {
                     return;
                 }
                 super::handoff::retake(s, &mut samples, nanotime());
+                super::deadlock::checkstuck(s, &mut stuck, nanotime());
                 let last = s.netpoll.last_poll.load(SeqCst);
                 if last != 0
                     && s.netpoll.waiters.load(SeqCst) > 0
