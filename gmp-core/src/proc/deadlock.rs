@@ -42,9 +42,10 @@ impl Sched {
     }
 }
 
-/// Called with the lock held by an M about to sleep: if every M is now idle, no timer is
+/// Called with the lock held by an M about to sleep (or by sysmon, after it joined the
+/// thread of an M that exited: see `sysmon.rs`): if every M is now idle, no timer is
 /// pending and the main G is parked, nothing can ever wake a G. Ready the main G with
-/// the deadlock flag, on this M.
+/// the deadlock flag, on an idle M.
 ///
 /// A goroutine waiting on a channel, `select!` or sync primitive rules that out: the
 /// other end may be held by a plain thread or by another runtime's goroutine, which the
@@ -114,7 +115,7 @@ pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
 /// runtime) gets no deadlock panic, only a hang. Read only on the rare path where every
 /// M is idle and the main G is parked.
 fn foreign_threads(s: &Sched) -> bool {
-    let ours = s.mcount.load(SeqCst) + 2;
+    let ours = s.mcount.load(SeqCst) + s.nmexiting.load(SeqCst) + 2;
     match process_threads() {
         Some(n) => n > ours,
         None => true,

@@ -14,7 +14,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `g` | `struct G` at the top of its stack; its free lists (`gfget`, `gfput`) |
-//! | `m` | `struct M`: an OS thread, its g0, its `Note`; `newm`, `mstart` |
+//! | `m` | `struct M`: an OS thread, its g0, its `Note`; `newm`, `mstart`, `idle_sleep` |
 //! | `p` | `struct P`: run queue, `runnext`, caches, timers, counters |
 //! | `sched` | `struct Sched` (Go's `schedt`): idle lists, stats, shutdown |
 //! | `deadlock` | `checkdead`, `checkstuck`: proving that nothing can wake a G (or an M) |
@@ -29,7 +29,7 @@
 //! | `wait` | the claim protocol of channels and `gmp::sync` (Go's `sudog`s) |
 //! | `stack` | stack chunks, guard pages, trimming |
 //! | `spawn` | `spawn` (`newproc`), a G's start, `JoinHandle`, the join protocol |
-//! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, schedtrace |
+//! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, stuck calls, schedtrace |
 //!
 //! The fields of `G`, `M`, `P` and `Sched` are `pub(super)`: visible in this directory and
 //! nowhere else. The rest of the crate uses the items re-exported below and a few

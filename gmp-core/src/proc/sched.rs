@@ -35,6 +35,15 @@ pub(crate) struct Sched {
     /// Ms alive, and Ms parked in `stopm` (both changed under `lock`).
     pub(super) mcount: AtomicUsize,
     pub(super) nmidle: AtomicUsize,
+    /// Ms whose keep-alive expired (`m::idle_sleep`): out of `mcount` since they left the
+    /// idle list, their threads ending. `shutdown` and `checkdead`'s count of the
+    /// process's threads include them.
+    pub(super) nmexiting: AtomicUsize,
+    /// How long an idle M beyond what the Ps need waits for work before it exits
+    /// (`RuntimeBuilder::thread_keep_alive`); `NEVER`: it never does.
+    pub(super) keep_alive: u64,
+    /// Ms that exited after their keep-alive, ever (`stats`).
+    pub(super) threads_exited: AtomicU64,
     pub(super) next_mid: AtomicUsize,
     pub(super) stack_size: usize,
     pub(super) default_pool: StackPool,
@@ -163,6 +172,17 @@ impl Sched {
         l.midle.iter().any(|&x| x as usize == m)
     }
 
+    /// Takes `m` off the idle list if it is on it (an idle M leaving for good).
+    pub(super) fn mremove(&self, l: &mut Locked, m: *mut M) -> bool {
+        let Some(i) = l.midle.iter().position(|&x| ptr::eq(x, m)) else {
+            return false;
+        };
+        l.midle.remove(i);
+        // SeqCst: as in `mget`.
+        self.nmidle.fetch_sub(1, SeqCst);
+        true
+    }
+
     /// Whether some M sleeps in `stopm`.
     pub(super) fn any_idle_m(&self, l: &Locked) -> bool {
         !l.midle.is_empty()
@@ -175,8 +195,14 @@ impl Sched {
 }
 
 impl Sched {
-    /// A runtime's scheduler with `procs` idle Ps, not started yet.
-    pub(crate) fn new(procs: usize, stack_size: usize, max_threads: usize) -> Sched {
+    /// A runtime's scheduler with `procs` idle Ps, not started yet. `keep_alive` in
+    /// nanoseconds, `NEVER` for no limit.
+    pub(crate) fn new(
+        procs: usize,
+        stack_size: usize,
+        max_threads: usize,
+        keep_alive: u64,
+    ) -> Sched {
         let netpoll = Netpoll::new()
             .unwrap_or_else(|e| panic!("gmp::run: cannot create the netpoller (epoll): {e}"));
         let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
@@ -204,6 +230,9 @@ impl Sched {
             nmspinning: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
+            nmexiting: AtomicUsize::new(0),
+            keep_alive,
+            threads_exited: AtomicU64::new(0),
             next_mid: AtomicUsize::new(0),
             stack_size,
             default_pool: StackPool::new(stack_size),
@@ -336,7 +365,8 @@ pub(super) fn count_retake(s: &Sched) {
 pub struct Stats {
     /// Goroutines started and not yet finished, the main one included.
     pub goroutines: usize,
-    /// Runtime threads (Ms) alive.
+    /// Runtime threads (Ms) alive. An M whose keep-alive expired leaves this count when
+    /// it leaves the idle list; its thread ends microseconds later.
     pub threads: usize,
     /// Ps: how many goroutines run in parallel (`RuntimeBuilder::procs`).
     pub procs: usize,
@@ -344,8 +374,11 @@ pub struct Stats {
     pub idle_procs: usize,
     /// Ms looking for work to steal (at most half the busy Ps).
     pub spinning_threads: usize,
-    /// Ms parked with nothing to do.
+    /// Ms parked with nothing to do. Those beyond what the Ps need exit after
+    /// `RuntimeBuilder::thread_keep_alive`.
     pub idle_threads: usize,
+    /// Ms that exited after idling for their keep-alive, since the runtime started.
+    pub threads_exited: u64,
     /// Ms away from the Ps: in [`blocking`](crate::blocking) calls, or stuck in a
     /// blocking call sysmon took the P from. At most `max_threads - procs`.
     pub blocked_threads: usize,
@@ -382,6 +415,7 @@ impl Sched {
             idle_procs: self.npidle.load(Relaxed),
             spinning_threads: self.nmspinning.load(Relaxed),
             idle_threads: self.nmidle.load(Relaxed),
+            threads_exited: self.threads_exited.load(Relaxed),
             blocked_threads: self.nsys.load(Relaxed),
             blocking_waiters: self.nsysq.load(Relaxed),
             global_queue: self.injector.len(),
@@ -421,8 +455,10 @@ pub(crate) fn shutdown(s: &Sched) {
             let _ = h.join();
         }
         // `newm` pushes its handle while holding the list and while `mcount` counts the
-        // thread, so an empty list with `mcount == 0` means every M has ended.
+        // thread, so an empty list with `mcount == 0` means every M has ended (an M that
+        // exited after its keep-alive counts in `nmexiting` until its last access).
         if s.mcount.load(SeqCst) == 0
+            && s.nmexiting.load(SeqCst) == 0
             && s.threads
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -498,10 +498,12 @@ pub(super) fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> Stop {
     Stop::Sleep
 }
 
-/// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown).
+/// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown), or exits
+/// the M after its keep-alive (`m::idle_sleep`).
 pub(super) fn stopm_wait(m: &mut M) {
     let s = m.sched();
-    m.park.sleep();
+    // Or exits, after its keep-alive, if the Ps have Ms enough.
+    m::idle_sleep(m);
     let p = std::mem::replace(&mut m.next_p, ptr::null());
     if p.is_null() {
         if !s.shutdown.load(SeqCst) {
