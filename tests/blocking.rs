@@ -1,7 +1,8 @@
 //! A goroutine that blocks its thread never stalls the others: `gmp::blocking` releases
 //! its P for the call, and sysmon hands the P of a goroutine that stayed away from the
 //! scheduler for ~10 ms (a forgotten blocking call, a long computation) to another
-//! thread. Threads are capped.
+//! thread. Threads are capped: past the cap a blocking call waits for a thread
+//! (tests/blocking_waits_for_a_thread.rs).
 
 mod common;
 
@@ -172,31 +173,41 @@ fn goroutines_that_lost_their_p_keep_working_correctly() {
 }
 
 #[test]
-fn the_thread_limit_panics_with_a_clear_message() {
-    // One P, at most 3 threads: goroutines entering blocking calls while others are
-    // runnable each need a new thread for the P; the third cannot get one.
-    let msgs = gmp::Runtime::builder().procs(1).max_threads(3).run(|| {
+fn past_the_thread_limit_blocking_calls_wait_instead_of_panicking() {
+    // One P, at most 3 threads: 2 for blocking calls. 8 calls of 300 ms each take turns
+    // on those 2 threads (they used to panic with the third); the main goroutine keeps
+    // its P meanwhile.
+    let (results, elapsed, most) = gmp::Runtime::builder().procs(1).max_threads(3).run(|| {
+        let most = Arc::new(AtomicUsize::new(0));
+        let t = Instant::now();
         let hs: Vec<_> = (0..8)
             .map(|_| {
-                gmp::spawn(|| gmp::blocking(|| std::thread::sleep(Duration::from_millis(300))))
+                let most = most.clone();
+                gmp::spawn(move || {
+                    gmp::blocking(|| {
+                        most.fetch_max(gmp::stats().blocked_threads, SeqCst);
+                        std::thread::sleep(Duration::from_millis(300))
+                    })
+                })
             })
             .collect();
-        hs.into_iter()
-            .filter_map(|h| h.join().err())
-            .map(|e| panic_message(&*e).unwrap_or_default())
-            .collect::<Vec<_>>()
+        let results: Vec<_> = hs.into_iter().map(|h| h.join().is_ok()).collect();
+        (results, t.elapsed(), most.load(SeqCst))
     });
-    assert!(!msgs.is_empty(), "no goroutine hit the thread limit");
-    for m in &msgs {
-        assert!(
-            m.contains("thread") && m.contains("limit"),
-            "unclear message: {m}"
-        );
-    }
+    assert!(results.iter().all(|&ok| ok), "a call failed: {results:?}");
+    assert!(
+        most <= 2,
+        "{most} threads in blocking calls at once, limit 2"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1150),
+        "8 calls of 300 ms on 2 threads took only {elapsed:?}: they did not wait"
+    );
 }
 
+/// A runtime whose blocking calls could never get a thread is refused at `run`.
 #[test]
-#[should_panic(expected = "max_threads")]
+#[should_panic(expected = "blocking calls at least one more")]
 fn max_threads_not_above_procs_is_rejected() {
     gmp::Runtime::builder().procs(2).max_threads(2).run(|| ());
 }

@@ -16,6 +16,7 @@
 //! A G that never enters the scheduler again (an endless loop without `yield_now`)
 //! keeps its M, and so `run`, from finishing.
 
+use crate::clock::NEVER;
 use crate::proc::handoff;
 use crate::proc::m;
 use crate::proc::sched::{self, Sched, Stats};
@@ -26,6 +27,7 @@ use crate::proc::sysmon;
 use crate::signal;
 use std::panic;
 use std::thread;
+use std::time::Duration;
 
 /// Entry point for configuring a runtime: `gmp::Runtime::builder().procs(2).run(|| ..)`.
 ///
@@ -47,6 +49,7 @@ impl Runtime {
             procs: None,
             stack_size: stack::DEFAULT_STACK_SIZE,
             max_threads: DEFAULT_MAX_THREADS,
+            thread_keep_alive: DEFAULT_THREAD_KEEP_ALIVE,
         }
     }
 }
@@ -71,10 +74,23 @@ pub struct RuntimeBuilder {
     procs: Option<usize>,
     stack_size: usize,
     max_threads: usize,
+    thread_keep_alive: Duration,
 }
 
 /// Default for [`RuntimeBuilder::max_threads`] (Go's `debug.SetMaxThreads` default).
 pub const DEFAULT_MAX_THREADS: usize = 10_000;
+
+/// Default for [`RuntimeBuilder::thread_keep_alive`]: 10 s, as tokio's blocking pool.
+///
+/// Measured (`cargo bench --bench thread_keep_alive`, 2 CPUs, three runs): a burst of
+/// 500 blocking calls that must start its threads takes 46 µs more per thread than one
+/// that finds them idle, and a single call whose P goes to a new thread 42-44 µs against
+/// 34-36 µs; an idle thread holds 15.6-16.1 KiB resident (2 MiB of address space), 11.4
+/// KiB of which comes back when it exits. Restarting is cheap at any keep-alive above a
+/// second (46 µs per thread per 10 s is 0.0005% of a core); keeping costs memory for
+/// the keep-alive's length (16 MB per 1,000 threads). 10 s keeps the threads of bursts
+/// that recur at human time scales and gives the memory back soon after.
+pub const DEFAULT_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 impl RuntimeBuilder {
     /// Number of Ps: how many goroutines run in parallel. Default: `GMP_MAXPROCS` if set,
@@ -99,15 +115,52 @@ impl RuntimeBuilder {
     }
 
     /// The most runtime threads (Ms) this runtime may run at once; default 10,000.
-    /// Threads beyond the Ps come from goroutines blocked in [`blocking`](crate::blocking)
-    /// calls (and in blocking calls sysmon rescued). Past the limit, `blocking` panics
-    /// with a message that says so, instead of the process running out of threads.
+    /// `procs` of them are the Ps' own; the rest, `n - procs`, may be away from the Ps in
+    /// [`blocking`](crate::blocking) calls (or stuck in blocking calls sysmon rescued)
+    /// at once. A `blocking` call past that waits, in FIFO order, for one of them to
+    /// return, while the Ps go on running the other goroutines.
     ///
     /// # Panics
     /// If `n` is zero; `run` panics if it is not larger than the number of Ps.
     pub fn max_threads(mut self, n: usize) -> Self {
         assert!(n > 0, "gmp: max_threads must be at least 1");
         self.max_threads = n;
+        self
+    }
+
+    /// How long an idle runtime thread beyond what the Ps need waits for work before it
+    /// exits; default 10 s. Threads beyond the Ps are started for
+    /// [`blocking`](crate::blocking) calls; after a burst of them they idle until a later
+    /// call wants one, and those not wanted for this long exit, so the process does not
+    /// keep the burst's threads for good. `procs` threads always stay; `Duration::MAX`
+    /// keeps them all (Go's behaviour). `gmp::stats()` counts them in `idle_threads`
+    /// and, once gone, in `threads_exited`.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Barrier};
+    /// use std::time::Duration;
+    /// gmp_core::Runtime::builder()
+    ///     .procs(1)
+    ///     .thread_keep_alive(Duration::from_millis(20))
+    ///     .run(|| {
+    ///         // Four calls at once, each on a thread of its own.
+    ///         let all_in = Arc::new(Barrier::new(4));
+    ///         let calls: Vec<_> = (0..4)
+    ///             .map(|_| {
+    ///                 let all_in = all_in.clone();
+    ///                 gmp_core::spawn(move || gmp_core::blocking(move || all_in.wait()))
+    ///             })
+    ///             .collect();
+    ///         calls.into_iter().for_each(|h| drop(h.join()));
+    ///         assert!(gmp_core::stats().threads >= 4);
+    ///         while gmp_core::stats().threads > 1 {
+    ///             gmp_core::sleep(Duration::from_millis(10));
+    ///         }
+    ///         assert!(gmp_core::stats().threads_exited >= 3);
+    ///     });
+    /// ```
+    pub fn thread_keep_alive(mut self, d: Duration) -> Self {
+        self.thread_keep_alive = d;
         self
     }
 
@@ -133,14 +186,24 @@ impl RuntimeBuilder {
             .procs
             .or_else(procs_from_env)
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
+        // The Ps need `procs` threads; with no thread beyond them, no `blocking` call
+        // could ever run.
         assert!(
             self.max_threads > procs,
-            "gmp: max_threads ({}) must be larger than procs ({procs})",
+            "gmp: max_threads ({}) must be larger than procs ({procs}): the Ps need \
+             {procs} threads and blocking calls at least one more",
             self.max_threads
         );
         signal::install_overflow_handler(stack::guard_hit);
         handoff::init_barrier();
-        let s = Box::new(Sched::new(procs, self.stack_size, self.max_threads));
+        // `NEVER` (u64::MAX ns, 584 years) for "no limit".
+        let keep_alive = u64::try_from(self.thread_keep_alive.as_nanos()).unwrap_or(NEVER);
+        let s = Box::new(Sched::new(
+            procs,
+            self.stack_size,
+            self.max_threads,
+            keep_alive,
+        ));
         let s: &Sched = &s;
         sched::set_live(s, true);
 

@@ -1,5 +1,6 @@
-//! Who holds a P, and giving it up: P sections, `gmp::blocking`, sysmon's retake, and
-//! the thread limit.
+//! Who holds a P, and giving it up: P sections, `acquirep`/`releasep`, a goroutine that
+//! lost its P taking one back, `handoffp`, and sysmon's retake. `gmp::blocking`, which
+//! gives its P up for a call, is `blocking.rs`'s.
 //!
 //! # Why a P can be taken from a running M
 //! A goroutine that blocks its thread without telling the runtime (`std::thread::sleep`,
@@ -32,6 +33,7 @@
 //! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
 //! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
 
+use super::blocking;
 use super::lockedm;
 use super::m::{self, M};
 use super::p::P;
@@ -110,7 +112,7 @@ fn heavy_barrier() {
 }
 
 #[inline(always)]
-fn locks_add(m: &M, d: u32) {
+pub(super) fn locks_add(m: &M, d: u32) {
     // Relaxed load + store: only this thread writes `locks` (see `M::locks`).
     m.locks
         .store(m.locks.load(Relaxed).wrapping_add(d), Relaxed);
@@ -181,8 +183,12 @@ pub(super) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
             }
             std::hint::spin_loop();
         }
-        // sysmon took it while the goroutine ran.
+        // sysmon took it while the goroutine ran, and took a permit of `blocking.rs`
+        // for this M with it (see `retake`): the M is away from the Ps until it holds a
+        // P again or is listed idle, which give the permit back.
         mr.p = ptr::null();
+        debug_assert!(!mr.permit);
+        mr.permit = true;
     }
     locks_add(mr, u32::MAX);
     None
@@ -212,18 +218,26 @@ pub(super) fn p_enter_for_mcall() -> *mut M {
 }
 
 /// A goroutine whose M has no P: takes an idle P, or queues itself on the global queue
-/// and lets this M sleep (Go's `exitsyscall` slow path).
+/// and lets this M sleep (Go's `exitsyscall` slow path). Either way an M away from the
+/// Ps gives its permit back.
 ///
 /// # Safety
 /// `m` is this thread's M, running a goroutine, outside any section, without a P.
-unsafe fn reacquire(m: &mut M) {
+pub(super) unsafe fn reacquire(m: &mut M) {
     let s = m.sched();
     let mut l = s.lock();
     if let Some(p) = s.pidleget(&mut l) {
         acquirep(m, p);
+        let woke = blocking::release_permit(m, &mut l);
+        drop(l);
+        if woke {
+            blocking::readied(s);
+        }
         return;
     }
     drop(l);
+    // The permit, if any, goes back once the M is listed idle (`stopm_register`) or
+    // asleep with its locked G (`requeue_locked_m`).
     tracing::trace!("goroutine lost its P and found no idle one: requeued");
     locks_add(m, 1);
     // SAFETY: this G is running on `m`; `requeue_m` saves it and never returns to this
@@ -270,113 +284,9 @@ unsafe extern "C" fn requeue_m(m: usize) -> ! {
     }
 }
 
-// ---- gmp::blocking -------------------------------------------------------------------
-
-/// Runs `f`, a call that may block its thread (file I/O, a C library, a lock of another
-/// runtime), without holding up other goroutines: the goroutine's P is released while
-/// `f` runs, so the runtime's other goroutines keep running on other threads, and taken
-/// back afterwards (its own if still free; else any idle P; else the goroutine queues
-/// for one). Go does this around every syscall (`entersyscall`/`exitsyscall`).
-///
-/// Outside a runtime it just calls `f`.
-///
-/// ```
-/// # use gmp_core as gmp; // the facade crate `gmp` re-exports gmp-core
-/// gmp::run(|| {
-///     let ticker = gmp::spawn(|| {
-///         for _ in 0..5 {
-///             gmp::sleep(std::time::Duration::from_millis(1));
-///         }
-///     });
-///     // Blocks this goroutine's thread, not the runtime.
-///     let data = gmp::blocking(|| std::fs::read("/proc/self/stat")).unwrap();
-///     assert!(!data.is_empty());
-///     ticker.join().unwrap();
-/// });
-/// ```
-///
-/// A goroutine that blocks without `blocking` is still rescued, only later: after
-/// ~10 ms sysmon hands its P to another thread.
-///
-/// # Panics
-/// If releasing the P needs a new thread and the runtime already runs its limit of
-/// threads (`RuntimeBuilder::max_threads`, default 10,000): too many goroutines are
-/// blocked at once.
-pub fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
-    let Some(m) = p_try_enter() else {
-        if m::current().is_null() {
-            return f();
-        }
-        // The P was taken while this goroutine ran: it is already off any P.
-        return run_released(f);
-    };
-    // SAFETY: `m` is this thread's M, holding its P inside a section.
-    unsafe { entersyscall(&mut *m) };
-    run_released(f)
-}
-
-/// Runs `f` with the M's P released, then takes one back.
-fn run_released<F: FnOnce() -> R, R>(f: F) -> R {
-    /// Takes a P back however `f` ends (a panic included, so the unwinding goroutine
-    /// and whatever catches it run with a P as usual).
-    struct Exit;
-    impl Drop for Exit {
-        fn drop(&mut self) {
-            exitsyscall();
-        }
-    }
-    let _exit = Exit;
-    f()
-}
-
-/// Releases the P of `m` (inside a section) and leaves the section.
-///
-/// # Safety
-/// `m` is this thread's M, running a goroutine, holding its P inside one section.
-unsafe fn entersyscall(m: &mut M) {
-    let s = m.sched();
-    // SAFETY: `m` holds its P.
-    let pr = unsafe { &*m.p };
-    let work = needs_m(s, pr);
-    if work
-        && s.nmidle.load(SeqCst) == 0
-        // Relaxed: the limit is set before the first M starts.
-        && lockedm::threads_counted(s) >= s.max_threads.load(Relaxed)
-    {
-        locks_add(m, u32::MAX);
-        panic!(
-            "gmp::blocking: the runtime already runs {} threads, its limit \
-             (RuntimeBuilder::max_threads); too many goroutines are blocked at once",
-            s.mcount.load(SeqCst)
-        );
-    }
-    let p = releasep(m);
-    locks_add(m, u32::MAX);
-    handoffp(s, p, work);
-}
-
-/// Takes a P back after `blocking`: the one it had if still idle, else any idle P, else
-/// queues the goroutine (the M then sleeps until it is needed).
-fn exitsyscall() {
-    let m = m::current();
-    debug_assert!(!m.is_null());
-    // SAFETY: this thread's M, running a goroutine outside any section, without a P.
-    unsafe {
-        let m = &mut *m;
-        let s = m.sched();
-        let mut l = s.lock();
-        if let Some(p) = s.pidleget(&mut l) {
-            acquirep(m, p);
-            return;
-        }
-        drop(l);
-        reacquire(m);
-    }
-}
-
 /// Whether a P given up by its M has anything that needs an M: queued Gs, global work,
 /// timers (someone must run them), or sockets to poll with nobody polling.
-fn needs_m(s: &Sched, p: &P) -> bool {
+pub(super) fn needs_m(s: &Sched, p: &P) -> bool {
     p.has_work(&s.stealers[p.id])
         || !s.injector.is_empty()
         || p.timers.first() != NEVER
@@ -385,7 +295,7 @@ fn needs_m(s: &Sched, p: &P) -> bool {
 
 /// A P whose M let go of it: to a new or idle M if it has work, else to the idle list
 /// (Go's `handoffp`).
-fn handoffp(s: &Sched, p: *const P, work: bool) {
+pub(super) fn handoffp(s: &Sched, p: *const P, work: bool) {
     if work {
         schedule::startm(s, Some(p), false);
         return;
@@ -437,10 +347,19 @@ pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
         if now.saturating_sub(seen.since) < RETAKE_NS || !needs_m(s, p) {
             continue;
         }
+        // The stuck M will be away from the Ps as if in a `blocking` call: it needs a
+        // permit, or the Ps might find no thread. None free: the P stays with it.
+        // The permit is taken before RETAKING is set and given back after it is
+        // cleared, so sysmon never waits for the scheduler lock with a retake in
+        // progress (`blocking::give_up_p` holds the lock in `releasep`).
+        if !blocking::take_permit(s, &mut s.lock()) {
+            continue;
+        }
         if p.owner
             .compare_exchange(owner, owner | RETAKING, SeqCst, SeqCst)
             .is_err()
         {
+            give_back_permit(s);
             continue;
         }
         heavy_barrier();
@@ -450,8 +369,10 @@ pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
         // Relaxed: ordered by the barrier, see the module doc.
         if unsafe { (*m).locks.load(Relaxed) } != 0 {
             p.owner.store(owner, SeqCst);
+            give_back_permit(s);
             continue;
         }
+        // The M finds out in `p_try_enter_on`, and holds the permit from then on.
         p.owner.store(0, SeqCst);
         seen.owner = 0;
         sched::count_retake(s);
@@ -460,5 +381,13 @@ pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
             "sysmon: goroutine away from the scheduler for 10 ms, P handed to another M"
         );
         schedule::startm(s, Some(p), false);
+    }
+}
+
+/// A permit sysmon took for a retake it did not make.
+fn give_back_permit(s: &Sched) {
+    let woke = blocking::put_permit(s, &mut s.lock());
+    if woke {
+        blocking::readied(s);
     }
 }

@@ -28,12 +28,14 @@
 //! yield pays a `panicking()` check, and `schedule` a look at the dequeued G's
 //! `locked_m`, which sits next to `status` on the line every switch touches.
 
+use super::blocking;
+use super::deadlock;
 use super::g::G;
 use super::handoff;
 use super::m::M;
 use super::p::GRef;
-use super::sched::{self, Sched};
-use super::schedule;
+use super::sched::Sched;
+use super::schedule::{self, Stop};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::*;
 
@@ -99,7 +101,7 @@ pub(super) unsafe fn stoplockedm(m: &mut M, g: *mut G) -> ! {
         // This may be the last M to go to sleep.
         let s = m.sched();
         let mut l = s.lock();
-        sched::checkdead(s, &mut l);
+        deadlock::checkdead(s, &mut l);
     }
     m.park.sleep();
     let p = std::mem::replace(&mut m.next_p, ptr::null());
@@ -169,7 +171,8 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
     // Idle before `target` runs: when its G parks again it hands the P to an idle M,
     // and must find this one rather than start a thread (or fail to, at the limit).
     // `target` is no longer counted as idle, so `checkdead` cannot fire here.
-    if !schedule::stopm_register(s, m, &mut l) {
+    let stop = schedule::stopm_register(s, m, &mut l);
+    if let Stop::Exit = stop {
         // Shutdown began after the check above: `target` is unlisted, so wake it to
         // exit (`next_p` null), leave the G for the final sweep, and exit too.
         s.pidleput(&mut l, p);
@@ -190,7 +193,10 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
         (*target).next_p = p;
         (*target).park.wake();
     }
-    schedule::stopm_wait(m);
+    match stop {
+        Stop::Run(p) => handoff::acquirep(m, p),
+        _ => schedule::stopm_wait(m),
+    }
 }
 
 /// `requeue_m` for a goroutine locked to its M: the M sleeps until the M that dequeues
@@ -207,7 +213,14 @@ pub(super) unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
         prepare(m);
         count(m);
-        schedule::inject(m.sched(), &[g]);
+        // Asleep with its G, the M no longer counts against the limit: a permit it held
+        // for a `blocking` call or a retake goes back.
+        let s = m.sched();
+        let woke = blocking::release_permit(m, &mut s.lock());
+        if woke {
+            blocking::readied(s);
+        }
+        schedule::inject(s, &[g]);
         stoplockedm(m, g)
     }
 }

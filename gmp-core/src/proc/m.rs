@@ -8,7 +8,8 @@
 //! (ARCHITECTURE.md, invariant 4).
 //!
 //! Idle Ms sleep on a [`Note`], a one-shot futex event: `sleep` returns once `wake` has
-//! been called, whichever comes first, so a wake-up is never lost.
+//! been called, whichever comes first, so a wake-up is never lost. One that idles for
+//! the keep-alive while the Ps have Ms enough exits ([`idle_sleep`]).
 
 use super::g::G;
 use super::handoff;
@@ -17,7 +18,7 @@ use super::p::P;
 use super::sched::Sched;
 use super::schedule;
 use crate::arch::{self, Gobuf};
-use crate::clock::nanotime;
+use crate::clock::{nanotime, NEVER};
 use crate::signal;
 use std::cell::Cell;
 use std::io;
@@ -56,6 +57,14 @@ pub(crate) struct M {
     /// Counted in `Sched::nmlocked` (asleep with a G that parked mid-unwind). Read and
     /// written under the scheduler lock only.
     pub(super) locked_idle: bool,
+    /// Left the idle list for good after its keep-alive ([`idle_sleep`]): counted in
+    /// `Sched::nmexiting`, no longer in `mcount`. This thread only.
+    pub(super) expired: bool,
+    /// Holds a permit of `blocking.rs` (one of the threads that may be away from the
+    /// Ps): from giving its P up for a `blocking` call, or from finding that sysmon took
+    /// it (`handoff::p_try_enter_on`), until it holds a P again or is listed idle. This
+    /// thread only.
+    pub(super) permit: bool,
 }
 
 thread_local! {
@@ -111,6 +120,8 @@ impl M {
             rand: 0x9E37_79B9_7F4A_7C15 ^ (id as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
             locks: AtomicU32::new(1),
             locked_idle: false,
+            permit: false,
+            expired: false,
         }
     }
 
@@ -158,17 +169,12 @@ pub(crate) fn fastrand() -> u32 {
 
 // ---- starting an M -----------------------------------------------------------------
 
-/// Starts a new M thread that will run `p` (Go's `newm`). The caller counted it in
-/// `Sched::mcount` already.
+/// Starts a new M thread that will run `p` (Go's `newm`). The caller (`startm`) counted
+/// it in `Sched::mcount` already, within `max_threads`.
 pub(super) fn newm(s: &Sched, p: *const P, spinning: bool) -> io::Result<()> {
-    // `startm` counted this M already.
+    // `startm` counted this M already, under the limit.
     // Relaxed: the limit is set before the first M starts (the thread spawn orders it).
-    let max = s.max_threads.load(Ordering::Relaxed);
-    if lockedm::threads_counted(s) > max {
-        return Err(io::Error::other(format!(
-            "the runtime's thread limit ({max}, RuntimeBuilder::max_threads) is reached"
-        )));
-    }
+    debug_assert!(lockedm::threads_counted(s) <= s.max_threads.load(Ordering::Relaxed));
     // Relaxed: a unique number for the thread name, nothing else hangs on it.
     let id = s.next_mid.fetch_add(1, Ordering::Relaxed) + 1;
     let sp = s as *const Sched as usize;
@@ -192,6 +198,8 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
     // after which no G or g0 code refers to it. `s` outlives every M (`shutdown` waits for
     // `mcount` to reach zero, which is the last thing this thread does with it).
     unsafe {
+        // `gettid` is a plain syscall.
+        (*s).allm_lock().push((m as usize, libc::gettid()));
         handoff::acquirep(&mut *m, p);
         (*m).spinning = spinning;
         set_current(m);
@@ -202,10 +210,67 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
             m as usize,
         );
         set_current(ptr::null_mut());
+        (*s).allm_lock().retain(|&(x, _)| x != m as usize);
+        let expired = (*m).expired;
         drop(Box::from_raw(m));
         signal::free_altstack(alt);
-        (*s).mcount.fetch_sub(1, Ordering::SeqCst);
+        // The last access to the Sched: `shutdown` waits for both counts to reach zero.
+        if expired {
+            (*s).nmexiting.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            (*s).mcount.fetch_sub(1, Ordering::SeqCst);
+        }
     }
+}
+
+// ---- idle Ms -----------------------------------------------------------------------
+
+/// Sleeps on the M's note until `startm` (or `shutdown`) wakes it. An M that stays idle
+/// for the keep-alive (`Sched::keep_alive`) while more Ms than the Ps could use are
+/// around exits instead (`mexit`, then `m_main` frees it): a burst of blocking calls
+/// would otherwise leave its threads behind for good, as Go's runtime does (it never
+/// frees an M).
+///
+/// "More than the Ps could use": the Ms counted against the limit that are not away
+/// from the Ps in blocking calls (`Locked::nsys`) hold a P, are idle, or are on their way
+/// to the idle list; with more than `procs` of them, this one is not needed to run a P.
+/// The ones kept serve the next blocking call's hand-off without starting a thread.
+/// Leaving is decided under the scheduler lock, off the idle list, so `startm` either
+/// took the M first (and its wake-up is on its way) or does not see it.
+pub(super) fn idle_sleep(m: &mut M) {
+    let s = m.sched();
+    if s.keep_alive == NEVER {
+        m.park.sleep();
+        return;
+    }
+    if m.park.sleep_until(nanotime().saturating_add(s.keep_alive)) {
+        return;
+    }
+    let mut l = s.lock();
+    if !s.is_idle_listed(&l, m as *mut M as usize) {
+        // `startm` or `shutdown` took this M off the list: their wake-up follows.
+        drop(l);
+        m.park.sleep();
+        return;
+    }
+    if lockedm::threads_counted(s).saturating_sub(l.nsys) <= s.procs {
+        // Needed: it sleeps until it is woken. Only new Ms make one excess again,
+        // and those go idle later, with their own keep-alive.
+        drop(l);
+        m.park.sleep();
+        return;
+    }
+    s.mremove(&mut l, m);
+    // Out of the count at once (so `startm` may start another in its place), its
+    // thread ending in `m_main` (`nmexiting` until then).
+    s.mcount.fetch_sub(1, Ordering::SeqCst);
+    s.nmexiting.fetch_add(1, Ordering::SeqCst);
+    // Relaxed: a statistic.
+    s.threads_exited.fetch_add(1, Ordering::Relaxed);
+    m.expired = true;
+    drop(l);
+    tracing::debug!(m = m.id, "idle M exits after its keep-alive");
+    schedule::mexit(m);
 }
 
 /// A one-shot futex event: `wake` sets it, `sleep` waits until it is set, `clear` re-arms.
@@ -239,6 +304,22 @@ impl Note {
         // Acquire pairs with the Release swap in `wake`.
         while self.key.load(Ordering::Acquire) == 0 {
             futex_wait(&self.key, 0, None);
+        }
+    }
+
+    /// Waits until woken or until `deadline` (a `nanotime` instant). Returns whether it
+    /// was woken.
+    pub(super) fn sleep_until(&self, deadline: u64) -> bool {
+        loop {
+            // Acquire pairs with the Release swap in `wake`.
+            if self.key.load(Ordering::Acquire) != 0 {
+                return true;
+            }
+            let now = nanotime();
+            if now >= deadline {
+                return false;
+            }
+            futex_wait(&self.key, 0, Some(Duration::from_nanos(deadline - now)));
         }
     }
 }

@@ -14,12 +14,14 @@
 //! | file | owns |
 //! |---|---|
 //! | `g` | `struct G` at the top of its stack; its free lists (`gfget`, `gfput`) |
-//! | `m` | `struct M`: an OS thread, its g0, its `Note`; `newm`, `mstart` |
+//! | `m` | `struct M`: an OS thread, its g0, its `Note`; `newm`, `mstart`, `idle_sleep` |
 //! | `p` | `struct P`: run queue, `runnext`, caches, timers, counters |
-//! | `sched` | `struct Sched` (Go's `schedt`): idle lists, `checkdead`, shutdown |
+//! | `sched` | `struct Sched` (Go's `schedt`): idle lists, stats, shutdown |
+//! | `deadlock` | `checkdead`, `checkstuck`: proving that nothing can wake a G (or an M) |
 //! | `schedule` | `schedule`, `find_runnable`, stealing, `wakep`, `startm`, `stopm` |
 //! | `park` | `park` (`gopark`), `ready` (`goready`), `yield_now` (`Gosched`), `goexit` |
-//! | `handoff` | P sections, `acquirep`/`releasep`, `blocking` (`entersyscall`), `retake` |
+//! | `handoff` | P sections, `acquirep`/`releasep`, `handoffp`, `retake` |
+//! | `blocking` | `gmp::blocking` (`entersyscall`/`exitsyscall`), the thread limit's permits |
 //! | `lockedm` | `startlockedm`, `stoplockedm`: a G that parks mid-unwind keeps its M |
 //! | `timer` | timers `{when, f, arg, seq}`, per-P heaps, `sleep` |
 //! | `netpoll` | `PollDesc` (`pollDesc`), the park/ready words, deadlines |
@@ -27,12 +29,14 @@
 //! | `wait` | the claim protocol of channels and `gmp::sync` (Go's `sudog`s) |
 //! | `stack` | stack chunks, guard pages, trimming |
 //! | `spawn` | `spawn` (`newproc`), a G's start, `JoinHandle`, the join protocol |
-//! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, schedtrace |
+//! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, stuck calls, schedtrace |
 //!
 //! The fields of `G`, `M`, `P` and `Sched` are `pub(super)`: visible in this directory and
 //! nowhere else. The rest of the crate uses the items re-exported below and a few
 //! `pub(crate)` functions.
 
+pub(crate) mod blocking;
+mod deadlock;
 mod g;
 pub(crate) mod handoff;
 mod lockedm;
@@ -50,7 +54,7 @@ mod timer;
 pub(crate) mod wait;
 
 // The public API, re-exported at the crate root.
-pub use handoff::blocking;
+pub use blocking::blocking;
 pub use park::{park_forever, yield_now};
 pub use sched::Stats;
 pub use spawn::{spawn, Builder, JoinHandle};

@@ -1,15 +1,10 @@
 //! `struct Sched`: one runtime's scheduler state, shared by its Ms (Go's `schedt`): the
 //! Ps, the global run queue, the idle P and M lists under the scheduler lock, the
 //! counts the spinning and deadlock rules read, and the registry of live runtimes. Also
-//! the deadlock check (`checkdead`) and `can_spin`, which read those counts.
-//!
-//! # Deadlock
-//! When the last M goes idle with no timer pending, no goroutine waiting on a socket, no
-//! `off_p` thread running and the main G parked, nothing can wake any G: the main G is
-//! readied with a flag and panics `all goroutines are asleep - deadlock!` from its `park`.
-//! A goroutine waiting on a channel, `select!` or sync primitive also rules it out: a
-//! plain thread may hold the other end (see `checkdead`).
+//! `can_spin`, which reads those counts, `stats`, and shutdown. The deadlock check that
+//! reads them (`checkdead`) is `deadlock.rs`'s.
 
+use super::blocking::SysWaiter;
 use super::g::{G, G_RUNNABLE, G_RUNNING, G_WAITING, HEADER};
 use super::handoff;
 use super::lockedm;
@@ -17,9 +12,8 @@ use super::m::{self, M};
 use super::netpoll_epoll::Netpoll;
 use super::p::{GRef, P};
 use super::stack::StackPool;
-use super::timer;
-use crate::clock::NEVER;
 use crossbeam_deque::{Injector, Stealer, Worker};
+use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
@@ -41,6 +35,15 @@ pub(crate) struct Sched {
     /// Ms alive, and Ms parked in `stopm` (both changed under `lock`).
     pub(super) mcount: AtomicUsize,
     pub(super) nmidle: AtomicUsize,
+    /// Ms whose keep-alive expired (`m::idle_sleep`): out of `mcount` since they left the
+    /// idle list, their threads ending. `shutdown` and `checkdead`'s count of the
+    /// process's threads include them.
+    pub(super) nmexiting: AtomicUsize,
+    /// How long an idle M beyond what the Ps need waits for work before it exits
+    /// (`RuntimeBuilder::thread_keep_alive`); `NEVER`: it never does.
+    pub(super) keep_alive: u64,
+    /// Ms that exited after their keep-alive, ever (`stats`).
+    pub(super) threads_exited: AtomicU64,
     pub(super) next_mid: AtomicUsize,
     pub(super) stack_size: usize,
     pub(super) default_pool: StackPool,
@@ -69,10 +72,23 @@ pub(crate) struct Sched {
     /// Listed Ms that gave their P away and sleep (`lockedm::count`). Changed under
     /// `lock`. `checkdead` counts them as idle; the thread limit does not count them.
     pub(super) nmlocked: AtomicUsize,
+    /// Every M's address and thread id (Go's `allm`), for `deadlock::checkstuck`, which
+    /// reads the threads' state in `/proc`. An M lists itself when it starts and unlists
+    /// itself before it is freed. A leaf lock.
+    pub(super) allm: Mutex<Vec<(usize, libc::pid_t)>>,
     /// Woken at shutdown, so sysmon exits promptly.
     pub(super) sysmon_key: AtomicU32,
     /// Ms allowed at once (`RuntimeBuilder::max_threads`).
     pub(super) max_threads: AtomicUsize,
+    /// Of those, the most that may be away from the Ps at once: `max_threads - procs`
+    /// permits of `blocking.rs`.
+    pub(super) sys_max: usize,
+    /// Copies of `Locked::nsys` and of `Locked::sysq`'s length, stored under `lock`,
+    /// for `stats` and sysmon, which read them without it.
+    pub(super) nsys: AtomicUsize,
+    pub(super) nsysq: AtomicUsize,
+    /// A copy of `Locked::pending_m`, stored under `lock`, for the idle sleeper.
+    pub(super) npending: AtomicUsize,
     /// Ps sysmon took from goroutines that stayed away from the scheduler (`stats`).
     pub(super) retakes: AtomicU64,
     /// Goroutines spawned by goroutines whose P had been taken (no P counter to bump).
@@ -80,11 +96,22 @@ pub(crate) struct Sched {
 }
 
 /// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
-/// `sched.midle`). Reached only through `pidleget`/`pidleput` and `mget`/`mput`, which
-/// keep `npidle` and `nmidle` equal to the lists' lengths.
+/// `sched.midle`), reached only through `pidleget`/`pidleput` and `mget`/`mput`, which
+/// keep `npidle` and `nmidle` equal to the lists' lengths; the goroutines waiting for a
+/// thread for a blocking call (`blocking.rs`); and the starts refused at the thread limit
+/// (`schedule::startm`).
 pub(super) struct Locked {
     pidle: Vec<*const P>,
     midle: Vec<*mut M>,
+    /// Permits of `blocking.rs` held: Ms away from the Ps (in a `blocking` call, or
+    /// stuck in a call sysmon took the P from), and goroutines handed one on their way
+    /// to an M. At most `Sched::sys_max`.
+    pub(super) nsys: usize,
+    /// Goroutines waiting for a permit, first come first.
+    pub(super) sysq: VecDeque<SysWaiter>,
+    /// `startm` calls refused at the thread limit since an M last went idle with a P to
+    /// take: the next M that goes idle runs an idle P instead (`stopm_register`).
+    pub(super) pending_m: usize,
 }
 
 // SAFETY: the raw pointers in `Locked` name Ps and Ms of the runtime, which outlive it;
@@ -136,29 +163,29 @@ impl Sched {
         self.nmidle.fetch_add(1, SeqCst);
     }
 
+    pub(super) fn allm_lock(&self) -> MutexGuard<'_, Vec<(usize, libc::pid_t)>> {
+        self.allm.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `m` is listed idle.
+    pub(super) fn is_idle_listed(&self, l: &Locked, m: usize) -> bool {
+        l.midle.iter().any(|&x| x as usize == m)
+    }
+
+    /// Takes `m` off the idle list if it is on it (an idle M leaving for good).
+    pub(super) fn mremove(&self, l: &mut Locked, m: *mut M) -> bool {
+        let Some(i) = l.midle.iter().position(|&x| ptr::eq(x, m)) else {
+            return false;
+        };
+        l.midle.remove(i);
+        // SeqCst: as in `mget`.
+        self.nmidle.fetch_sub(1, SeqCst);
+        true
+    }
+
     /// Whether some M sleeps in `stopm`.
     pub(super) fn any_idle_m(&self, l: &Locked) -> bool {
         !l.midle.is_empty()
-    }
-
-    /// Whether some G is parked in a claim-protocol wait (channel, `select!`, sync
-    /// primitive). Scans every G header, so only `checkdead` calls it, when it would
-    /// otherwise report a deadlock; the channel path pays nothing for it.
-    fn any_claim_waiter(&self) -> bool {
-        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        let mut found = false;
-        for pool in std::iter::once(&self.default_pool).chain(pools.iter().map(|b| &**b)) {
-            pool.for_each_carved(|st| {
-                // SAFETY: every carved stack has a G header, and with every M idle no
-                // one is carving or initialising one.
-                found =
-                    found || unsafe { super::wait::in_claim_wait((st.hi - HEADER) as *const G) };
-            });
-            if found {
-                return true;
-            }
-        }
-        false
     }
 
     /// Wakes the idle sleeper so it recomputes its deadline (or notices shutdown).
@@ -168,8 +195,14 @@ impl Sched {
 }
 
 impl Sched {
-    /// A runtime's scheduler with `procs` idle Ps, not started yet.
-    pub(crate) fn new(procs: usize, stack_size: usize, max_threads: usize) -> Sched {
+    /// A runtime's scheduler with `procs` idle Ps, not started yet. `keep_alive` in
+    /// nanoseconds, `NEVER` for no limit.
+    pub(crate) fn new(
+        procs: usize,
+        stack_size: usize,
+        max_threads: usize,
+        keep_alive: u64,
+    ) -> Sched {
         let netpoll = Netpoll::new()
             .unwrap_or_else(|e| panic!("gmp::run: cannot create the netpoller (epoll): {e}"));
         let workers: Vec<Worker<GRef>> = (0..procs).map(|_| Worker::new_fifo()).collect();
@@ -189,11 +222,17 @@ impl Sched {
             lock: Mutex::new(Locked {
                 pidle: Vec::new(),
                 midle: Vec::new(),
+                nsys: 0,
+                sysq: VecDeque::new(),
+                pending_m: 0,
             }),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
+            nmexiting: AtomicUsize::new(0),
+            keep_alive,
+            threads_exited: AtomicU64::new(0),
             next_mid: AtomicUsize::new(0),
             stack_size,
             default_pool: StackPool::new(stack_size),
@@ -207,8 +246,13 @@ impl Sched {
             threads: Mutex::new(Vec::new()),
             locked_ms: Mutex::new(Vec::new()),
             nmlocked: AtomicUsize::new(0),
+            allm: Mutex::new(Vec::new()),
             sysmon_key: AtomicU32::new(0),
             max_threads: AtomicUsize::new(max_threads),
+            sys_max: max_threads.saturating_sub(procs),
+            nsys: AtomicUsize::new(0),
+            nsysq: AtomicUsize::new(0),
+            npending: AtomicUsize::new(0),
             retakes: AtomicU64::new(0),
             spawned_unowned: AtomicU64::new(0),
         };
@@ -321,7 +365,8 @@ pub(super) fn count_retake(s: &Sched) {
 pub struct Stats {
     /// Goroutines started and not yet finished, the main one included.
     pub goroutines: usize,
-    /// Runtime threads (Ms) alive.
+    /// Runtime threads (Ms) alive. An M whose keep-alive expired leaves this count when
+    /// it leaves the idle list; its thread ends microseconds later.
     pub threads: usize,
     /// Ps: how many goroutines run in parallel (`RuntimeBuilder::procs`).
     pub procs: usize,
@@ -329,8 +374,17 @@ pub struct Stats {
     pub idle_procs: usize,
     /// Ms looking for work to steal (at most half the busy Ps).
     pub spinning_threads: usize,
-    /// Ms parked with nothing to do.
+    /// Ms parked with nothing to do. Those beyond what the Ps need exit after
+    /// `RuntimeBuilder::thread_keep_alive`.
     pub idle_threads: usize,
+    /// Ms that exited after idling for their keep-alive, since the runtime started.
+    pub threads_exited: u64,
+    /// Ms away from the Ps: in [`blocking`](crate::blocking) calls, or stuck in a
+    /// blocking call sysmon took the P from. At most `max_threads - procs`.
+    pub blocked_threads: usize,
+    /// Goroutines waiting for a thread to make a [`blocking`](crate::blocking) call,
+    /// because `blocked_threads` is at its limit. They get one in the order they came.
+    pub blocking_waiters: usize,
     /// Goroutines in the global run queue.
     pub global_queue: usize,
     /// Length of each P's local run queue.
@@ -361,6 +415,9 @@ impl Sched {
             idle_procs: self.npidle.load(Relaxed),
             spinning_threads: self.nmspinning.load(Relaxed),
             idle_threads: self.nmidle.load(Relaxed),
+            threads_exited: self.threads_exited.load(Relaxed),
+            blocked_threads: self.nsys.load(Relaxed),
+            blocking_waiters: self.nsysq.load(Relaxed),
             global_queue: self.injector.len(),
             local_queues: self.stealers.iter().map(|st| st.len()).collect(),
             switches: sum(|p| &p.switches),
@@ -398,8 +455,10 @@ pub(crate) fn shutdown(s: &Sched) {
             let _ = h.join();
         }
         // `newm` pushes its handle while holding the list and while `mcount` counts the
-        // thread, so an empty list with `mcount == 0` means every M has ended.
+        // thread, so an empty list with `mcount == 0` means every M has ended (an M that
+        // exited after its keep-alive counts in `nmexiting` until its last access).
         if s.mcount.load(SeqCst) == 0
+            && s.nmexiting.load(SeqCst) == 0
             && s.threads
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -466,90 +525,4 @@ fn sweep(s: &Sched) {
     while s.external.load(SeqCst) > 0 {
         thread::yield_now();
     }
-}
-
-// ---- deadlock ----------------------------------------------------------------------
-
-/// Called with the lock held by an M about to sleep: if every M is now idle, no timer is
-/// pending and the main G is parked, nothing can ever wake a G. Ready the main G with
-/// the deadlock flag, on this M.
-///
-/// A goroutine waiting on a channel, `select!` or sync primitive rules that out: the
-/// other end may be held by a plain thread or by another runtime's goroutine, which the
-/// runtime cannot see, so channel deadlocks go unreported rather than reported wrongly.
-/// (Reporting one anyway would also ready the main G behind the claim protocol's back:
-/// the thread could still complete its channel operation and ready it a second time.)
-pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
-    // Every M idle: in `stopm`, or asleep with a G that parked mid-unwind.
-    if s.shutdown.load(SeqCst)
-        || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) != s.mcount.load(SeqCst)
-        // From `lockedm::stoplockedm` with no M in `stopm`: none to run the main G on.
-        || !s.any_idle_m(l)
-    {
-        return;
-    }
-    if !s.injector.is_empty()
-        || timer::earliest(s) != NEVER
-        || s.sleeper.load(SeqCst)
-        || s.netpoll.waiters.load(SeqCst) > 0
-        || s.external.load(SeqCst) > 0
-    {
-        return;
-    }
-    let main = s.main_g.load(SeqCst);
-    // SAFETY: the main G's header stays valid until the runtime ends.
-    // Relaxed: see `G::status`; every M is idle, under the scheduler lock.
-    if main.is_null() || unsafe { (*main).status.load(Relaxed) } != G_WAITING {
-        return;
-    }
-    // Last: the checks that scan every G and read /proc. A goroutine waiting on a
-    // channel or sync primitive could be woken by a plain thread holding the other end;
-    // only a process with no thread besides the runtime's own proves nobody can.
-    if s.any_claim_waiter() && foreign_threads(s) {
-        return;
-    }
-    let Some(p) = s.pidleget(l) else { return };
-    // Take the main G's wait, if it is in one, so nothing else can ready it.
-    // SAFETY: the main G's header is valid (above).
-    if !unsafe { super::wait::claim_for_deadlock(main) } {
-        s.pidleput(l, p);
-        return;
-    }
-    let me = s.mget(l).expect("checked above");
-    // SAFETY: `me` sleeps in `stopm` (the calling M, which pushed itself last under this
-    // lock, or, called from `lockedm::stoplockedm`, another) and reads `next_p` after its note
-    // is woken; the main G is parked and, with every M idle, nobody else can wake it.
-    unsafe {
-        // Relaxed: the queue push and the note's wake-up below publish both.
-        (*main).deadlocked.store(true, Relaxed);
-        (*main).status.store(G_RUNNABLE, Relaxed);
-        let _ = (*p).runqput(main, true);
-        (*me).next_p = p;
-        (*me).spinning = false;
-        (*me).park.wake();
-    }
-}
-
-/// Whether the process has threads besides this runtime's Ms, its sysmon and the
-/// thread blocked in `run`. Such a thread may hold a channel or sync handle and wake a
-/// goroutine later (the runtime cannot see where handles went), so with one around,
-/// every goroutine being asleep is not proof of a deadlock. Go needs no such rule: all of
-/// its code runs on goroutines. This errs on the side of never reporting a false
-/// deadlock: a process with any extra thread (a test harness, a logging thread, another
-/// runtime) gets no deadlock panic, only a hang. Read only on the rare path where every
-/// M is idle and the main G is parked.
-fn foreign_threads(s: &Sched) -> bool {
-    let ours = s.mcount.load(SeqCst) + 2;
-    match process_threads() {
-        Some(n) => n > ours,
-        None => true,
-    }
-}
-
-/// The number of threads in this process (`/proc/self/stat`, field 20).
-fn process_threads() -> Option<usize> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(17)?.parse().ok()
 }

@@ -28,14 +28,29 @@
 //! `npidle`/`nmspinning`; a consumer going idle bumps `npidle` / drops `nmspinning`, then
 //! re-checks the queues. At least one of them sees the other. Work in a busy P's local
 //! queue needs no wake-up: that P's M will run it.
+//!
+//! # The thread limit
+//! `startm` starts an M only while fewer than `max_threads` are counted (every M but
+//! those asleep with a locked G, `lockedm::threads_counted`). At most
+//! `max_threads - procs` Ms are away from the Ps (`blocking.rs`), and when a P needs an
+//! M at most `procs - 1` others hold one, so a start is refused only while some M is
+//! neither away, nor holding a P, nor idle: one between giving its P back in
+//! `find_runnable` and listing itself idle (the idle sleeper, blocked in the netpoller,
+//! is one). The refused P goes back to the idle list, counted in `Locked::pending_m`, and
+//! the sleeper is woken; the next M that lists itself idle runs an idle P instead
+//! (`stopm_register`), and the sleeper takes one when it wakes (or, if it was about to
+//! poll, does not: `sleep_in_netpoll`). So a P with work does not wait for a thread that
+//! is not on its way.
 
+use super::blocking;
+use super::deadlock;
 use super::g::{G, G_RUNNABLE, G_RUNNING};
 use super::handoff;
 use super::lockedm;
 use super::m::{self, M};
 use super::p::{GRef, P};
 use super::park::ready;
-use super::sched::{self, Locked, Sched};
+use super::sched::{Locked, Sched};
 use super::timer;
 use crate::arch;
 use crate::clock::{nanotime, NEVER};
@@ -139,7 +154,8 @@ pub(super) fn wakep(s: &Sched) {
 }
 
 /// Gives `p` (or an idle P) to an idle or new M. With `spinning`, the caller already
-/// counted the M in `nmspinning`; the count is undone if there is no P to run.
+/// counted the M in `nmspinning`; the count is undone if there is no P to run. At the
+/// thread limit the P goes back to the idle list, for the next M that goes idle.
 pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
     let mut l = s.lock();
     let p = match p.or_else(|| s.pidleget(&mut l)) {
@@ -164,6 +180,25 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
             (*m).spinning = spinning;
             (*m).park.wake();
         }
+        return;
+    }
+    // Relaxed: the limit is set before the first M starts.
+    if lockedm::threads_counted(s) >= s.max_threads.load(Relaxed) {
+        // Only while an M is on its way to the idle list (see "The thread limit" above):
+        // leave the P idle for it to take.
+        s.pidleput(&mut l, p);
+        let n = l.pending_m + 1;
+        set_pending(s, &mut l, n);
+        drop(l);
+        if spinning {
+            s.nmspinning.fetch_sub(1, SeqCst);
+        }
+        // That M may be the idle sleeper, blocked in the netpoller until a timer (Dekker
+        // with `sleep_in_netpoll`: `npending` was stored first).
+        if s.sleeper.load(SeqCst) {
+            s.wake_sleeper();
+        }
+        tracing::trace!("startm at the thread limit: the P waits for the next idle M");
         return;
     }
     s.mcount.fetch_add(1, SeqCst);
@@ -342,7 +377,11 @@ fn sleep_in_netpoll(s: &Sched, mut when: u64) -> Vec<*mut G> {
     } else {
         Some(Duration::from_nanos(when.saturating_sub(now)))
     };
-    let gs = if s.shutdown.load(SeqCst) {
+    // A start refused at the thread limit left an idle P for an M like this one (see
+    // "The thread limit"): take it instead of sleeping. Dekker with `startm`: it stores
+    // `npending`, then reads `sleeper`; this M set `sleeper` (a SeqCst swap), then
+    // reads `npending`, so one of the two sees the other.
+    let gs = if s.shutdown.load(SeqCst) || s.npending.load(SeqCst) > 0 {
         None
     } else {
         s.netpoll.poll(timeout)
@@ -394,34 +433,77 @@ pub(super) fn inject(s: &Sched, gs: &[*mut G]) {
     }
 }
 
-/// Parks the M until `startm` hands it a P (or shutdown).
+/// Parks the M until `startm` hands it a P (or shutdown). Returns holding a P.
 pub(super) fn stopm(m: &mut M) {
     let s = m.sched();
     let mut l = s.lock();
-    if !stopm_register(s, m, &mut l) {
-        drop(l);
-        mexit(m);
+    match stopm_register(s, m, &mut l) {
+        Stop::Sleep => {
+            drop(l);
+            stopm_wait(m);
+        }
+        Stop::Run(p) => {
+            drop(l);
+            handoff::acquirep(m, p);
+        }
+        Stop::Exit => {
+            drop(l);
+            mexit(m);
+        }
     }
-    drop(l);
-    stopm_wait(m);
 }
 
-/// `stopm`'s first half, under the lock: lists the M as idle. Returns `false` at
-/// shutdown instead; the caller then drops the lock and exits the M.
-pub(super) fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> bool {
+/// Sets `Locked::pending_m` and its copy `Sched::npending`, which the idle sleeper reads
+/// without the lock.
+fn set_pending(s: &Sched, l: &mut Locked, n: usize) {
+    l.pending_m = n;
+    // SeqCst: the Dekker store of `startm` (see `sleep_in_netpoll`).
+    s.npending.store(n, SeqCst);
+}
+
+/// What an M about to go idle does instead ([`stopm_register`]).
+pub(super) enum Stop {
+    /// It is listed idle: sleep ([`stopm_wait`]).
+    Sleep,
+    /// Run this idle P: a goroutine that waited for a thread was just queued, or a start
+    /// refused at the thread limit waits for an M.
+    Run(*const P),
+    /// Shutdown: exit the M.
+    Exit,
+}
+
+/// `stopm`'s first half, under the lock: gives back the M's permit for blocking calls,
+/// if it holds one, then lists the M as idle, unless there is shutdown or an idle P
+/// that needs it (see [`Stop`]).
+pub(super) fn stopm_register(s: &Sched, m: &mut M, l: &mut Locked) -> Stop {
     if s.shutdown.load(SeqCst) {
-        return false;
+        return Stop::Exit;
+    }
+    // Given on to a waiting goroutine, if any, which goes on the global queue: run it
+    // here if a P is idle (no one else would be woken for it: this M is the one `wakep`
+    // would find).
+    let handed = blocking::release_permit(m, l);
+    if handed || l.pending_m > 0 {
+        if let Some(p) = s.pidleget(l) {
+            let n = l.pending_m.saturating_sub(1);
+            set_pending(s, l, n);
+            return Stop::Run(p);
+        }
+        // Every P has an M: the refused starts were served.
+        set_pending(s, l, 0);
     }
     m.park.clear();
     s.mput(l, m as *mut M);
-    sched::checkdead(s, l);
-    true
+    deadlock::checkdead(s, l);
+    Stop::Sleep
 }
 
-/// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown).
+/// `stopm`'s second half: sleeps until `startm` hands the M a P (or shutdown), or exits
+/// the M after its keep-alive (`m::idle_sleep`).
 pub(super) fn stopm_wait(m: &mut M) {
     let s = m.sched();
-    m.park.sleep();
+    // Or exits, after its keep-alive, if the Ps have Ms enough.
+    m::idle_sleep(m);
     let p = std::mem::replace(&mut m.next_p, ptr::null());
     if p.is_null() {
         if !s.shutdown.load(SeqCst) {

@@ -1,8 +1,12 @@
 //! The monitor thread, one per runtime, outside the Ps (Go's `sysmon`).
 //!
-//! Every 10 ms it checks that I/O is not starved: if Ms are all busy running Gs (so none
-//! reaches the poll in `find_runnable`) and nobody has polled for 10 ms, it polls without
-//! blocking and puts the Gs it finds on the global queue. With `GMP_SCHEDTRACE=<ms>` it
+//! Every 10 ms it hands off the Ps of goroutines that stayed away from the scheduler
+//! (`handoff::retake`), and checks that I/O is not starved: if Ms are all busy running Gs
+//! (so none reaches the poll in `find_runnable`) and nobody has polled for 10 ms, it polls
+//! without blocking and puts the Gs it finds on the global queue. While goroutines wait
+//! for a thread for a blocking call, it checks that they can still get one
+//! (`deadlock::checkstuck`). It joins the threads of Ms that exited after their
+//! keep-alive (`m::idle_sleep`). With `GMP_SCHEDTRACE=<ms>` it
 //! also prints a line like Go's `schedtrace` to stderr every `<ms>` milliseconds (procs,
 //! idle procs, threads, spinning and idle threads, global queue length, each P's queue
 //! length).
@@ -33,6 +37,10 @@ pub(crate) fn start(s: &Sched) {
             let start = Instant::now();
             let mut next_trace = trace.map(|p| start + p);
             let mut samples = vec![super::handoff::Sample::default(); s.procs];
+            let mut stuck = super::deadlock::StuckCheck::default();
+            // Ms that exited after their keep-alive and were joined here.
+            let mut reaped = 0u64;
+            let mut recheck_dead = false;
             loop {
                 // Acquire pairs with the SeqCst increment in `sched::shutdown`; the futex
                 // wait below returns at once if the key moved since this load.
@@ -48,6 +56,21 @@ pub(crate) fn start(s: &Sched) {
                     return;
                 }
                 super::handoff::retake(s, &mut samples, nanotime());
+                super::deadlock::checkstuck(s, &mut stuck, nanotime());
+                if recheck_dead {
+                    // The last M may have gone idle while a thread joined below was
+                    // still in the kernel's count: `checkdead` took it for a foreign
+                    // thread and reported nothing. It is gone by now.
+                    recheck_dead = false;
+                    super::deadlock::checkdead(s, &mut s.lock());
+                }
+                // Relaxed: a count this thread compares with its own; a stale value
+                // delays a reap by one tick.
+                if s.threads_exited.load(Relaxed) > reaped {
+                    let n = reap(s);
+                    reaped += n;
+                    recheck_dead = n > 0;
+                }
                 let last = s.netpoll.last_poll.load(SeqCst);
                 if last != 0
                     && s.netpoll.waiters.load(SeqCst) > 0
@@ -70,6 +93,21 @@ pub(crate) fn start(s: &Sched) {
         Ok(h) => s.threads.lock().unwrap_or_else(|e| e.into_inner()).push(h),
         Err(e) => tracing::error!("gmp: cannot start sysmon: {e}"),
     }
+}
+
+/// Joins the threads of Ms that exited after their keep-alive (Go frees such Ms in
+/// `allocm`), so their stacks are unmapped now rather than at shutdown. Returns how many.
+fn reap(s: &Sched) -> u64 {
+    let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
+    let (done, live): (Vec<_>, Vec<_>) = threads.drain(..).partition(|h| h.is_finished());
+    *threads = live;
+    // Joined under the lock, so `shutdown` never finds the list empty while one of
+    // them is still being joined; a finished thread's join returns at once.
+    let n = done.len() as u64;
+    for h in done {
+        let _ = h.join();
+    }
+    n
 }
 
 fn schedtrace_period() -> Option<Duration> {
