@@ -219,7 +219,7 @@ fn retaken_goroutines_share_the_budget_with_blocking_calls() {
                     let peaks = peaks.clone();
                     gmp::spawn(move || {
                         for _ in 0..5 {
-                            std::thread::sleep(Duration::from_millis(15));
+                            common::block_thread(Duration::from_millis(15));
                             peaks.sample();
                             gmp::yield_now();
                         }
@@ -268,7 +268,7 @@ fn a_blocking_call_inside_another_runs_at_once_and_keeps_no_p() {
                 if idle == procs - 1 && st.blocked_threads == 0 {
                     return;
                 }
-                std::thread::sleep(Duration::from_micros(50));
+                common::block_thread(Duration::from_micros(50));
             }
         }
         panic!(
@@ -295,7 +295,7 @@ fn a_p_that_needs_a_thread_at_the_limit_gets_the_idle_sleeper() {
         let far = gmp::spawn(|| gmp::sleep(Duration::from_secs(5)));
         gmp::yield_now();
         // The other M finds nothing and sleeps in the netpoller until `far`'s timer.
-        std::thread::sleep(Duration::from_millis(30));
+        common::block_thread(Duration::from_millis(30));
         let st = gmp::stats();
         assert_eq!((st.threads, st.idle_procs), (3, 1), "{st:?}");
         let ran = Arc::new(AtomicBool::new(false));
