@@ -8,7 +8,7 @@
 //! lock and lets tungstenite read what has arrived without waiting (a partial frame
 //! stays in tungstenite's buffer); on `WouldBlock` it releases the lock, waits for the
 //! peer outside it (and on a plain connection reads the socket there too: see
-//! [`conn`]), and tries again. A write holds the lock while it writes (bounded by the
+//! `ws/conn.rs`), and tries again. A write holds the lock while it writes (bounded by the
 //! socket's write timeout, so a peer that stops reading fails the write instead of
 //! growing a buffer).
 
