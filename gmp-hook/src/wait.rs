@@ -41,12 +41,12 @@ pub(crate) fn call(
     slow(fd, s, state, park, mode, want, &mut op)
 }
 
-/// Decides how a call on a descriptor that is not a pass-through waits (`park`: what
-/// `crate::can_park` said): `Some(true)`
-/// to park the goroutine, `Some(false)` to block the thread in `poll(2)` (a socket the
-/// hook made non-blocking, used off a goroutine), `None` to make the plain call (the
-/// kernel blocks, or does not, as the owner asked). On a goroutine it classifies an
-/// unknown descriptor and switches a blocking socket to non-blocking underneath.
+/// Decides how a call on a descriptor that is not a pass-through waits, given what
+/// `crate::can_park` said (`park`): `Some(true)` to park the goroutine, `Some(false)` to
+/// block the thread in `poll(2)` (a socket the hook made non-blocking, used off a
+/// goroutine), `None` to make the plain call (the kernel blocks, or does not, as the
+/// owner asked). On a goroutine it classifies an unknown descriptor and switches a
+/// blocking socket to non-blocking underneath.
 pub(crate) fn prepare(fd: c_int, s: &Slot, mut state: u32, park: bool) -> Option<bool> {
     // Keeps the load-time constructor in the link with the hooks (see `crate::INIT`).
     std::hint::black_box(&crate::INIT);
