@@ -152,7 +152,9 @@ pub(crate) fn forget(fd: c_int) {
     // AcqRel: Acquire as `pd` (the desc is the one `alloc` made); Release, so a later
     // `pd_or_alloc` for the reused number starts from null.
     let p = s.pd.swap(ptr::null_mut(), AcqRel);
-    if !p.is_null() {
+    // In a forked child (between fork and exec) the desc belongs to the parent's
+    // runtime, which has no threads here: leave it alone.
+    if !p.is_null() && !crate::DISABLED.load(Relaxed) {
         // SAFETY: as in `Slot::pd`.
         unsafe { &*p }.close();
     }
