@@ -46,3 +46,12 @@ compare_args() {
         esac
     done
 }
+
+# tls_pair DIR: a self-signed P-256 certificate for localhost and 127.0.0.1, valid two
+# days, as DIR/cert.pem and DIR/key.pem (the HTTPS benchmarks give every server this
+# pair).
+tls_pair() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+}

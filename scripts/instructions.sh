@@ -72,9 +72,7 @@ else
         [ "$name" != may ] || { echo "instructions: may has no TLS" >&2; exit 2; }
     done
     need valgrind openssl hyper-tls-hello tls-floor
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-        -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+    tls_pair "$work"
     cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-tls-hello"
          [floor]="$peers/tls-floor")
     args=([gmp]="--tls $work/cert.pem $work/key.pem" [hyper]="$work/cert.pem $work/key.pem"

@@ -26,9 +26,7 @@ cargo build -q --release --example hello
 
 certs=$(mktemp -d)
 trap 'rm -rf "$certs"' EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$certs/key.pem" -out "$certs/cert.pem" 2>/dev/null
+tls_pair "$certs"
 pair="$certs/cert.pem $certs/key.pem"
 
 servers=(gmp="target/release/examples/hello {addr} --tls $pair"
