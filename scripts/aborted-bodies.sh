@@ -9,10 +9,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-cargo build -q --release --example hello
+cargo build -q --profile fat --example hello
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 err=$(mktemp)
-env "$@" target/release/examples/hello "127.0.0.1:$port" >/dev/null 2>"$err" &
+env "$@" target/fat/examples/hello "127.0.0.1:$port" >/dev/null 2>"$err" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$err"' EXIT
 for _ in $(seq 50); do

@@ -28,8 +28,8 @@ if [[ " ${opts[*]} " == *" --quota "* ]]; then
 fi
 need http-floor go-client-load reqwest-load ureq-load
 cd "$root"
-cargo build -q --release --example http-load
-clients=(gmp="target/release/examples/http-load {url} --conns {conns} --secs {secs} --procs 1"
+cargo build -q --profile fat --example http-load
+clients=(gmp="target/fat/examples/http-load {url} --conns {conns} --secs {secs} --procs 1"
          go="env GOMAXPROCS=1 $peers/go-client-load {url} --conns {conns} --secs {secs}"
          reqwest="$peers/reqwest-load {url} --conns {conns} --secs {secs}"
          ureq="$peers/ureq-load {url} --conns {conns} --secs {secs}")

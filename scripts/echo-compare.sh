@@ -13,8 +13,8 @@ source "$(dirname "$0")/../bench/common.sh"
 compare_args "scripts/echo-compare.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
 need go-echo tokio-echo may-echo echo-load conn-hold
 cd "$root"
-cargo build -q --release --example echo
-servers=(gmp="target/release/examples/echo {addr}" go="$peers/go-echo -addr {addr}"
+cargo build -q --profile fat --example echo
+servers=(gmp="target/fat/examples/echo {addr}" go="$peers/go-echo -addr {addr}"
          tokio="$peers/tokio-echo {addr}" may="$peers/may-echo {addr}")
 "${compare[@]}" echo --rounds "$rounds" --conns 50 "${opts[@]}" "${servers[@]}"
 "${compare[@]}" echo --rounds "$rounds" --conns 1000 "${opts[@]}" "${servers[@]}"

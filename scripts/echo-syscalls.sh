@@ -14,8 +14,8 @@ source "$(dirname "$0")/../bench/common.sh"
 need perf echo-load tokio-echo
 cd "$root"
 if [ $# -eq 0 ]; then
-    cargo build -q --release --example echo
-    set -- gmp="target/release/examples/echo {addr}" tokio="$peers/tokio-echo {addr}"
+    cargo build -q --profile fat --example echo
+    set -- gmp="target/fat/examples/echo {addr}" tokio="$peers/tokio-echo {addr}"
 fi
 kinds="recvfrom sendto read write readv writev epoll_wait epoll_pwait epoll_ctl futex sched_yield membarrier"
 events=$(for k in $kinds; do printf 'syscalls:sys_enter_%s,' "$k"; done)context-switches

@@ -13,8 +13,8 @@ source "$(dirname "$0")/../bench/common.sh"
 compare_args "scripts/http-compare.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
 need wrk hyper-hello may-hello go-hello
 cd "$root"
-cargo build -q --release --example hello
-servers=(gmp="target/release/examples/hello {addr}" hyper="$peers/hyper-hello {addr}"
+cargo build -q --profile fat --example hello
+servers=(gmp="target/fat/examples/hello {addr}" hyper="$peers/hyper-hello {addr}"
          may="$peers/may-hello {addr}" go="$peers/go-hello -addr {addr}")
 "${compare[@]}" http --rounds "$rounds" "${opts[@]}" "${servers[@]}"
 "${compare[@]}" http16 --rounds "$rounds" "${opts[@]}" "${servers[@]}"

@@ -11,8 +11,8 @@ source "$(dirname "$0")/../bench/common.sh"
 compare_args "scripts/http-floor.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
 need wrk http-floor hyper-hello may-hello
 cd "$root"
-cargo build -q --release --example hello
-servers=(gmp="target/release/examples/hello {addr}" floor="$peers/http-floor {addr}"
+cargo build -q --profile fat --example hello
+servers=(gmp="target/fat/examples/hello {addr}" floor="$peers/http-floor {addr}"
          hyper="$peers/hyper-hello {addr}" may="$peers/may-hello {addr}")
 "${compare[@]}" http --rounds "$rounds" "${opts[@]}" "${servers[@]}"
 "${compare[@]}" http16 --rounds "$rounds" "${opts[@]}" "${servers[@]}"

@@ -13,8 +13,8 @@ depth=${2:-1}
 source "$(dirname "$0")/../bench/common.sh"
 need wrk hyper-hello may-hello
 cd "$root"
-cargo build -q --release --example hello
-declare -A cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-hello"
+cargo build -q --profile fat --example hello
+declare -A cmd=([gmp]="target/fat/examples/hello" [hyper]="$peers/hyper-hello"
                 [may]="$peers/may-hello")
 names=(gmp hyper may)
 script=()

@@ -63,7 +63,7 @@ declare -A cmd args
 if [ -z "$tls" ]; then
     [ ${#names[@]} -gt 0 ] || names=(gmp hyper may floor)
     need valgrind http-floor hyper-hello may-hello
-    cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-hello"
+    cmd=([gmp]="target/fat/examples/hello" [hyper]="$peers/hyper-hello"
          [may]="$peers/may-hello" [floor]="$peers/http-floor")
     shapes=(http http16)
 else
@@ -73,14 +73,14 @@ else
     done
     need valgrind openssl hyper-tls-hello tls-floor
     tls_pair "$work"
-    cmd=([gmp]="target/release/examples/hello" [hyper]="$peers/hyper-tls-hello"
+    cmd=([gmp]="target/fat/examples/hello" [hyper]="$peers/hyper-tls-hello"
          [floor]="$peers/tls-floor")
     args=([gmp]="--tls $work/cert.pem $work/key.pem" [hyper]="$work/cert.pem $work/key.pem"
           [floor]="$work/cert.pem $work/key.pem")
     shapes=(https https16)
 fi
 cd "$root"
-cargo build -q --release --example hello
+cargo build -q --profile fat --example hello
 
 # total NAME REQUESTS DEPTH: callgrind's instruction total for one run of the server.
 total() {

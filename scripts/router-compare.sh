@@ -13,7 +13,7 @@ source "$(dirname "$0")/../bench/common.sh"
 compare_args "scripts/router-compare.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
 need wrk
 cd "$root"
-cargo build -q --release --example hello
-servers=(plain="target/release/examples/hello {addr}" routed="target/release/examples/hello {addr} --routed")
+cargo build -q --profile fat --example hello
+servers=(plain="target/fat/examples/hello {addr}" routed="target/fat/examples/hello {addr} --routed")
 "${compare[@]}" http --rounds "$rounds" "${opts[@]}" "${servers[@]}"
 "${compare[@]}" http16 --rounds "$rounds" "${opts[@]}" "${servers[@]}"

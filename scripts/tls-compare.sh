@@ -22,14 +22,14 @@ source "$(dirname "$0")/../bench/common.sh"
 compare_args "scripts/tls-compare.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
 need wrk h2load openssl hyper-tls-hello go-hello conn-hold
 cd "$root"
-cargo build -q --release --example hello
+cargo build -q --profile fat --example hello
 
 certs=$(mktemp -d)
 trap 'rm -rf "$certs"' EXIT
 tls_pair "$certs"
 pair="$certs/cert.pem $certs/key.pem"
 
-servers=(gmp="target/release/examples/hello {addr} --tls $pair"
+servers=(gmp="target/fat/examples/hello {addr} --tls $pair"
          hyper="$peers/hyper-tls-hello {addr} $pair"
          go="$peers/go-hello -addr {addr} -tls $pair")
 "${compare[@]}" https --rounds "$rounds" "${opts[@]}" "${servers[@]}"

@@ -17,14 +17,14 @@ source "$(dirname "$0")/../bench/common.sh"
 compare_args "scripts/tls-floor.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
 need wrk openssl hyper-tls-hello tls-floor
 cd "$root"
-cargo build -q --release --example hello
+cargo build -q --profile fat --example hello
 
 certs=$(mktemp -d)
 trap 'rm -rf "$certs"' EXIT
 tls_pair "$certs"
 pair="$certs/cert.pem $certs/key.pem"
 
-servers=(gmp="target/release/examples/hello {addr} --tls $pair"
+servers=(gmp="target/fat/examples/hello {addr} --tls $pair"
          floor="$peers/tls-floor {addr} $pair"
          hyper="$peers/hyper-tls-hello {addr} $pair")
 "${compare[@]}" https --rounds "$rounds" "${opts[@]}" "${servers[@]}"

@@ -23,9 +23,9 @@ source "$(dirname "$0")/../bench/common.sh"
 compare_args "scripts/ws-compare.sh [ROUNDS] [--secs S] [--quota PCT]" "$@"
 bash "$root/bench/build-peers.sh" >/dev/null
 cd "$root"
-cargo build -q --release --features websocket --example ws_echo
+cargo build -q --profile fat --features websocket --example ws_echo
 
-servers=(gmp="target/release/examples/ws_echo {addr}"
+servers=(gmp="target/fat/examples/ws_echo {addr}"
          tokio-tungstenite="$peers/tokio-ws-echo {addr}"
          gorilla="$peers/go-ws-echo -addr {addr}")
 "${compare[@]}" ws --rounds "$rounds" --window 1 "${opts[@]}" "${servers[@]}"
