@@ -23,6 +23,7 @@ mod addr;
 mod macros;
 pub mod signal;
 mod sock;
+mod sys;
 mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;

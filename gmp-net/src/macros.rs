@@ -66,14 +66,15 @@ macro_rules! timeout_methods {
 }
 
 /// `Read` and `Write` for a stream type and for shared references to it. Reads go
-/// through `Sock::read` (the drained-socket rule), writes through `Sock::io`.
+/// through `Sock::read` (the drained-socket rule), writes through `Sock::io`; the
+/// syscalls are `sys.rs`'s.
 macro_rules! stream_io {
     ($t:ty) => {
         impl std::io::Read for &$t {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let want = buf.len();
                 self.sock
-                    .read(want, |mut s| std::io::Read::read(&mut s, buf))
+                    .read(want, |s| $crate::sys::recv(s.as_raw_fd(), buf))
             }
             fn read_vectored(
                 &mut self,
@@ -81,20 +82,20 @@ macro_rules! stream_io {
             ) -> std::io::Result<usize> {
                 let want = bufs.iter().map(|b| b.len()).sum();
                 self.sock
-                    .read(want, |mut s| std::io::Read::read_vectored(&mut s, bufs))
+                    .read(want, |s| $crate::sys::readv(s.as_raw_fd(), bufs))
             }
         }
         impl std::io::Write for &$t {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.sock
-                    .io(gmp_core::__private::netpoll::Mode::Write, |mut s| {
-                        std::io::Write::write(&mut s, buf)
+                    .io(gmp_core::__private::netpoll::Mode::Write, |s| {
+                        $crate::sys::send(s.as_raw_fd(), buf)
                     })
             }
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.sock
-                    .io(gmp_core::__private::netpoll::Mode::Write, |mut s| {
-                        std::io::Write::write_vectored(&mut s, bufs)
+                    .io(gmp_core::__private::netpoll::Mode::Write, |s| {
+                        $crate::sys::sendv(s.as_raw_fd(), bufs)
                     })
             }
             fn flush(&mut self) -> std::io::Result<()> {
