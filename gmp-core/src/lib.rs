@@ -63,6 +63,7 @@ mod proc;
 mod runtime;
 mod signal;
 mod spinlock;
+mod valgrind;
 pub mod sync;
 
 pub use proc::{
