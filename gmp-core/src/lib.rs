@@ -63,8 +63,10 @@ mod proc;
 mod runtime;
 mod signal;
 mod spinlock;
-mod valgrind;
 pub mod sync;
+mod sync_atomic;
+mod valgrind;
+mod words;
 
 pub use proc::{
     blocking, park_forever, sleep, spawn, yield_now, Builder, JoinHandle, Stats,
