@@ -64,6 +64,9 @@ mod runtime;
 mod signal;
 mod spinlock;
 pub mod sync;
+mod sync_atomic;
+mod valgrind;
+mod words;
 
 pub use proc::{
     blocking, park_forever, sleep, spawn, yield_now, Builder, JoinHandle, Stats,

@@ -40,13 +40,21 @@ direct!(
 );
 
 fn lookup(host: String, port: Option<u16>) -> io::Result<vec::IntoIter<SocketAddr>> {
-    let v: Vec<SocketAddr> =
-        gmp_core::__private::off_p(move || -> io::Result<Vec<SocketAddr>> {
-            Ok(match port {
-                Some(p) => net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), p))?.collect(),
-                None => net::ToSocketAddrs::to_socket_addrs(host.as_str())?.collect(),
-            })
-        })??;
+    let name = host.clone();
+    let v: Vec<SocketAddr> = gmp_core::__private::off_p(move || -> io::Result<Vec<SocketAddr>> {
+        Ok(match port {
+            Some(p) => net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), p))?.collect(),
+            None => net::ToSocketAddrs::to_socket_addrs(host.as_str())?.collect(),
+        })
+    })
+    .map_err(|e| {
+        // The lookup never ran: say so, and which name it was for (the OS error
+        // alone reads "Resource temporarily unavailable").
+        io::Error::new(
+            e.kind(),
+            format!("cannot start a thread to resolve {name:?}: {e}"),
+        )
+    })??;
     Ok(v.into_iter())
 }
 

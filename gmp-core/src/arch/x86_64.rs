@@ -267,3 +267,39 @@ global_asm!(
     ".size gmp_core_g_trampoline_v0, .-gmp_core_g_trampoline_v0",
     ".popsection",
 );
+
+// ---- valgrind client requests ------------------------------------------------------
+
+/// Issues a valgrind client request: `args` is `[request, a1, a2, a3, a4, a5]`; returns
+/// valgrind's answer, or `default` when the program does not run under valgrind.
+///
+/// The request is valgrind's fixed "special instruction sequence" for amd64 (its
+/// `valgrind.h`, `VALGRIND_DO_CLIENT_REQUEST_EXPR`): four rotations of rdi by 3, 13, 61
+/// and 51 bits, 128 in all, so rdi comes back unchanged, then `xchg rbx, rbx`, which
+/// changes nothing either. Natively that is six cheap instructions that do nothing
+/// (only the flags change, so `preserves_flags` is not claimed); valgrind's JIT
+/// recognises the sequence, reads the array rax points to, and puts its answer in rdx.
+/// Neither rdi nor rbx is an operand: both keep their values.
+///
+/// # Safety
+/// Under valgrind, the request's arguments must mean what the request says (a stack
+/// range to register must be memory of this process); natively it has no effect.
+#[inline(always)]
+pub(crate) unsafe fn valgrind_request(default: usize, args: &[usize; 6]) -> usize {
+    let result: usize;
+    // SAFETY: the sequence leaves every register but rdx (the result) and the flags as
+    // it found them; valgrind only reads `args` (hence no `nomem`).
+    unsafe {
+        asm!(
+            "rol rdi, 3",
+            "rol rdi, 13",
+            "rol rdi, 61",
+            "rol rdi, 51",
+            "xchg rbx, rbx",
+            in("rax") args.as_ptr(),
+            inout("rdx") default => result,
+            options(nostack),
+        );
+    }
+    result
+}

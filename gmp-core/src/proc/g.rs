@@ -28,7 +28,7 @@ use crate::arch::Gobuf;
 use std::io;
 use std::mem::size_of;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// G status values (`G::status`).
@@ -72,7 +72,7 @@ pub(crate) struct G {
     /// The claim word of this G's current wait on a channel or sync primitive
     /// (generation and state bits, see `wait.rs`). Never reset: generations keep counting
     /// across reuse, so a stale timer or waker can never match a later wait.
-    pub(super) wait: AtomicU64,
+    pub(super) wait: crate::words::claim::ClaimWord,
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
     pub(super) wait_cleanup: Option<super::wait::Cleanup>,
@@ -102,7 +102,7 @@ impl G {
                 rt: ptr::null(),
                 pool,
                 min_sp: stack.hi,
-                wait: AtomicU64::new(0),
+                wait: crate::words::claim::ClaimWord::new(),
                 wait_cleanup: None,
             });
         }

@@ -46,12 +46,11 @@ use mio::{Interest, Registry, Token};
 use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const READY: usize = 1;
-const WAIT: usize = 2;
+use crate::words::poll::{Announce, PollWord};
 
 /// The `nanotime` instant `d` from now: a deadline for [`PollDesc::wait`].
 pub fn deadline_after(d: Duration) -> u64 {
@@ -114,8 +113,9 @@ pub enum Mode {
 /// ```
 #[repr(align(64))]
 pub struct PollDesc {
-    rg: AtomicUsize,
-    wg: AtomicUsize,
+    /// The park/ready words, one per direction (`words/poll.rs`).
+    rg: PollWord,
+    wg: PollWord,
     /// Readiness events seen per direction (see [`PollDesc::events`]).
     rev: AtomicU64,
     wev: AtomicU64,
@@ -153,8 +153,8 @@ impl PollDesc {
             .pop()
             .unwrap_or_else(|| {
                 Box::leak(Box::new(PollDesc {
-                    rg: AtomicUsize::new(0),
-                    wg: AtomicUsize::new(0),
+                    rg: PollWord::new(),
+                    wg: PollWord::new(),
                     rev: AtomicU64::new(0),
                     wev: AtomicU64::new(0),
                     seq: AtomicU64::new(0),
@@ -174,7 +174,7 @@ impl PollDesc {
         pd
     }
 
-    fn slot(&self, mode: Mode) -> &AtomicUsize {
+    fn slot(&self, mode: Mode) -> &PollWord {
         match mode {
             Mode::Read => &self.rg,
             Mode::Write => &self.wg,
@@ -215,10 +215,10 @@ impl PollDesc {
             if let Some(old) = reg.take() {
                 let _ = old.deregister(&mut SourceFd(&fd));
             }
-            // Relaxed: nobody of the new runtime waits on this desc before the Release
-            // store of `rt` below publishes these.
-            self.rg.store(0, Relaxed);
-            self.wg.store(0, Relaxed);
+            // Nobody of the new runtime waits on this desc before the Release store of
+            // `rt` below publishes these.
+            self.rg.reset();
+            self.wg.reset();
         }
         s.netpoll.registry.register(
             &mut SourceFd(&fd),
@@ -268,39 +268,31 @@ impl PollDesc {
         let s = unsafe { (*m).sched() };
         self.ensure_registered(s)?;
         let slot = self.slot(mode);
-        // The common case first: nothing pending, so announce the wait. A READY found
-        // instead is consumed. (Trying `READY → 0` first cost a locked instruction per
-        // wait that failed on every drained-socket read, and a READY landing between the
-        // two CASes sent a lone waiter down the nap path below.)
-        // Acquire pairs with the Release CAS in `unblock`; failure (Relaxed) reads
-        // nothing we rely on.
-        if let Err(cur) = slot.compare_exchange(0, WAIT, Acquire, Relaxed) {
-            if cur == READY && slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
-                return Ok(());
+        // `announce` tries `0 → WAIT` first, then consumes a READY (see there).
+        match slot.announce() {
+            Announce::Waiting => {}
+            Announce::Consumed => return Ok(()),
+            Announce::Busy => {
+                // Another goroutine waits on this direction. gmp-net's sockets never get
+                // here (they queue their waiters); for other callers, one word holds one
+                // waiter, so this one naps and then retries the syscall: the edge that
+                // woke the other may have announced more than it consumed, and no new edge
+                // will come for that.
+                self.check(mode, deadline, None)?;
+                super::timer::sleep(SHARED_WAIT_NAP);
+                return self.check(mode, deadline, None);
             }
-            // Another goroutine waits on this direction. gmp-net's sockets never get
-            // here (they queue their waiters); for other callers, one word holds one
-            // waiter, so this one naps and then retries the syscall: the edge that
-            // woke the other may have announced more than it consumed, and no new edge
-            // will come for that.
-            self.check(mode, deadline, None)?;
-            super::timer::sleep(SHARED_WAIT_NAP);
-            return self.check(mode, deadline, None);
         }
         if let Err(e) = self.check(mode, deadline, None) {
-            // Only our own WAIT goes back to 0: a READY that raced in stays. Release, as
-            // every write that hands the slot back: the next waiter's Acquire CAS from 0
-            // pairs with it. Failure Relaxed: a READY found instead is left for the next
-            // wait to consume.
-            let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
+            // Only our own WAIT goes back to 0: a READY that raced in stays.
+            slot.retract();
             return Err(e);
         }
         // An event since the caller's syscall that someone else consumed: retry instead.
         // (The poller counts before its CAS on the slot; our CAS above read that CAS or a
         // later RMW in its release sequence, so this load sees the count.)
         if since.is_some_and(|n| self.events(mode) != n) {
-            // Orderings as in the early-error path above.
-            let _ = slot.compare_exchange(WAIT, 0, Release, Relaxed);
+            slot.retract();
             return Ok(());
         }
         let dl = deadline.map(|when| {
@@ -313,19 +305,11 @@ impl PollDesc {
             n
         });
         s.netpoll.waiters.fetch_add(1, SeqCst);
-        park::park(|g| {
-            // Release publishes the parked G to `unblock`'s Acquire. Acquire (both ways):
-            // a failed commit read the waker's READY or 0, and the G then goes on with
-            // what the waker published before it (`unblock`'s Release).
-            slot.compare_exchange(WAIT, g as usize, AcqRel, Acquire)
-                .is_ok()
-        });
+        // The commit publishes the saved G, or fails if a waker came first.
+        park::park(|g| slot.commit(g as usize));
         s.netpoll.waiters.fetch_sub(1, SeqCst);
-        // Consume a READY if it is still there. Not a plain swap: once our waker moved
-        // the word on, another goroutine may already have put its WAIT or itself there.
-        // Acquire pairs with `unblock`'s Release CAS that set READY; failure Relaxed:
-        // nothing is read then.
-        if slot.compare_exchange(READY, 0, Acquire, Relaxed).is_ok() {
+        // Consume a READY if it is still there.
+        if slot.consume() {
             return Ok(());
         }
         self.check(mode, deadline, dl)
@@ -407,8 +391,7 @@ impl PollDesc {
     /// at once instead of making a syscall that would only return `WouldBlock`
     /// (ARCHITECTURE.md, "The netpoller").
     pub fn is_ready(&self, mode: Mode) -> bool {
-        // Acquire pairs with `unblock`'s Release CAS that set READY.
-        self.slot(mode).load(Acquire) == READY
+        self.slot(mode).is_ready()
     }
 
     /// Whether the peer closed its side or the socket is in error. Several events fold
@@ -424,7 +407,7 @@ impl PollDesc {
         // Release pairs with the Acquire load in `check`.
         self.closing.store(true, Release);
         for mode in [Mode::Read, Mode::Write] {
-            let g = unblock(self.slot(mode), false);
+            let g = self.slot(mode).unblock(false) as *mut G;
             if !g.is_null() {
                 park::ready(g, false);
             }
@@ -450,9 +433,10 @@ impl PollDesc {
         // mark the recycled desc READY: a spurious readiness, which costs the next
         // operation one syscall that returns `WouldBlock`.
         self.seq.fetch_add(1, Release);
-        // Relaxed: the FREE lock below publishes these resets to the next `alloc`.
-        self.rg.store(0, Relaxed);
-        self.wg.store(0, Relaxed);
+        // The FREE lock below publishes these resets to the next `alloc`.
+        self.rg.reset();
+        self.wg.reset();
+        // Relaxed: as above.
         self.rclosed.store(false, Relaxed);
         self.closing.store(false, Relaxed);
         FREE.lock().unwrap_or_else(|e| e.into_inner()).push(self);
@@ -461,35 +445,6 @@ impl PollDesc {
 
 /// Marks `slot` ready (`ioready`) or just wakes its waiter (deadline, close). Returns the
 /// G to ready, or null.
-#[inline]
-fn unblock(slot: &AtomicUsize, ioready: bool) -> *mut G {
-    // Relaxed: a first guess for the CAS, which carries the ordering; returning early
-    // reads nothing through the word.
-    let mut old = slot.load(Relaxed);
-    loop {
-        if old == READY || (old == 0 && !ioready) {
-            return ptr::null_mut();
-        }
-        let new = if ioready { READY } else { 0 };
-        // AcqRel: Acquire to read the parked G published by the commit; Release so the
-        // woken G sees what happened before (pairs with its Acquire swap).
-        match slot.compare_exchange(old, new, AcqRel, Acquire) {
-            Ok(_) => {
-                return if old == 0 || old == WAIT {
-                    ptr::null_mut()
-                } else {
-                    old as *mut G
-                }
-            }
-            Err(now) => old = now,
-        }
-    }
-}
-
-/// The poller saw `ev`, an event for a desc (its token is the desc's, from
-/// `PollDesc::token`): marks the directions it names ready and hands each G that was
-/// parked on one to `f` (Go's `netpollready`). Events of an older generation of a
-/// recycled desc are dropped. Returns how many Gs `f` got.
 #[inline]
 pub(super) fn netpollready(ev: &Event, f: &mut impl FnMut(*mut G)) -> usize {
     let t = ev.token().0;
@@ -508,7 +463,7 @@ pub(super) fn netpollready(ev: &Event, f: &mut impl FnMut(*mut G)) -> usize {
     if ev.is_readable() || ev.is_read_closed() || err {
         // Counted before the slot's CAS: see `wait_since`.
         pd.rev.fetch_add(1, SeqCst);
-        let g = unblock(&pd.rg, true);
+        let g = pd.rg.unblock(true) as *mut G;
         if !g.is_null() {
             woken += 1;
             f(g);
@@ -517,7 +472,7 @@ pub(super) fn netpollready(ev: &Event, f: &mut impl FnMut(*mut G)) -> usize {
     if ev.is_writable() || ev.is_write_closed() || err {
         // As above.
         pd.wev.fetch_add(1, SeqCst);
-        let g = unblock(&pd.wg, true);
+        let g = pd.wg.unblock(true) as *mut G;
         if !g.is_null() {
             woken += 1;
             f(g);
@@ -580,7 +535,7 @@ fn deadline_fired(pd: &'static PollDesc, mode: Mode, n: u64) -> *mut G {
     }
     // Release pairs with the Acquire load in `check`.
     expired.store(n, Release);
-    unblock(pd.slot(mode), false)
+    pd.slot(mode).unblock(false) as *mut G
 }
 
 /// Whether a deadline timer is for a wait that is over (a later wait re-armed it).

@@ -44,6 +44,11 @@ pub(crate) struct Sched {
     pub(super) keep_alive: u64,
     /// Ms that exited after their keep-alive, ever (`stats`).
     pub(super) threads_exited: AtomicU64,
+    /// Thread creations the kernel refused (`schedule::startm`), and the `nanotime` of
+    /// the last one logged: a refusal is logged at most once a second, with the count,
+    /// since every `wakep` meanwhile tries again.
+    pub(super) newm_failures: AtomicU64,
+    pub(super) newm_failure_logged: AtomicU64,
     pub(super) next_mid: AtomicUsize,
     pub(super) stack_size: usize,
     pub(super) default_pool: StackPool,
@@ -233,6 +238,8 @@ impl Sched {
             nmexiting: AtomicUsize::new(0),
             keep_alive,
             threads_exited: AtomicU64::new(0),
+            newm_failures: AtomicU64::new(0),
+            newm_failure_logged: AtomicU64::new(0),
             next_mid: AtomicUsize::new(0),
             stack_size,
             default_pool: StackPool::new(stack_size),

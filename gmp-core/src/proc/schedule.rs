@@ -213,7 +213,28 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
         if spinning {
             s.nmspinning.fetch_sub(1, SeqCst);
         }
-        tracing::error!("gmp: cannot start a runtime thread: {e}");
+        log_newm_failure(s, &e);
+    }
+}
+
+/// Logs a refused thread creation, at most once a second: the P went back to the idle
+/// list and every `wakep` until a thread can start tries again, so one log line per
+/// try would flood (thousands a second under a thread limit).
+#[cold]
+fn log_newm_failure(s: &Sched, e: &std::io::Error) {
+    // Relaxed: a statistic and a rate limit; a line more or less costs nothing.
+    let n = s.newm_failures.fetch_add(1, Relaxed) + 1;
+    let now = nanotime();
+    let last = s.newm_failure_logged.load(Relaxed);
+    if (last == 0 || now.saturating_sub(last) >= 1_000_000_000)
+        && s.newm_failure_logged
+            .compare_exchange(last, now, Relaxed, Relaxed)
+            .is_ok()
+    {
+        tracing::error!(
+            "gmp: cannot start a runtime thread: {e} ({n} refused so far); the goroutines \
+             wait for a running thread"
+        );
     }
 }
 

@@ -28,7 +28,7 @@ use std::io;
 use std::mem::{align_of, size_of};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering, Ordering::Relaxed};
+use std::sync::atomic::{Ordering, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread;
 
@@ -378,93 +378,60 @@ where
 
 // ---- join -------------------------------------------------------------------------
 
-const RUNNING: usize = 0;
-const DONE: usize = 1;
-const CANCELLED: usize = 2;
+use crate::words::join::{JoinWord, CANCELLED, DONE};
 
-/// Who waits in a join. Lives on the joiner's stack while `JoinState::state` points to it.
+/// Who waits in a join. Lives on the joiner's stack while the join word points to it.
 pub(super) enum Waiter {
     G(*mut G),
     Thread(thread::Thread),
 }
 
-/// The handshake between a finishing G and its joiner. `state` is `RUNNING`, `DONE`,
-/// `CANCELLED`, or the address of a parked [`Waiter`].
+/// The handshake between a finishing G and its joiner: the word protocol is
+/// `words/join.rs`'s (model-checked there); this adds who is woken and how.
 pub(super) struct JoinState {
-    state: AtomicUsize,
+    word: JoinWord,
 }
 
 impl JoinState {
     /// Publishes the final state and wakes the waiter, if one is parked.
     pub(super) fn finish(&self, final_state: usize) {
-        // Acquire pairs with the Release CAS in `wait_g`/`wait_thread` that published the
-        // waiter, so reading it is safe. The waiter stays valid while the state still
-        // points at it (its owner leaves only after seeing a final state), so read it
-        // first, then publish with Release (pairs with the joiner's Acquire loads).
-        let mut cur = self.state.load(Ordering::Acquire);
-        loop {
-            if cur == DONE || cur == CANCELLED {
-                return;
-            }
-            let wake = if cur == RUNNING {
-                None
-            } else {
-                // SAFETY: see above.
-                Some(match unsafe { &*(cur as *const Waiter) } {
-                    Waiter::G(g) => Waiter::G(*g),
-                    Waiter::Thread(t) => Waiter::Thread(t.clone()),
-                })
-            };
-            // AcqRel: Release publishes the result (see above); Acquire (both ways)
-            // reads a waiter published meanwhile, as the load above.
-            match self
-                .state
-                .compare_exchange(cur, final_state, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    match wake {
-                        Some(Waiter::G(g)) => super::park::ready(g, true),
-                        Some(Waiter::Thread(t)) => t.unpark(),
-                        None => {}
-                    }
-                    return;
-                }
-                Err(now) => cur = now,
-            }
+        // SAFETY: `finish` reads the waiter while the word still points at it, which
+        // keeps its frame alive (its owner leaves only after seeing a final state).
+        let wake = self
+            .word
+            .finish(final_state, |w| match unsafe { &*(w as *const Waiter) } {
+                Waiter::G(g) => Waiter::G(*g),
+                Waiter::Thread(t) => Waiter::Thread(t.clone()),
+            });
+        match wake {
+            Some(Waiter::G(g)) => super::park::ready(g, true),
+            Some(Waiter::Thread(t)) => t.unpark(),
+            None => {}
         }
     }
 
     pub(super) fn is_final(&self) -> bool {
-        // Acquire pairs with the Release in `finish`: the result is visible after this.
-        let s = self.state.load(Ordering::Acquire);
-        s == DONE || s == CANCELLED
+        self.word.is_final()
     }
 
     /// Parks the current G until the state is final.
     pub(super) fn wait_g(&self) {
         /// If `park` panics (the runtime found every G asleep), take the waiter back out
-        /// of the state before this frame, which holds it, unwinds away.
-        struct Retract<'a>(&'a AtomicUsize, usize);
+        /// of the word before this frame, which holds it, unwinds away.
+        struct Retract<'a>(&'a JoinWord, usize);
         impl Drop for Retract<'_> {
             fn drop(&mut self) {
-                // Fails harmlessly if `finish` already replaced it. AcqRel/Acquire as
-                // when the waiter was published (`wait_g`); nothing is read through it.
-                let _ =
-                    self.0
-                        .compare_exchange(self.1, RUNNING, Ordering::AcqRel, Ordering::Acquire);
+                self.0.retract(self.1);
             }
         }
         while !self.is_final() {
             let mut waiter = Waiter::G(ptr::null_mut());
             let wp = &mut waiter as *mut Waiter;
-            let _retract = Retract(&self.state, wp as usize);
+            let _retract = Retract(&self.word, wp as usize);
             super::park::park(|g| {
                 // SAFETY: runs on g0 while this G is saved; `wp` points into its frame.
                 unsafe { *wp = Waiter::G(g) };
-                // Release publishes the waiter to `finish`'s Acquire.
-                self.state
-                    .compare_exchange(RUNNING, wp as usize, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
+                self.word.publish(wp as usize)
             });
         }
     }
@@ -473,13 +440,7 @@ impl JoinState {
     pub(super) fn wait_thread(&self) {
         let waiter = Waiter::Thread(thread::current());
         let wp = &waiter as *const Waiter as usize;
-        // Release publishes the waiter to `finish`'s Acquire; Acquire on failure: the
-        // state is final, and the result it guards is read next.
-        if self
-            .state
-            .compare_exchange(RUNNING, wp, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if !self.word.publish(wp) {
             return;
         }
         while !self.is_final() {
@@ -512,7 +473,7 @@ impl<T> Packet<T> {
         Packet {
             rt,
             join: JoinState {
-                state: AtomicUsize::new(RUNNING),
+                word: JoinWord::new(),
             },
             result: UnsafeCell::new(None),
         }

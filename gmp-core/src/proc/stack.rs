@@ -151,6 +151,9 @@ struct PoolInner {
     carve: usize,
     carve_end: usize,
     guard: GuardMode,
+    /// Under valgrind, the ids of the stacks registered with it (`crate::valgrind`);
+    /// empty natively.
+    valgrind_ids: Vec<usize>,
 }
 
 /// Maps and carves stacks of one size, and keeps the shared list of free Gs (each G
@@ -178,6 +181,7 @@ impl StackPool {
                 carve: 0,
                 carve_end: 0,
                 guard: GuardMode::Unknown,
+                valgrind_ids: Vec::new(),
             }),
             free: Mutex::new(Vec::new()),
         }
@@ -262,6 +266,12 @@ impl StackPool {
             }
         }
         inner.carve += n * self.slot;
+        if crate::valgrind::running() {
+            for &g in &guards {
+                let id = crate::valgrind::stack_register(g + PAGE, g + self.slot);
+                inner.valgrind_ids.push(id);
+            }
+        }
         drop(inner);
         // Commit the top pages now, in one call, rather than in n page faults. Best
         // effort: the pages fault in on first touch anyway.
@@ -310,6 +320,9 @@ impl StackPool {
 impl Drop for StackPool {
     fn drop(&mut self) {
         let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+        for id in inner.valgrind_ids.drain(..) {
+            crate::valgrind::stack_deregister(id);
+        }
         for c in inner.chunks.drain(..) {
             // SAFETY: the runtime drops its pools only after every M has exited, so no
             // thread runs on these stacks any more.

@@ -29,17 +29,12 @@ use super::m;
 use super::park;
 use super::timer::{self, Timer, TimerFunc};
 use crate::clock::{nanotime, NEVER};
+use crate::words::claim::{ClaimWord, CLAIMED, DONE, GEN_SHIFT, PARKED, TIMEOUT};
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::thread::{self, Thread};
 use std::time::Instant;
-
-const CLAIMED: u64 = 1;
-const DONE: u64 = 2;
-const PARKED: u64 = 4;
-const TIMEOUT: u64 = 8;
-const GEN_SHIFT: u32 = 4;
 
 /// A parked waiter's hook for the shutdown sweep: a function and its argument (a frame
 /// of the waiter) that unlink the wait's entries from their queues (`G::wait_cleanup`).
@@ -64,7 +59,7 @@ pub(crate) struct Wait {
     who: Who,
     gen: u64,
     /// A thread's claim word (a goroutine uses its G header's).
-    thread_word: AtomicU64,
+    thread_word: ClaimWord,
     /// Which entry (`Entry::case`) the claimer completed. Written before `DONE`.
     fired: AtomicUsize,
 }
@@ -132,7 +127,7 @@ impl Wait {
             return Wait {
                 who: Who::Thread(thread::current()),
                 gen: 0,
-                thread_word: AtomicU64::new(0),
+                thread_word: ClaimWord::new(),
                 fired: AtomicUsize::new(NONE),
             };
         }
@@ -140,21 +135,17 @@ impl Wait {
         // whose header is live while it runs; only this G writes its own word between
         // waits (peers and timers of older generations only CAS, and fail).
         let g = unsafe { (*m).curg };
-        // SAFETY: as above.
-        let word = unsafe { &(*g).wait };
-        // Relaxed: only this G writes its word between waits.
-        let gen = (word.load(Relaxed) >> GEN_SHIFT).wrapping_add(1) & (u64::MAX >> GEN_SHIFT);
-        // Relaxed: peers learn of this wait only through a queue lock taken after this.
-        word.store(gen << GEN_SHIFT, Relaxed);
+        // SAFETY: as above. Only this G writes its word between waits.
+        let gen = unsafe { (*g).wait.begin() };
         Wait {
             who: Who::G(g),
             gen,
-            thread_word: AtomicU64::new(0),
+            thread_word: ClaimWord::new(),
             fired: AtomicUsize::new(NONE),
         }
     }
 
-    fn word(&self) -> &AtomicU64 {
+    fn word(&self) -> &ClaimWord {
         match self.who {
             // SAFETY: G headers stay mapped while their runtime lives, and a waiting G's
             // runtime lives while the G waits.
@@ -166,7 +157,7 @@ impl Wait {
     /// Claims the wait. Peers call this under the lock of the queue that holds the entry;
     /// the waiter may claim its own wait (a case it found ready, or its own timeout).
     pub(crate) fn try_claim(&self) -> bool {
-        claim(self.word(), self.gen, 0)
+        self.word().claim(self.gen, 0).is_some()
     }
 
     /// Completes a wait the caller claimed: records `case`, then marks it done. The
@@ -181,12 +172,11 @@ impl Wait {
             Who::G(g) => (*g, None),
             Who::Thread(t) => (ptr::null_mut(), Some(t.clone())),
         };
-        // Release publishes `fired` and whatever the claimer wrote into the waiter's
-        // frame; Acquire pairs with the park commit's `fetch_or(PARKED)`.
-        let old = self.word().fetch_or(DONE, AcqRel);
+        // Publishes `fired` and whatever the claimer wrote into the waiter's frame.
+        let parked = self.word().done();
         match thread {
             Some(t) => Wakeup::Thread(t),
-            None if old & PARKED == 0 => Wakeup::None,
+            None if !parked => Wakeup::None,
             None => {
                 let m = m::current();
                 // SAFETY: `g`'s runtime is alive: its G is parked in this wait.
@@ -212,8 +202,7 @@ impl Wait {
             Who::G(g) => self.block_g(g, deadline, cleanup),
             Who::Thread(_) => self.block_thread(deadline),
         }
-        // Acquire pairs with `done`'s Release.
-        let w = self.word().load(Acquire);
+        let w = self.word().load();
         debug_assert!(w & DONE != 0);
         if w & TIMEOUT != 0 {
             Outcome::TimedOut
@@ -249,30 +238,25 @@ impl Wait {
         unsafe { (*g).wait_cleanup = cleanup };
         let _reset = Reset(g);
         let word = self.word();
-        // Acquire pairs with `done`'s Release.
-        while word.load(Acquire) & DONE == 0 {
-            park::park(|_| {
-                // On g0, the G saved: from here a claimer that sees PARKED readies it.
-                word.fetch_or(PARKED, AcqRel) & DONE == 0
-            });
+        while word.load() & DONE == 0 {
+            // On g0, the G saved: from here a claimer that sees PARKED readies it.
+            park::park(|_| word.park_commit());
         }
         // Running again: `checkdead` stops counting this G as waiting (`in_claim_wait`).
-        // A plain store: with DONE set, no claimer or timer writes this word any more.
-        word.store(word.load(Relaxed) & !PARKED, Relaxed);
+        word.unpark();
     }
 
     fn block_thread(&self, deadline: Option<Instant>) {
         let word = &self.thread_word;
         let mut deadline = deadline;
-        // Acquire pairs with `done`'s Release.
-        while word.load(Acquire) & DONE == 0 {
+        while word.load() & DONE == 0 {
             match deadline {
                 None => thread::park(),
                 Some(d) => {
                     let now = Instant::now();
                     if now < d {
                         thread::park_timeout(d - now);
-                    } else if claim(word, self.gen, DONE | TIMEOUT) {
+                    } else if word.claim(self.gen, DONE | TIMEOUT).is_some() {
                         return;
                     } else {
                         // A peer claimed it first: it finishes shortly and unparks us.
@@ -280,27 +264,6 @@ impl Wait {
                     }
                 }
             }
-        }
-    }
-}
-
-/// CAS `gen|0 → gen|CLAIMED|extra`; returns the word before on success.
-fn claim(word: &AtomicU64, gen: u64, extra: u64) -> bool {
-    claim_word(word, gen, extra).is_some()
-}
-
-fn claim_word(word: &AtomicU64, gen: u64, extra: u64) -> Option<u64> {
-    // Relaxed first load: only a hint for the CAS, which carries the ordering.
-    let mut cur = word.load(Relaxed);
-    loop {
-        if cur >> GEN_SHIFT != gen || cur & CLAIMED != 0 {
-            return None;
-        }
-        // AcqRel: Acquire the waiter's setup of this generation (published to us by the
-        // queue lock or the timer heap lock anyway), Release our claim.
-        match word.compare_exchange_weak(cur, cur | CLAIMED | extra, AcqRel, Relaxed) {
-            Ok(old) => return Some(old),
-            Err(now) => cur = now,
         }
     }
 }
@@ -318,7 +281,7 @@ fn timeout_fired(g: *mut G, gen: u64) -> *mut G {
     // SAFETY: G headers stay mapped while their runtime lives, and timers are dropped
     // before it ends.
     let word = unsafe { &(*g).wait };
-    match claim_word(word, gen, DONE | TIMEOUT) {
+    match word.claim(gen, DONE | TIMEOUT) {
         Some(old) if old & PARKED != 0 => g,
         _ => ptr::null_mut(),
     }
@@ -334,7 +297,7 @@ pub(crate) unsafe fn in_claim_wait(g: *const G) -> bool {
     // SAFETY: per the contract.
     // Relaxed: `checkdead` reads it with every M idle, under the scheduler lock; a
     // claimer racing with it is caught by the claim in `claim_for_deadlock`.
-    unsafe { (*g).wait.load(Relaxed) & PARKED != 0 }
+    unsafe { (*g).wait.load_relaxed() & PARKED != 0 }
 }
 
 /// For the deadlock report: claims `g`'s wait if it is parked in one, so no claimer can
@@ -348,18 +311,18 @@ pub(crate) unsafe fn claim_for_deadlock(g: *const G) -> bool {
     let word = unsafe { &(*g).wait };
     // Acquire pairs with the park commit's `fetch_or(PARKED)`; the claim below carries
     // the ordering that matters.
-    let w = word.load(Acquire);
+    let w = word.load();
     if w & PARKED == 0 {
         return true;
     }
-    claim_word(word, w >> GEN_SHIFT, DONE).is_some()
+    word.claim(w >> GEN_SHIFT, DONE).is_some()
 }
 
 /// Whether a wait timer can no longer claim its wait (for pruning timer heaps).
 fn timeout_stale(g: *mut G, gen: u64) -> bool {
     // SAFETY: as in `timeout_fired`.
     // Relaxed: a pruning hint; a timer kept by mistake fires and claims nothing.
-    let w = unsafe { (*g).wait.load(Relaxed) };
+    let w = unsafe { (*g).wait.load_relaxed() };
     w >> GEN_SHIFT != gen || w & CLAIMED != 0
 }
 
@@ -503,7 +466,7 @@ impl Wait {
     fn claimable(&self) -> bool {
         // Acquire pairs with a claimer's AcqRel CAS (the caller holds the queue lock,
         // which orders the waiter's setup anyway).
-        let w = self.word().load(Acquire);
+        let w = self.word().load();
         w >> GEN_SHIFT == self.gen && w & CLAIMED == 0
     }
 }
