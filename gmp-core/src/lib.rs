@@ -59,11 +59,13 @@
 mod arch;
 pub mod chan;
 mod clock;
+pub mod debug;
 mod proc;
 mod runtime;
 mod signal;
 mod spinlock;
 pub mod sync;
+mod unwind;
 
 pub use proc::{
     blocking, park_forever, sleep, spawn, yield_now, Builder, JoinHandle, Stats,

@@ -313,7 +313,7 @@ impl PollDesc {
             n
         });
         s.netpoll.waiters.fetch_add(1, SeqCst);
-        park::park(|g| {
+        park::park(super::traceback::WaitReason::IoWait, |g| {
             // Release publishes the parked G to `unblock`'s Acquire. Acquire (both ways):
             // a failed commit read the waker's READY or 0, and the G then goes on with
             // what the waker published before it (`unblock`'s Release).

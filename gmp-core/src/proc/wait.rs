@@ -28,6 +28,7 @@ use super::g::G;
 use super::m;
 use super::park;
 use super::timer::{self, Timer, TimerFunc};
+pub(crate) use super::traceback::WaitReason;
 use crate::clock::{nanotime, NEVER};
 use std::cell::Cell;
 use std::ptr;
@@ -62,6 +63,8 @@ enum Who {
 /// while entries point at it.
 pub(crate) struct Wait {
     who: Who,
+    /// What a goroutine dump shows while it waits.
+    why: WaitReason,
     gen: u64,
     /// A thread's claim word (a goroutine uses its G header's).
     thread_word: AtomicU64,
@@ -125,12 +128,13 @@ impl Wakeup {
 }
 
 impl Wait {
-    /// Starts a new wait for the calling goroutine or thread.
-    pub(crate) fn new() -> Wait {
+    /// Starts a new wait for the calling goroutine or thread, waiting for `why`.
+    pub(crate) fn new(why: WaitReason) -> Wait {
         let m = m::current();
         if m.is_null() {
             return Wait {
                 who: Who::Thread(thread::current()),
+                why,
                 gen: 0,
                 thread_word: AtomicU64::new(0),
                 fired: AtomicUsize::new(NONE),
@@ -148,6 +152,7 @@ impl Wait {
         word.store(gen << GEN_SHIFT, Relaxed);
         Wait {
             who: Who::G(g),
+            why,
             gen,
             thread_word: AtomicU64::new(0),
             fired: AtomicUsize::new(NONE),
@@ -251,7 +256,7 @@ impl Wait {
         let word = self.word();
         // Acquire pairs with `done`'s Release.
         while word.load(Acquire) & DONE == 0 {
-            park::park(|_| {
+            park::park(self.why, |_| {
                 // On g0, the G saved: from here a claimer that sees PARKED readies it.
                 word.fetch_or(PARKED, AcqRel) & DONE == 0
             });
