@@ -31,6 +31,8 @@ fn park_in_select(a: gmp::chan::Receiver<u32>, b: gmp::chan::Receiver<u32>) {
 #[inline(never)]
 fn park_in_sleep() {
     gmp::sleep(Duration::from_secs(3600));
+    // Not a tail call: this frame stays on the stack under `sleep`.
+    black_box(());
 }
 
 #[inline(never)]
@@ -157,7 +159,7 @@ fn dump_shows_reason_function_and_creator_of_each_goroutine() {
             );
         }
         // A spawned function item: its creator is named as such.
-        let b = block_with(&dump, "goroutine_dump::park_in_sleep").unwrap();
+        let b = block_with(&dump, "goroutine_dump::park_in_sleep(...)").unwrap();
         assert!(b.contains("created by spawn of goroutine_dump::park_in_sleep in goroutine 1"), "{b}");
         // The join's target, parked in a closure, is created by this test.
         // The spinner runs on another M: stack unavailable, and the dump did not wait.

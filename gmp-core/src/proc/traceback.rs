@@ -41,7 +41,7 @@ use crate::clock::nanotime;
 use crate::unwind;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{fence, AtomicU64, Ordering::*};
+use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 
 /// Why a goroutine waits, in Go's words where gmp has the same thing (`waitReason` in
 /// Go's runtime2.go). Stored in a byte of [`GTrace`]'s word by `park`, whose every
@@ -427,5 +427,76 @@ pub(super) fn print_deadlock() {
     };
     if let (true, Some(f)) = (enabled(s), ON_DEADLOCK.get()) {
         f();
+    }
+}
+
+// ---- for debuggers ---------------------------------------------------------------------
+
+/// A stack chunk as a debugger reads it (`gmp-gdb.py`): `[guard page][stack]` slots of
+/// `slot` bytes from `base`, each stack's G header at its top. `len` is 0 once the chunk
+/// is unmapped (records are never freed: a debugger may be reading the list).
+#[repr(C)]
+pub(super) struct DebugChunk {
+    base: AtomicUsize,
+    len: AtomicUsize,
+    slot: usize,
+    next: *const DebugChunk,
+}
+
+/// Every stack chunk of every runtime, newest first: what `gmp-gdb.py` walks to find
+/// the goroutines (Go's script walks `runtime.allgs`). C layout, by symbol name.
+#[no_mangle]
+#[used]
+static gmp_core_debug_chunks: AtomicPtr<DebugChunk> = AtomicPtr::new(ptr::null_mut());
+
+/// What `gmp-gdb.py` needs of the G header's layout: a version, then the header's size
+/// and the offsets of `sched` (the Gobuf: sp, pc, bp, bx), `status`, `seq`, `id`, the
+/// wait word (reason in its low byte) and `locked_m`.
+#[no_mangle]
+#[used]
+static gmp_core_debug_layout: [u64; 8] = [
+    1,
+    HEADER as u64,
+    std::mem::offset_of!(G, sched) as u64,
+    std::mem::offset_of!(G, status) as u64,
+    std::mem::offset_of!(G, seq) as u64,
+    std::mem::offset_of!(G, id) as u64,
+    (std::mem::offset_of!(G, trace) + std::mem::offset_of!(GTrace, wait)) as u64,
+    std::mem::offset_of!(G, locked_m) as u64,
+];
+
+/// Lists a chunk mapped for stacks (`mapped`), or marks it unmapped.
+pub(super) fn debug_chunk(base: usize, len: usize, slot: usize, mapped: bool) {
+    // Keeps the layout table in the binary: the linker drops what no code references.
+    std::hint::black_box(&gmp_core_debug_layout);
+    if !mapped {
+        // Relaxed load: a list walk; the Release store below publishes nothing new.
+        let mut c = gmp_core_debug_chunks.load(Acquire);
+        while !c.is_null() {
+            // SAFETY: records are leaked, never freed.
+            let r = unsafe { &*c };
+            if r.base.load(Relaxed) == base {
+                r.len.store(0, Release);
+                return;
+            }
+            c = r.next.cast_mut();
+        }
+        return;
+    }
+    let rec = Box::leak(Box::new(DebugChunk {
+        base: AtomicUsize::new(base),
+        len: AtomicUsize::new(len),
+        slot,
+        next: ptr::null(),
+    }));
+    // Acquire/Release: a push onto a Treiber stack; the CAS publishes the record's
+    // fields to whoever loads the head after it (a walk in `debug_chunk`).
+    let mut head = gmp_core_debug_chunks.load(Acquire);
+    loop {
+        rec.next = head;
+        match gmp_core_debug_chunks.compare_exchange_weak(head, rec, AcqRel, Acquire) {
+            Ok(_) => return,
+            Err(h) => head = h,
+        }
     }
 }
