@@ -216,7 +216,7 @@ fn grouped_dump_of_100k_parked_goroutines_is_one_group() {
         println!("grouped dump of {N} parked goroutines: {:?}", t.elapsed());
         let first_group = g.lines().nth(1).unwrap();
         assert!(first_group.starts_with(&format!("{N} @ 0x")), "{g}");
-        let block = g.split("\n\n").nth(0).unwrap();
+        let block = g.split("\n\n").next().unwrap();
         assert!(block.contains("# [chan receive]"), "{block}");
         assert!(block.contains("goroutine_dump::parked_worker"), "{block}");
         let t = Instant::now();
@@ -265,7 +265,8 @@ fn sigquit_prints_the_dump_and_exits_with_status_2() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", out.describe());
     assert!(out.stderr.contains("SIGQUIT: quit"), "{}", out.describe());
-    let b = block_with(&out.stderr, "goroutine_dump::park_on_chan").expect(&out.describe());
+    let b = block_with(&out.stderr, "goroutine_dump::park_on_chan")
+        .unwrap_or_else(|| panic!("{}", out.describe()));
     assert!(b.contains("[chan receive]:"), "{}", out.describe());
     assert!(out.stderr.contains("goroutine 1 ["), "{}", out.describe());
     // GMP_TRACEBACK=none: the same exit, no goroutines.
@@ -308,7 +309,8 @@ fn deadlock_report_prints_the_dump() {
         "{}",
         out.describe()
     );
-    let b = block_with(e, "goroutine_dump::park_for_good").expect(&out.describe());
+    let b = block_with(e, "goroutine_dump::park_for_good")
+        .unwrap_or_else(|| panic!("{}", out.describe()));
     assert!(b.contains("[park forever]:"), "{}", out.describe());
     // The main goroutine's frames show where it waited.
     let main = block_with(e, "goroutine 1 [running]").unwrap();

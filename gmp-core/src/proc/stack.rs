@@ -328,9 +328,9 @@ impl Drop for StackPool {
     fn drop(&mut self) {
         let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
         for c in inner.chunks.drain(..) {
+            super::traceback::debug_chunk(c.base, c.len, self.slot, false);
             // SAFETY: the runtime drops its pools only after every M has exited, so no
             // thread runs on these stacks any more.
-            super::traceback::debug_chunk(c.base, c.len, self.slot, false);
             unsafe { libc::munmap(c.base as *mut _, c.len) };
         }
     }

@@ -470,13 +470,14 @@ pub(super) fn debug_chunk(base: usize, len: usize, slot: usize, mapped: bool) {
     // Keeps the layout table in the binary: the linker drops what no code references.
     std::hint::black_box(&gmp_core_debug_layout);
     if !mapped {
-        // Relaxed load: a list walk; the Release store below publishes nothing new.
+        // Acquire: pairs with the push's CAS, which published the records' fields.
         let mut c = gmp_core_debug_chunks.load(Acquire);
         while !c.is_null() {
             // SAFETY: records are leaked, never freed.
             let r = unsafe { &*c };
             if r.base.load(Relaxed) == base {
-                r.len.store(0, Release);
+                // Relaxed: only a debugger reads it, with the process stopped.
+                r.len.store(0, Relaxed);
                 return;
             }
             c = r.next.cast_mut();
