@@ -316,3 +316,81 @@ fn deadlock_report_prints_the_dump() {
     let main = block_with(e, "goroutine 1 [running]").unwrap();
     assert!(main.contains("JoinHandle<T>::join"), "{}", out.describe());
 }
+
+/// Every goroutine block of a dump is well formed: a header, and for a goroutine other
+/// than the caller, frames that start at the switch (`mcall`) or none at all.
+fn check_well_formed(dump: &str) -> usize {
+    let mut n = 0;
+    for b in dump.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        // Called outside a runtime, each runtime's section starts with `runtime N:`.
+        let mut lines = b.lines().skip_while(|l| l.starts_with("runtime "));
+        let Some(head) = lines.next() else { continue };
+        assert!(
+            head.starts_with("goroutine ") && head.ends_with("]:"),
+            "{head}\n{b}"
+        );
+        if head.contains("[running]") {
+            continue;
+        }
+        if let Some(first) = lines
+            .next()
+            .filter(|l| !l.starts_with('\t') && !l.starts_with("created by"))
+        {
+            assert!(first.starts_with("gmp_core::arch::x86_64::mcall"), "{b}");
+        }
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn dumps_while_goroutines_park_wake_spawn_and_exit() {
+    let _w = Watchdog::new("dump under churn", Duration::from_secs(120));
+    gmp::Runtime::builder().procs(2).run(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut hs = Vec::new();
+        for _ in 0..4 {
+            let stop = stop.clone();
+            hs.push(gmp::spawn(move || {
+                while !stop.load(SeqCst) {
+                    // Short-lived goroutines that ping-pong, yield and exit.
+                    let (tx, rx) = gmp::chan::bounded::<u32>(0);
+                    let h = gmp::spawn(move || {
+                        for i in 0..50 {
+                            tx.send(i).unwrap();
+                            gmp::yield_now();
+                        }
+                    });
+                    while rx.recv().is_ok() {}
+                    h.join().unwrap();
+                }
+            }));
+        }
+        // From a plain thread too: the dump of a runtime it is not part of.
+        let outside = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(SeqCst) {
+                    check_well_formed(&gmp::debug::goroutines());
+                    n += 1;
+                }
+                n
+            })
+        };
+        let t = Instant::now();
+        let mut dumps = 0;
+        while t.elapsed() < Duration::from_secs(2) {
+            check_well_formed(&gmp::debug::goroutines());
+            assert!(gmp::debug::goroutines_grouped().starts_with("goroutine profile: total "));
+            dumps += 1;
+        }
+        stop.store(true, SeqCst);
+        for h in hs {
+            h.join().unwrap();
+        }
+        let n = outside.join().unwrap();
+        println!("{dumps} dumps from a goroutine, {n} from a plain thread, under churn");
+        assert!(dumps > 0 && n > 0);
+    });
+}

@@ -54,7 +54,7 @@ impl Traceback {
 /// ```
 /// # use gmp_core as gmp;
 /// gmp::run(|| {
-///     let (tx, rx) = gmp::chan::<u32>(0);
+///     let (tx, rx) = gmp::chan::bounded::<u32>(0);
 ///     let h = gmp::spawn(move || rx.recv());
 ///     while !gmp::debug::goroutines().contains("[chan receive]") {
 ///         gmp::yield_now();
