@@ -394,3 +394,55 @@ fn dumps_while_goroutines_park_wake_spawn_and_exit() {
         assert!(dumps > 0 && n > 0);
     });
 }
+
+/// Never-ending recursion with 1 KiB of locals per frame.
+#[inline(never)]
+fn recurse_forever(n: u64) -> u64 {
+    let mut buf = [0u8; 1024];
+    buf[(n % 1024) as usize] = n as u8;
+    black_box(&mut buf);
+    if black_box(n) == u64::MAX {
+        return 0;
+    }
+    recurse_forever(n + 1).wrapping_add(black_box(buf[(n % 1024) as usize]) as u64)
+}
+
+#[test]
+fn stack_overflow_lists_the_goroutines() {
+    if common::child_mode().is_some() {
+        gmp::run(|| {
+            let (_tx, rx) = gmp::chan::bounded::<u32>(0);
+            let _h = gmp::spawn(move || park_on_chan(rx));
+            while !gmp::debug::goroutines().contains("[chan receive]") {
+                gmp::sleep(Duration::from_millis(5));
+            }
+            let h = gmp::Builder::new()
+                .stack_size(64 << 10)
+                .spawn(|| black_box(recurse_forever(0)))
+                .unwrap();
+            let _ = h.join();
+        });
+        return;
+    }
+    let name = "stack_overflow_lists_the_goroutines";
+    let out = common::run_child(
+        name,
+        "overflow",
+        &[("GMP_TRACEBACK", None)],
+        Duration::from_secs(60),
+    );
+    let e = &out.stderr;
+    assert!(
+        e.contains("overflowed its stack of 64 KiB"),
+        "{}",
+        out.describe()
+    );
+    let b = block_with(e, "[chan receive]:").unwrap_or_else(|| panic!("{}", out.describe()));
+    assert!(
+        b.contains("created by goroutine_dump::stack_overflow_lists_the_goroutines in goroutine 1\n\ttests/goroutine_dump.rs:"),
+        "{}",
+        out.describe()
+    );
+    assert!(e.contains("goroutine 1 [join]:"), "{}", out.describe());
+    assert!(e.contains(" [running]:"), "{}", out.describe());
+}

@@ -213,6 +213,7 @@ impl RuntimeBuilder {
             self.max_threads
         );
         signal::install_overflow_handler(stack::guard_hit);
+        signal::set_overflow_dump(crate::proc::traceback::write_signal_safe);
         handoff::init_barrier();
         // `NEVER` (u64::MAX ns, 584 years) for "no limit".
         let keep_alive = u64::try_from(self.thread_keep_alive.as_nanos()).unwrap_or(NEVER);

@@ -15,7 +15,9 @@
 //! (`proc/stack.rs`). The handler runs on the thread's alternate signal stack (the
 //! goroutine's own stack is exhausted), asks the runtime whether the fault address is
 //! the running goroutine's guard page, writes `goroutine N "name" overflowed its stack of
-//! K KiB` with `write(2)` and aborts. Any other SIGSEGV goes to the handler that was
+//! K KiB` with `write(2)`, then every goroutine's id, state or wait reason and creator
+//! (`traceback::write_signal_safe`, which reads the lock-free chunk list; frames would
+//! need an allocating unwinder and symbolizer), and aborts. Any other SIGSEGV goes to the handler that was
 //! installed before ours, so std's report of a thread's own stack overflow keeps working.
 //!
 //! Everything the handler does is async-signal-safe: a lock-free read of the running G
@@ -40,6 +42,17 @@ pub(crate) struct Overflow {
 pub(crate) type GuardHit = fn(addr: usize) -> Option<Overflow>;
 
 static GUARD_HIT: OnceLock<GuardHit> = OnceLock::new();
+
+/// Writes the goroutine list after an overflow report (async-signal-safe; registered
+/// by the runtime: `traceback::write_signal_safe`).
+pub(crate) type OverflowDump = fn(&mut dyn FnMut(&[u8]));
+
+static OVERFLOW_DUMP: OnceLock<OverflowDump> = OnceLock::new();
+
+/// Registers what an overflow report prints after its line.
+pub(crate) fn set_overflow_dump(f: OverflowDump) {
+    let _ = OVERFLOW_DUMP.set(f);
+}
 
 static INSTALL: Once = Once::new();
 // SAFETY: all-zero is a valid `sigaction` (SIG_DFL, empty mask, no flags).
@@ -197,6 +210,10 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some(o) = GUARD_HIT.get().and_then(|hit| hit(addr)) {
         report_overflow(o.id, o.name, o.stack_kib);
+        if let Some(dump) = OVERFLOW_DUMP.get() {
+            write_all(b"\n");
+            dump(&mut |b| write_all(b));
+        }
         // SAFETY: abort is async-signal-safe.
         unsafe { libc::abort() };
     }

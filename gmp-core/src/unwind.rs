@@ -17,9 +17,6 @@
 //!
 //! [framehop]: https://docs.rs/framehop
 
-/// The most frames a walk returns (a deeper stack is cut, as Go cuts at 100).
-pub(crate) const MAX_FRAMES: usize = 100;
-
 /// One source-level frame at a code address (several, when calls were inlined).
 #[derive(Clone, Debug)]
 pub(crate) struct Sym {
@@ -31,12 +28,15 @@ pub(crate) struct Sym {
 
 #[cfg(feature = "traceback")]
 mod imp {
-    use super::{Sym, MAX_FRAMES};
+    use super::Sym;
     use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
     use framehop::{ExplicitModuleSectionInfo, Module, Unwinder};
     use std::sync::OnceLock;
 
     type Native = UnwinderX86_64<&'static [u8]>;
+
+    /// The most frames a walk returns (a deeper stack is cut, as Go cuts at 100).
+    const MAX_FRAMES: usize = 100;
 
     /// The unwinder's rule cache, reused across the walks of one dump.
     pub(crate) struct Cache(CacheX86_64);

@@ -501,3 +501,84 @@ pub(super) fn debug_chunk(base: usize, len: usize, slot: usize, mapped: bool) {
         }
     }
 }
+
+/// The goroutine list a stack overflow prints, from the SIGSEGV handler: each
+/// goroutine's id, state or wait reason and creator, without frames (walking and naming
+/// them allocates). Async-signal-safe: it reads the lock-free chunk list and the G
+/// headers (mapped while their runtime lives) and writes through `out` only. Skips the
+/// runtimes whose traceback is off.
+pub(crate) fn write_signal_safe(out: &mut dyn FnMut(&[u8])) {
+    // Acquire: pairs with the push's CAS in `debug_chunk`.
+    let mut c = gmp_core_debug_chunks.load(Acquire);
+    while !c.is_null() {
+        // SAFETY: chunk records are leaked, never freed.
+        let r = unsafe { &*c };
+        // Relaxed: a snapshot; a chunk unmapped meanwhile is the rare race this cannot
+        // exclude without a lock (the process is aborting).
+        let (base, len) = (r.base.load(Relaxed), r.len.load(Relaxed));
+        let mut at = base;
+        while len != 0 && at + r.slot <= base + len {
+            write_header((at + r.slot - HEADER) as *const G, out);
+            at += r.slot;
+        }
+        c = r.next.cast_mut();
+    }
+}
+
+fn write_header(g: *const G, out: &mut dyn FnMut(&[u8])) {
+    // SAFETY: a slot's header is mapped (see `write_signal_safe`); fields are read as
+    // values.
+    unsafe {
+        // Relaxed: a best-effort picture from a signal handler.
+        let status = (*g).status.load(Relaxed);
+        if !matches!(status, G_RUNNABLE | G_RUNNING | G_WAITING) {
+            return;
+        }
+        let rt = ptr::read_volatile(&(*g).rt);
+        if rt.is_null() || !enabled(&*rt) {
+            return;
+        }
+        let running = (*g).seq.load(Relaxed) & 1 == 1;
+        let why = WaitReason::from_u8((*g).trace.wait.load(Relaxed) as u8);
+        out(b"goroutine ");
+        write_num(ptr::read_volatile(&(*g).id), out);
+        out(b" [");
+        out(match (running, status) {
+            (true, _) => b"running",
+            (false, G_WAITING) => why.as_str().as_bytes(),
+            _ => b"runnable",
+        });
+        out(b"]:\n");
+        if let Some(at) = ptr::read_volatile(&(*g).trace.created_at) {
+            out(b"created by ");
+            let by = ptr::read_volatile(&(*g).trace.created_by);
+            let mut name = by;
+            while let Some(n) = name.strip_suffix("::{{closure}}") {
+                name = n;
+            }
+            out(name.as_bytes());
+            out(b" in goroutine ");
+            write_num(ptr::read_volatile(&(*g).trace.parent), out);
+            out(b"\n\t");
+            out(at.file().as_bytes());
+            out(b":");
+            write_num(u64::from(at.line()), out);
+            out(b"\n");
+        }
+        out(b"\n");
+    }
+}
+
+fn write_num(mut v: u64, out: &mut dyn FnMut(&[u8])) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out(&digits[i..]);
+}
