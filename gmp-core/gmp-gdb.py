@@ -200,6 +200,8 @@ def user_function(g):
                 break
             name = f.name() or "?"
             if name.startswith("gmp_core_g_trampoline"):
+                if first is None:
+                    return "(not started)"
                 break
             first = first or name
             if not name.startswith(RUNTIME_PREFIXES):
