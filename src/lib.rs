@@ -4,9 +4,9 @@
 // gmp-core's public API, listed one by one: a glob would also re-export its hidden
 // internals (`gmp_core::__private`, what gmp-net and the `select!` macro use).
 pub use gmp_core::{
-    blocking, chan, in_runtime, park_forever, run, select, sleep, spawn, stats, sync, yield_now,
-    Builder, JoinHandle, Runtime, RuntimeBuilder, Stats, DEFAULT_STACK_SIZE, MAX_STACK_SIZE,
-    MIN_STACK_SIZE,
+    blocking, chan, debug, in_runtime, park_forever, run, select, sleep, spawn, stats, sync,
+    yield_now, Builder, JoinHandle, Runtime, RuntimeBuilder, Stats, DEFAULT_STACK_SIZE,
+    MAX_STACK_SIZE, MIN_STACK_SIZE,
 };
 
 /// Blocking-style sockets: see the `gmp-net` crate.

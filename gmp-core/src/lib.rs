@@ -52,6 +52,9 @@
 //! The FP environment (MXCSR, x87 control word) is not saved per goroutine: a goroutine
 //! must not change rounding modes or exception masks.
 
+// gdb's goroutine commands (`info goroutines`, `goroutine <id> bt`), embedded in every
+// binary that links gmp: gdb loads it from `.debug_gdb_scripts` (see gmp-gdb.py).
+#![debugger_visualizer(gdb_script_file = "../gmp-gdb.py")]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
@@ -59,12 +62,14 @@
 mod arch;
 pub mod chan;
 mod clock;
+pub mod debug;
 mod proc;
 mod runtime;
 mod signal;
 mod spinlock;
 pub mod sync;
 mod sync_atomic;
+mod unwind;
 mod valgrind;
 mod words;
 

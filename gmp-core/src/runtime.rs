@@ -17,6 +17,7 @@
 //! keeps its M, and so `run`, from finishing.
 
 use crate::clock::NEVER;
+use crate::debug::{self, Traceback};
 use crate::proc::handoff;
 use crate::proc::m;
 use crate::proc::sched::{self, Sched, Stats};
@@ -50,6 +51,7 @@ impl Runtime {
             stack_size: stack::DEFAULT_STACK_SIZE,
             max_threads: DEFAULT_MAX_THREADS,
             thread_keep_alive: DEFAULT_THREAD_KEEP_ALIVE,
+            traceback: None,
         }
     }
 }
@@ -75,6 +77,7 @@ pub struct RuntimeBuilder {
     stack_size: usize,
     max_threads: usize,
     thread_keep_alive: Duration,
+    traceback: Option<Traceback>,
 }
 
 /// Default for [`RuntimeBuilder::max_threads`] (Go's `debug.SetMaxThreads` default).
@@ -164,6 +167,21 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether SIGQUIT, the deadlock report and a stack overflow print this runtime's
+    /// goroutines ([`Traceback`]). Default: `GMP_TRACEBACK` (`none` or `all`) if set,
+    /// else `All`; a value set here wins over `GMP_TRACEBACK`.
+    ///
+    /// ```
+    /// use gmp_core::debug::Traceback;
+    /// gmp_core::Runtime::builder()
+    ///     .traceback(Traceback::None)
+    ///     .run(|| assert!(gmp_core::debug::goroutines().starts_with("goroutine 1 [running]")));
+    /// ```
+    pub fn traceback(mut self, t: Traceback) -> Self {
+        self.traceback = Some(t);
+        self
+    }
+
     /// Runs `f` as the main goroutine and returns its value once it returns. A panic in
     /// `f` comes out of `run`.
     ///
@@ -195,6 +213,7 @@ impl RuntimeBuilder {
             self.max_threads
         );
         signal::install_overflow_handler(stack::guard_hit);
+        signal::set_overflow_dump(crate::proc::traceback::write_signal_safe);
         handoff::init_barrier();
         // `NEVER` (u64::MAX ns, 584 years) for "no limit".
         let keep_alive = u64::try_from(self.thread_keep_alive.as_nanos()).unwrap_or(NEVER);
@@ -205,7 +224,9 @@ impl RuntimeBuilder {
             keep_alive,
         ));
         let s: &Sched = &s;
+        debug::init(s, self.traceback);
         sched::set_live(s, true);
+        signal::quit_runtime(true);
 
         let mut out: Option<T> = None;
         let out_ptr = &mut out as *mut Option<T> as usize;
@@ -231,6 +252,7 @@ impl RuntimeBuilder {
 
         let result = main.join();
         sched::shutdown(s);
+        signal::quit_runtime(false);
         match result {
             Ok(()) => out.take().expect("the main goroutine returned a value"),
             Err(e) => panic::resume_unwind(e),

@@ -1,11 +1,23 @@
-//! Signals: the SIGSEGV handler that reports a goroutine's stack overflow by name, and
-//! the alternate signal stacks it runs on.
+//! Signals: the SIGSEGV handler that reports a goroutine's stack overflow by name, the
+//! SIGQUIT handler that has the goroutines dumped and the process exit with status 2 (as
+//! Go's), and the alternate signal stacks they run on.
+//!
+//! SIGQUIT: the handler only sets a flag; every runtime's sysmon looks at it on each
+//! tick (10 ms) and the first to take it prints the dump the runtime registered
+//! (`debug.rs`) and calls `_exit(2)`. A dump allocates, symbolizes and takes locks, which
+//! a signal handler may not, and a thread of its own would count against `checkdead`'s
+//! rule that the process holds only the runtime's threads. With no runtime running the
+//! handler itself writes `SIGQUIT: quit` and exits. The handler is installed only over
+//! the default disposition: a program's own SIGQUIT handler (or `gmp::net::signal`'s,
+//! installed later) wins.
 //!
 //! A goroutine that runs off the bottom of its stack hits the guard page below it
 //! (`proc/stack.rs`). The handler runs on the thread's alternate signal stack (the
 //! goroutine's own stack is exhausted), asks the runtime whether the fault address is
 //! the running goroutine's guard page, writes `goroutine N "name" overflowed its stack of
-//! K KiB` with `write(2)` and aborts. Any other SIGSEGV goes to the handler that was
+//! K KiB` with `write(2)`, then every goroutine's id, state or wait reason and creator
+//! (`traceback::write_signal_safe`, which reads the lock-free chunk list; frames would
+//! need an allocating unwinder and symbolizer), and aborts. Any other SIGSEGV goes to the handler that was
 //! installed before ours, so std's report of a thread's own stack overflow keeps working.
 //!
 //! Everything the handler does is async-signal-safe: a lock-free read of the running G
@@ -15,6 +27,7 @@
 //! arrives.
 
 use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Once, OnceLock};
 
 /// A goroutine whose stack overflowed: what the report names.
@@ -29,6 +42,17 @@ pub(crate) struct Overflow {
 pub(crate) type GuardHit = fn(addr: usize) -> Option<Overflow>;
 
 static GUARD_HIT: OnceLock<GuardHit> = OnceLock::new();
+
+/// Writes the goroutine list after an overflow report (async-signal-safe; registered
+/// by the runtime: `traceback::write_signal_safe`).
+pub(crate) type OverflowDump = fn(&mut dyn FnMut(&[u8]));
+
+static OVERFLOW_DUMP: OnceLock<OverflowDump> = OnceLock::new();
+
+/// Registers what an overflow report prints after its line.
+pub(crate) fn set_overflow_dump(f: OverflowDump) {
+    let _ = OVERFLOW_DUMP.set(f);
+}
 
 static INSTALL: Once = Once::new();
 // SAFETY: all-zero is a valid `sigaction` (SIG_DFL, empty mask, no flags).
@@ -51,6 +75,85 @@ pub(crate) fn install_overflow_handler(guard_hit: GuardHit) {
             libc::sigaction(libc::SIGSEGV, &sa, ptr::null_mut());
         }
     });
+}
+
+static QUIT_INSTALL: Once = Once::new();
+/// SIGQUIT arrived and no sysmon has taken it yet.
+static QUIT_PENDING: AtomicBool = AtomicBool::new(false);
+/// Runtimes running (whose sysmon will look at `QUIT_PENDING`).
+static QUIT_RUNTIMES: AtomicUsize = AtomicUsize::new(0);
+/// Prints the dump SIGQUIT asks for (`debug::print_quit`).
+static QUIT_DUMP: OnceLock<fn()> = OnceLock::new();
+
+/// Installs the SIGQUIT handler once per process, if SIGQUIT has its default
+/// disposition, with `dump` as what prints the goroutines.
+pub(crate) fn install_quit_handler(dump: fn()) {
+    QUIT_INSTALL.call_once(|| {
+        let _ = QUIT_DUMP.set(dump);
+        // SAFETY: plain sigaction calls on zeroed (valid) structures.
+        unsafe {
+            let mut cur: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGQUIT, ptr::null(), &mut cur);
+            if cur.sa_sigaction != libc::SIG_DFL {
+                return;
+            }
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_quit as *const () as usize;
+            sa.sa_flags = libc::SA_ONSTACK | libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGQUIT, &sa, ptr::null_mut());
+        }
+    });
+}
+
+/// A runtime starts (`true`) or has ended (`false`): whether some sysmon will see a
+/// SIGQUIT. A SIGQUIT taken by no sysmon before the last runtime ended is served here.
+pub(crate) fn quit_runtime(running: bool) {
+    if running {
+        QUIT_RUNTIMES.fetch_add(1, SeqCst);
+    } else if QUIT_RUNTIMES.fetch_sub(1, SeqCst) == 1 && QUIT_PENDING.swap(false, SeqCst) {
+        quit_exit(false);
+    }
+}
+
+/// sysmon's tick: serves a pending SIGQUIT (prints the dump, exits with status 2).
+pub(crate) fn poll_quit() {
+    // Relaxed first: the common case reads a flag that is false.
+    if QUIT_PENDING.load(std::sync::atomic::Ordering::Relaxed) && QUIT_PENDING.swap(false, SeqCst) {
+        quit_exit(true);
+    }
+}
+
+fn quit_exit(dump: bool) -> ! {
+    match QUIT_DUMP.get() {
+        Some(f) if dump => f(),
+        _ => write_all(b"SIGQUIT: quit\n"),
+    }
+    // SAFETY: _exit ends the process at once, as Go's exit(2) after a SIGQUIT dump;
+    // nothing needs unwinding or flushing (stderr is unbuffered).
+    unsafe { libc::_exit(2) }
+}
+
+extern "C" fn on_quit(_sig: libc::c_int) {
+    // Async-signal-safe: atomics, write(2), _exit(2).
+    QUIT_PENDING.store(true, SeqCst);
+    if QUIT_RUNTIMES.load(SeqCst) == 0 && QUIT_PENDING.swap(false, SeqCst) {
+        write_all(b"SIGQUIT: quit\n");
+        // SAFETY: async-signal-safe.
+        unsafe { libc::_exit(2) };
+    }
+}
+
+/// `write(2)` of all of `b` to stderr (async-signal-safe).
+fn write_all(mut b: &[u8]) {
+    while !b.is_empty() {
+        // SAFETY: write(2) from a live slice.
+        let n = unsafe { libc::write(2, b.as_ptr().cast(), b.len()) };
+        if n <= 0 {
+            return;
+        }
+        b = &b[n as usize..];
+    }
 }
 
 /// Makes sure this thread has an alternate signal stack (std gives its threads one only
@@ -107,6 +210,10 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some(o) = GUARD_HIT.get().and_then(|hit| hit(addr)) {
         report_overflow(o.id, o.name, o.stack_kib);
+        if let Some(dump) = OVERFLOW_DUMP.get() {
+            write_all(b"\n");
+            dump(&mut |b| write_all(b));
+        }
         // SAFETY: abort is async-signal-safe.
         unsafe { libc::abort() };
     }

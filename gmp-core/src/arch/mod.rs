@@ -3,4 +3,6 @@
 
 mod x86_64;
 
-pub(crate) use x86_64::{gogo, mcall, mstart, prepare_fresh, sp, valgrind_request, Gobuf};
+pub(crate) use x86_64::{
+    gogo, is_fresh, mcall, mstart, prepare_fresh, sp, valgrind_request, Gobuf,
+};

@@ -239,6 +239,12 @@ pub(crate) fn prepare_fresh(buf: &mut Gobuf, sp: usize, entry: GEntry, arg: usiz
     buf.bx = arg;
 }
 
+/// Whether `buf` is a fresh context from [`prepare_fresh`] that never ran (its PC is
+/// the trampoline's first instruction, not a resume point inside `mcall`).
+pub(crate) fn is_fresh(buf: &Gobuf) -> bool {
+    buf.pc == gmp_core_g_trampoline_v0 as *const () as usize
+}
+
 unsafe extern "C" {
     /// Defined in the `global_asm!` below: `entry(arg)`, with `entry` in rbp and `arg`
     /// in rbx, a zeroed frame pointer and CFI that ends unwinding here.

@@ -6,7 +6,7 @@
 //! sender. Every handover happens under the lock; wake-ups run after it is released.
 //! The lock is held for a few dozen instructions and never across a park.
 
-use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, WaitReason, Wakeup};
 use crate::spinlock::{SpinGuard, SpinLock};
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
@@ -279,7 +279,7 @@ impl<T> Chan<T> {
             Until::Forever => None,
         };
         let mut slot = Some(v);
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::ChanSend);
         let e = Entry::new(&wait, &mut slot as *mut Option<T> as *mut u8, 0);
         g.sendq.push(&e);
         drop(g);
@@ -312,7 +312,7 @@ impl<T> Chan<T> {
             Until::Forever => None,
         };
         let mut slot: Option<T> = None;
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::ChanReceive);
         let e = Entry::new(&wait, &mut slot as *mut Option<T> as *mut u8, 0);
         g.recvq.push(&e);
         drop(g);

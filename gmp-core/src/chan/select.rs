@@ -13,7 +13,7 @@
 use super::{Failed, Receiver, RecvError, SendError, Sender, Until};
 use crate::proc::m;
 use crate::proc::park;
-use crate::proc::wait::{Entry, Outcome, Wait, NONE};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitReason, NONE};
 use std::time::{Duration, Instant};
 
 /// A `select!` wait, opaque outside the crate.
@@ -288,7 +288,9 @@ pub fn select(cases: &mut [&mut dyn Case], mode: Mode) -> usize {
             // Go: `select {}` blocks forever.
             park::park_or_block_forever();
         }
-        let ctx = Ctx { wait: Wait::new() };
+        let ctx = Ctx {
+            wait: Wait::new(WaitReason::Select),
+        };
         let mut reg = Cases {
             cases: &mut *cases,
             queued: 0,

@@ -46,6 +46,7 @@ use super::p::GRef;
 use super::park::park;
 use super::sched::{Locked, Sched};
 use super::schedule::{startm, wakep};
+use super::traceback::WaitReason;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU8, Ordering::*};
 use std::sync::MutexGuard;
@@ -112,22 +113,27 @@ pub fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
         // sysmon took the P just now: this M holds the permit sysmon took for it.
         return f();
     };
-    // SAFETY: `m` is this thread's M, holding its P inside a section.
+    // SAFETY: `m` is this thread's M, holding its P inside a section, running a G.
+    let g = unsafe { (*m).curg };
+    // SAFETY: as above.
     unsafe { entersyscall(m) };
-    run_released(f)
+    // A dump shows the goroutine `blocking` from here (`run_released` sets it back).
+    super::traceback::set_wait(g, WaitReason::Blocking);
+    run_released(f, g)
 }
 
 /// Runs `f` with the M's P released, then takes one back.
-fn run_released<F: FnOnce() -> R, R>(f: F) -> R {
+fn run_released<F: FnOnce() -> R, R>(f: F, g: *mut G) -> R {
     /// Takes a P back however `f` ends (a panic included, so the unwinding goroutine
     /// and whatever catches it run with a P as usual).
-    struct Exit;
+    struct Exit(*mut G);
     impl Drop for Exit {
         fn drop(&mut self) {
             exitsyscall();
+            super::traceback::set_wait(self.0, WaitReason::None);
         }
     }
-    let _exit = Exit;
+    let _exit = Exit(g);
     f()
 }
 
@@ -321,7 +327,7 @@ pub(super) fn readied(s: &Sched) {
 fn wait_for_thread(s: &'static Sched) {
     let outcome = AtomicU8::new(WAITING);
     let at = &outcome as *const AtomicU8;
-    park(|g| {
+    park(super::traceback::WaitReason::Blocking, |g| {
         let mut l = s.lock();
         // A permit came free since `entersyscall` looked, and nobody queued.
         if take_permit(s, &mut l) {

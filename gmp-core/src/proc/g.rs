@@ -24,6 +24,7 @@
 use super::p::{GFREE_MAX, P};
 use super::sched::Sched;
 use super::stack::{Stack, StackPool};
+use super::traceback::GTrace;
 use crate::arch::Gobuf;
 use std::io;
 use std::mem::size_of;
@@ -46,6 +47,10 @@ pub(crate) struct G {
     /// which carry the happens-before; `checkdead` and the shutdown sweep read it only
     /// when those have already quiesced every M.
     pub(super) status: AtomicU32,
+    /// Odd while an M runs this G or rewrites its header, even while it is saved: the
+    /// seqlock word a goroutine dump validates its reads with (`traceback.rs`). In the
+    /// padding after `status`, on the line every switch touches anyway.
+    pub(super) seq: AtomicU32,
     /// While this G is parked mid-unwind: the M it must resume on (`lockedm.rs`), else
     /// null. Next to `status`, on the line every switch touches, because `schedule`
     /// reads it for every G it dequeues. Set by the G's own M before the G can be woken
@@ -76,6 +81,8 @@ pub(crate) struct G {
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
     pub(super) wait_cleanup: Option<super::wait::Cleanup>,
+    /// Why it waits, since when, and who spawned it where (`traceback.rs`).
+    pub(super) trace: GTrace,
 }
 
 /// Bytes reserved at the top of a stack for the header.
@@ -91,6 +98,7 @@ impl G {
             g.write(G {
                 sched: Gobuf::default(),
                 status: AtomicU32::new(G_IDLE),
+                seq: AtomicU32::new(0),
                 locked_m: AtomicPtr::new(ptr::null_mut()),
                 deadlocked: AtomicBool::new(false),
                 id: 0,
@@ -104,6 +112,7 @@ impl G {
                 min_sp: stack.hi,
                 wait: crate::words::claim::ClaimWord::new(),
                 wait_cleanup: None,
+                trace: GTrace::new(),
             });
         }
         g
@@ -181,6 +190,7 @@ fn carve_gs(pool: &StackPool, p: Option<&P>) -> io::Result<*mut G> {
 pub(super) fn gfput(s: &Sched, p: &P, g: *mut G) {
     // SAFETY: `g` has exited; this M owns it until it is on a free list.
     unsafe {
+        super::traceback::saved(g);
         let gr = &mut *g;
         // Relaxed: see `G::status`.
         gr.status.store(G_DEAD, Relaxed);

@@ -278,6 +278,7 @@ unsafe extern "C" fn requeue_m(m: usize) -> ! {
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        super::traceback::saved(g);
         schedule::inject(m.sched(), &[g]);
         schedule::stopm(m);
         schedule::schedule_m(m)

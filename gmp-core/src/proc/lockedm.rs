@@ -211,6 +211,7 @@ pub(super) unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        super::traceback::saved(g);
         prepare(m);
         count(m);
         // Asleep with its G, the M no longer counts against the limit: a permit it held

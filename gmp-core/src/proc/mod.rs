@@ -29,6 +29,7 @@
 //! | `wait` | the claim protocol of channels and `gmp::sync` (Go's `sudog`s) |
 //! | `stack` | stack chunks, guard pages, trimming |
 //! | `spawn` | `spawn` (`newproc`), a G's start, `JoinHandle`, the join protocol |
+//! | `traceback` | what a goroutine dump reads of each G: wait reasons, spawn sites, the switch sequence |
 //! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, stuck calls, schedtrace |
 //!
 //! The fields of `G`, `M`, `P` and `Sched` are `pub(super)`: visible in this directory and
@@ -51,6 +52,7 @@ pub(crate) mod spawn;
 pub(crate) mod stack;
 pub(crate) mod sysmon;
 mod timer;
+pub(crate) mod traceback;
 pub(crate) mod wait;
 
 // The public API, re-exported at the crate root.

@@ -306,7 +306,9 @@ impl PollDesc {
         });
         s.netpoll.waiters.fetch_add(1, SeqCst);
         // The commit publishes the saved G, or fails if a waker came first.
-        park::park(|g| slot.commit(g as usize));
+        park::park(super::traceback::WaitReason::IoWait, |g| {
+            slot.commit(g as usize)
+        });
         s.netpoll.waiters.fetch_sub(1, SeqCst);
         // Consume a READY if it is still there.
         if slot.consume() {

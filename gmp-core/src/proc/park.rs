@@ -17,13 +17,15 @@ use super::lockedm;
 use super::m::{self, M};
 use super::p::{GRef, P};
 use super::schedule::{schedule, wakep};
+use super::traceback::{self, WaitReason};
 use crate::arch;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{fence, Ordering::*};
 
 // ---- G-side entry points (run on a G's stack) -------------------------------------
 
-/// Parks the running G. `commit` runs on g0 after the G is saved, with the G's pointer;
+/// Parks the running G, waiting for `why` (Go's `gopark` and its `waitReason`: a dump
+/// shows it). `commit` runs on g0 after the G is saved, with the G's pointer;
 /// it makes the G findable by its waker and returns `true`, or returns `false` if the
 /// wake-up already happened, and the G continues at once. Returns when readied.
 ///
@@ -34,7 +36,7 @@ use std::sync::atomic::{fence, Ordering::*};
 /// A goroutine that parks while it unwinds resumes on the same M, which runs nothing
 /// else meanwhile (`lockedm.rs` says why and how). The common path pays one
 /// `panicking()` check here.
-pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
+pub(super) fn park<F: FnMut(*mut G) -> bool>(why: WaitReason, mut commit: F) {
     assert!(
         !m::current().is_null(),
         "gmp: park called outside a goroutine"
@@ -48,6 +50,7 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
         let c: *mut (dyn FnMut(*mut G) -> bool + 'static) = std::mem::transmute(c);
         (*m).park_commit = Some(c);
         let g = (*m).curg;
+        traceback::set_wait(g, why);
         if std::thread::panicking() {
             // Relaxed: see `G::locked_m`.
             (*g).locked_m.store(m, Relaxed);
@@ -59,6 +62,7 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
     // SAFETY: `g` is this G; its header is live while it runs.
     // Relaxed: see `G::deadlocked`; the ready that resumed us published it.
     if unsafe { (*g).deadlocked.swap(false, Relaxed) } {
+        traceback::print_deadlock();
         panic!("all goroutines are asleep - deadlock!");
     }
 }
@@ -80,19 +84,24 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(mut commit: F) {
 /// ```
 #[doc(hidden)]
 pub fn park_forever() -> ! {
+    park_forever_for(WaitReason::Forever)
+}
+
+/// [`park_forever`], showing `why` in a goroutine dump.
+fn park_forever_for(why: WaitReason) -> ! {
     loop {
-        park(|_| true);
+        park(why, |_| true);
     }
 }
 
-/// Blocks the calling goroutine (as [`park_forever`]) or thread forever.
+/// Blocks the calling goroutine (as [`park_forever`]) or thread forever: `select! {}`.
 pub(crate) fn park_or_block_forever() -> ! {
     if m::current().is_null() {
         loop {
             std::thread::park();
         }
     }
-    park_forever()
+    park_forever_for(WaitReason::SelectNoCases)
 }
 
 /// Puts the calling goroutine at the tail of its P's queue and runs another (Go's
@@ -135,7 +144,7 @@ pub fn yield_now() {
 #[cold]
 #[inline(never)]
 fn yield_unwinding() {
-    park(|g| {
+    park(WaitReason::Yield, |g| {
         ready(g, false);
         true
     });
@@ -238,6 +247,7 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        traceback::saved(g);
         // Relaxed (status, locked_m): see `G::status` and `G::locked_m`.
         (*g).status.store(G_WAITING, Relaxed);
         let commit = m.park_commit.take().expect("park sets a commit");
@@ -251,6 +261,7 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
                 lockedm::cancel(m, g);
             }
             (*g).status.store(G_RUNNING, Relaxed);
+            traceback::resumed(g);
             m.curg = g;
             // Back in the goroutine's own code: out of the P section (Relaxed: see
             // `M::locks`; sysmon reads it only after a membarrier).
@@ -277,6 +288,7 @@ unsafe extern "C" fn gosched_m(m: usize) -> ! {
         let g = m.curg;
         m.curg = ptr::null_mut();
         (*g).min_sp = (*g).min_sp.min((*g).sched.sp);
+        traceback::saved(g);
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNABLE, Relaxed);
         let _ = (*m.p).runqput(g, false);

@@ -98,6 +98,9 @@ pub(crate) struct Sched {
     pub(super) retakes: AtomicU64,
     /// Goroutines spawned by goroutines whose P had been taken (no P counter to bump).
     pub(super) spawned_unowned: AtomicU64,
+    /// Whether SIGQUIT, the deadlock report and a stack overflow dump this runtime's
+    /// goroutines (`RuntimeBuilder::traceback`, `GMP_TRACEBACK`; `traceback.rs`).
+    pub(super) traceback: AtomicBool,
 }
 
 /// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
@@ -262,6 +265,7 @@ impl Sched {
             npending: AtomicUsize::new(0),
             retakes: AtomicU64::new(0),
             spawned_unowned: AtomicU64::new(0),
+            traceback: AtomicBool::new(true),
         };
         {
             let mut l = s.lock();
@@ -276,10 +280,11 @@ impl Sched {
 /// Runtime ids: never reused (Relaxed: only uniqueness matters).
 static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Ids of the runtimes running now.
-static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// Ids and addresses of the runtimes running now. A runtime's `Sched` (and so its
+/// stacks) is not freed while it is listed: [`with_live`] holds the lock to read them.
+static LIVE: Mutex<Vec<(u64, usize)>> = Mutex::new(Vec::new());
 
-fn live() -> MutexGuard<'static, Vec<u64>> {
+fn live() -> MutexGuard<'static, Vec<(u64, usize)>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -287,10 +292,23 @@ fn live() -> MutexGuard<'static, Vec<u64>> {
 pub(crate) fn set_live(s: &Sched, live_now: bool) {
     let mut l = live();
     if live_now {
-        l.push(s.id);
+        l.push((s.id, s as *const Sched as usize));
     } else {
-        l.retain(|&x| x != s.id);
+        l.retain(|&(x, _)| x != s.id);
     }
+}
+
+/// Calls `f` with every running runtime, which stays alive (listed) until `f` returns:
+/// a runtime that ends meanwhile blocks in its last `set_live` until then. For goroutine
+/// dumps taken from outside a runtime (SIGQUIT, a plain thread).
+pub(crate) fn with_live<R>(f: impl FnOnce(&[&Sched]) -> R) -> R {
+    let l = live();
+    // SAFETY: listed runtimes are alive while the list's lock is held (see `LIVE`).
+    let ss: Vec<&Sched> = l
+        .iter()
+        .map(|&(_, p)| unsafe { &*(p as *const Sched) })
+        .collect();
+    f(&ss)
 }
 
 /// The runtime the calling goroutine runs on; `None` on a thread outside any runtime.
@@ -302,7 +320,7 @@ pub(crate) fn current() -> Option<&'static Sched> {
 
 /// Whether runtime `id` is still running (a socket registered with it cannot move).
 pub(super) fn is_live(id: u64) -> bool {
-    live().contains(&id)
+    live().iter().any(|&(x, _)| x == id)
 }
 
 /// Rounds a `gmp::sync::Mutex` locker may spin before it queues (Go's `active_spin`).

@@ -126,6 +126,7 @@ pub(super) fn execute(m: &mut M, g: *mut G) -> ! {
         m.curg = g;
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNING, Relaxed);
+        super::traceback::resumed(g);
         // Leaving g0 for the goroutine's own code: out of the P section (Relaxed: see
         // `M::locks`; sysmon reads it only after a membarrier).
         m.locks.store(0, Relaxed);

@@ -20,6 +20,7 @@ use super::p::{GRef, P};
 use super::park;
 use super::sched::{self, Sched};
 use super::stack;
+use super::traceback::{self, WaitReason};
 use crate::arch;
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -47,6 +48,7 @@ use std::thread;
 ///     assert_eq!(h.join().unwrap(), 42);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -100,6 +102,7 @@ impl Builder {
     ///
     /// # Panics
     /// Outside a runtime.
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -113,12 +116,19 @@ impl Builder {
         );
         // SAFETY: `m` is this thread's M, running this G.
         let s: &Sched = unsafe { (*m).sched() };
+        // SAFETY: as above; `curg` is this goroutine (null on g0, which never spawns).
+        let parent = unsafe { (*m).curg.as_ref().map_or(0, |g| g.id) };
+        let site = Site {
+            parent,
+            at: std::panic::Location::caller(),
+            by: std::any::type_name::<F>(),
+        };
         // The P's caches and goroutine ids, if this goroutine still holds its P (nothing
         // below switches, so the section keeps it).
         let section = super::handoff::p_try_enter();
         // SAFETY: inside the section the M holds its P.
         let p: Option<&P> = section.map(|m| unsafe { &*(*m).p });
-        let r = spawn_on(s, p, self, f);
+        let r = spawn_on(s, p, self, site, f);
         if let Some(m) = section {
             super::handoff::p_exit(m);
         }
@@ -126,7 +136,13 @@ impl Builder {
     }
 }
 
-fn spawn_on<F, T>(s: &Sched, p: Option<&P>, b: Builder, f: F) -> io::Result<JoinHandle<T>>
+fn spawn_on<F, T>(
+    s: &Sched,
+    p: Option<&P>,
+    b: Builder,
+    site: Site,
+    f: F,
+) -> io::Result<JoinHandle<T>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -140,7 +156,7 @@ where
     let id = g::next_goid(s, p);
     let name = b.name.map(Arc::from);
     // SAFETY: `g` is a free G we own.
-    unsafe { prepare(g, id, s, name, f, packet.clone()) };
+    unsafe { prepare(g, id, s, name, Some(site), f, packet.clone()) };
     match p {
         Some(p) => P::bump(&p.spawned),
         // Relaxed: a statistic.
@@ -163,7 +179,7 @@ pub(crate) fn spawn_main(
     let packet = Arc::new(Packet::new(s.id));
     let id = g::next_goid(s, None);
     // SAFETY: `g` is a fresh idle G owned here.
-    unsafe { prepare(g, id, s, Some(Arc::from("main")), f, packet.clone()) };
+    unsafe { prepare(g, id, s, Some(Arc::from("main")), None, f, packet.clone()) };
     s.main_g.store(g, Ordering::SeqCst);
     // SAFETY: `g` is the G prepared above, owned here until it is queued.
     // Relaxed: see `G::status`.
@@ -199,7 +215,7 @@ impl<T> JoinHandle<T> {
     /// runtime shut down before the goroutine finished.
     pub fn join(self) -> thread::Result<T> {
         if sched::current().is_some_and(|s| s.id == self.packet.rt) {
-            self.packet.join.wait_g();
+            self.packet.join.wait_g(WaitReason::Join);
         } else {
             self.packet.join.wait_thread();
         }
@@ -240,6 +256,7 @@ pub(super) unsafe fn prepare<F, T>(
     id: u64,
     rt: *const Sched,
     name: Option<Arc<str>>,
+    site: Option<Site>,
     f: F,
     packet: Arc<Packet<T>>,
 ) where
@@ -249,7 +266,13 @@ pub(super) unsafe fn prepare<F, T>(
     // SAFETY: the caller owns `g`; every write stays between the stack's initial SP
     // and its top.
     unsafe {
+        // The header is rewritten for a new goroutine: a dump reading it concurrently
+        // throws its read away (`traceback.rs`, the switch sequence).
+        traceback::resumed(g);
         let gr = &mut *g;
+        gr.trace.parent = site.map_or(0, |s| s.parent);
+        gr.trace.created_at = site.map(|s| s.at);
+        gr.trace.created_by = site.map_or("", |s| s.by);
         let start = Start {
             f,
             packet: Arc::as_ptr(&packet),
@@ -272,7 +295,17 @@ pub(super) unsafe fn prepare<F, T>(
         // Relaxed: the queue push that makes the G runnable publishes it.
         gr.deadlocked.store(false, Ordering::Relaxed);
         arch::prepare_fresh(&mut gr.sched, sp, g_entry, g as usize);
+        traceback::saved(g);
     }
+}
+
+/// Where a goroutine was spawned, for dumps: by whom, at which call, and the type name
+/// of its closure (which names the function the closure was written in).
+#[derive(Clone, Copy)]
+pub(super) struct Site {
+    parent: u64,
+    at: &'static std::panic::Location<'static>,
+    by: &'static str,
 }
 
 fn inline_start<F, T>() -> bool {
@@ -369,7 +402,7 @@ where
         s.external.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         return Err(e);
     }
-    packet.join.wait_g();
+    packet.join.wait_g(WaitReason::OffP);
     match packet.take() {
         Ok(v) => Ok(v),
         Err(p) => std::panic::resume_unwind(p),
@@ -415,7 +448,7 @@ impl JoinState {
     }
 
     /// Parks the current G until the state is final.
-    pub(super) fn wait_g(&self) {
+    pub(super) fn wait_g(&self, why: WaitReason) {
         /// If `park` panics (the runtime found every G asleep), take the waiter back out
         /// of the word before this frame, which holds it, unwinds away.
         struct Retract<'a>(&'a JoinWord, usize);
@@ -428,7 +461,7 @@ impl JoinState {
             let mut waiter = Waiter::G(ptr::null_mut());
             let wp = &mut waiter as *mut Waiter;
             let _retract = Retract(&self.word, wp as usize);
-            super::park::park(|g| {
+            super::park::park(why, |g| {
                 // SAFETY: runs on g0 while this G is saved; `wp` points into its frame.
                 unsafe { *wp = Waiter::G(g) };
                 self.word.publish(wp as usize)

@@ -180,7 +180,7 @@ impl StackPool {
                 chunks: Vec::new(),
                 carve: 0,
                 carve_end: 0,
-                guard: GuardMode::Unknown,
+                guard: initial_guard_mode(),
                 valgrind_ids: Vec::new(),
             }),
             free: Mutex::new(Vec::new()),
@@ -252,6 +252,7 @@ impl StackPool {
                 base: base as usize,
                 len,
             });
+            super::traceback::debug_chunk(base as usize, len, self.slot, true);
             inner.carve = base as usize;
             inner.carve_end = base as usize + len;
         }
@@ -317,6 +318,22 @@ impl StackPool {
     }
 }
 
+/// `GMP_STACK_GUARDS=mprotect` makes guards with `mprotect` from the start. gdb's
+/// `gcore` reads a mapping 1 MiB at a time and gives up on the whole mapping at the
+/// first block that faults, which every block of a chunk with `MADV_GUARD_INSTALL`
+/// guards does: its core file then has no goroutine stacks. `mprotect` guards are
+/// mappings of their own, which `gcore` skips. For a process to be debugged from core
+/// files; it costs a mapping per stack (about 32,000 stacks under the default
+/// `vm.max_map_count`).
+fn initial_guard_mode() -> GuardMode {
+    static MODE: std::sync::OnceLock<GuardMode> = std::sync::OnceLock::new();
+    *MODE.get_or_init(|| match std::env::var("GMP_STACK_GUARDS").as_deref() {
+        Ok("mprotect") => GuardMode::Mprotect,
+        Ok("madvise") | Err(_) => GuardMode::Unknown,
+        Ok(v) => panic!("GMP_STACK_GUARDS must be madvise or mprotect, got {v:?}"),
+    })
+}
+
 impl Drop for StackPool {
     fn drop(&mut self) {
         let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
@@ -324,6 +341,7 @@ impl Drop for StackPool {
             crate::valgrind::stack_deregister(id);
         }
         for c in inner.chunks.drain(..) {
+            super::traceback::debug_chunk(c.base, c.len, self.slot, false);
             // SAFETY: the runtime drops its pools only after every M has exited, so no
             // thread runs on these stacks any more.
             unsafe { libc::munmap(c.base as *mut _, c.len) };

@@ -41,6 +41,7 @@ pub(crate) fn start(s: &Sched) {
             // Ms that exited after their keep-alive and were joined here.
             let mut reaped = 0u64;
             let mut recheck_dead = false;
+            super::traceback::tick();
             loop {
                 // Acquire pairs with the SeqCst increment in `sched::shutdown`; the futex
                 // wait below returns at once if the key moved since this load.
@@ -55,6 +56,8 @@ pub(crate) fn start(s: &Sched) {
                 if s.shutdown.load(SeqCst) {
                     return;
                 }
+                super::traceback::tick();
+                crate::signal::poll_quit();
                 super::handoff::retake(s, &mut samples, nanotime());
                 super::deadlock::checkstuck(s, &mut stuck, nanotime());
                 if recheck_dead {

@@ -184,7 +184,7 @@ pub fn sleep(dur: std::time::Duration) {
     let when = nanotime()
         .saturating_add(dur.as_nanos().min(u64::MAX as u128) as u64)
         .min(NEVER - 1);
-    park::park(|g| {
+    park::park(super::traceback::WaitReason::Sleep, |g| {
         // The commit runs on g0 of the M that parked this G (not necessarily the M it
         // ran on before: a G that lost its P moves before parking), holding its P.
         let m = m::current();

@@ -28,6 +28,7 @@ use super::g::G;
 use super::m;
 use super::park;
 use super::timer::{self, Timer, TimerFunc};
+pub(crate) use super::traceback::WaitReason;
 use crate::clock::{nanotime, NEVER};
 use crate::words::claim::{ClaimWord, CLAIMED, DONE, GEN_SHIFT, PARKED, TIMEOUT};
 use std::cell::Cell;
@@ -57,6 +58,8 @@ enum Who {
 /// while entries point at it.
 pub(crate) struct Wait {
     who: Who,
+    /// What a goroutine dump shows while it waits.
+    why: WaitReason,
     gen: u64,
     /// A thread's claim word (a goroutine uses its G header's).
     thread_word: ClaimWord,
@@ -120,12 +123,13 @@ impl Wakeup {
 }
 
 impl Wait {
-    /// Starts a new wait for the calling goroutine or thread.
-    pub(crate) fn new() -> Wait {
+    /// Starts a new wait for the calling goroutine or thread, waiting for `why`.
+    pub(crate) fn new(why: WaitReason) -> Wait {
         let m = m::current();
         if m.is_null() {
             return Wait {
                 who: Who::Thread(thread::current()),
+                why,
                 gen: 0,
                 thread_word: ClaimWord::new(),
                 fired: AtomicUsize::new(NONE),
@@ -139,6 +143,7 @@ impl Wait {
         let gen = unsafe { (*g).wait.begin() };
         Wait {
             who: Who::G(g),
+            why,
             gen,
             thread_word: ClaimWord::new(),
             fired: AtomicUsize::new(NONE),
@@ -240,7 +245,7 @@ impl Wait {
         let word = self.word();
         while word.load() & DONE == 0 {
             // On g0, the G saved: from here a claimer that sees PARKED readies it.
-            park::park(|_| word.park_commit());
+            park::park(self.why, |_| word.park_commit());
         }
         // Running again: `checkdead` stops counting this G as waiting (`in_claim_wait`).
         word.unpark();

@@ -7,7 +7,7 @@
 //! number: each generation's entries are all popped by its leader.)
 
 use super::block::{block, wake_all, Lock};
-use crate::proc::wait::{Entry, Wait, WaitQueue};
+use crate::proc::wait::{Entry, Wait, WaitQueue, WaitReason};
 use std::fmt;
 use std::ptr;
 
@@ -97,7 +97,7 @@ impl Barrier {
             wake_all(wakes);
             return BarrierWaitResult(true);
         }
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::BarrierWait);
         let e = Entry::new(&wait, ptr::null_mut(), 0);
         g.q.push(&e);
         drop(g);

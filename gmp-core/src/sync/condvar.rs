@@ -11,7 +11,7 @@
 
 use super::block::{block, wake_all, Abandon, Lock};
 use super::mutex::MutexGuard;
-use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, WaitReason, Wakeup};
 use std::fmt;
 use std::ptr;
 use std::time::{Duration, Instant};
@@ -167,7 +167,7 @@ impl Condvar {
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, T>, bool) {
         let mutex = guard.mutex();
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::CondWait);
         let e = Entry::new(&wait, ptr::null_mut(), 0);
         // Queued before the unlock: see the module doc.
         self.q.lock().push(&e);

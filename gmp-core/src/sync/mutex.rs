@@ -38,7 +38,7 @@
 use super::block::{block, Abandon, Lock};
 use crate::clock::nanotime;
 use crate::proc::sched::can_spin;
-use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, Wakeup};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, WaitReason, Wakeup};
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -186,7 +186,7 @@ impl RawMutex {
 
             // Held (or in starvation mode): queue.
             let res = Cell::new(RES_NONE);
-            let wait = Wait::new();
+            let wait = Wait::new(WaitReason::MutexLock);
             let e = Entry::new(&wait, res.as_ptr(), 0);
             let mut q = self.queue.lock();
             // Relaxed throughout: the queue lock orders `PARKED` with the queue; the

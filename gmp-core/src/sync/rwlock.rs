@@ -23,7 +23,7 @@
 //! under one lock lets a waiter that unwinds leave cleanly.
 
 use super::block::{block, wake_all, Abandon, Lock};
-use crate::proc::wait::{Entry, Wait, WaitQueue, Wakeup};
+use crate::proc::wait::{Entry, Wait, WaitQueue, WaitReason, Wakeup};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -146,7 +146,7 @@ impl RawRwLock {
     #[cold]
     #[inline(never)]
     fn read_slow(&self) {
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::RwMutexRLock);
         let e = Entry::new(&wait, ptr::null_mut(), 0);
         let mut q = self.queues.lock();
         // Relaxed: the CASes below re-validate; the queue lock orders the queues.
@@ -190,7 +190,7 @@ impl RawRwLock {
     #[cold]
     #[inline(never)]
     fn write_slow(&self) {
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::RwMutexLock);
         let e = Entry::new(&wait, ptr::null_mut(), 0);
         let mut q = self.queues.lock();
         // Relaxed: as in `read_slow`.

@@ -9,7 +9,7 @@
 //! forever.)
 
 use super::block::{block, wake_all, Abandon, Lock};
-use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue};
+use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, WaitReason};
 use std::fmt;
 use std::ptr;
 use std::time::{Duration, Instant};
@@ -125,7 +125,7 @@ impl Semaphore {
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return None;
         }
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::Semacquire);
         let e = Entry::new(&wait, ptr::null_mut(), 0);
         g.q.push(&e);
         drop(g);

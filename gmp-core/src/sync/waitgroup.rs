@@ -10,7 +10,7 @@
 //! raised for work not yet started, and one group can be waited on many times.
 
 use super::block::{block, wake_all, Abandon, Lock};
-use crate::proc::wait::{Entry, Wait, WaitQueue};
+use crate::proc::wait::{Entry, Wait, WaitQueue, WaitReason};
 use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicIsize, Ordering::*};
@@ -115,7 +115,7 @@ impl WaitGroup {
         if self.count.load(Acquire) == 0 {
             return;
         }
-        let wait = Wait::new();
+        let wait = Wait::new(WaitReason::WaitGroupWait);
         let e = Entry::new(&wait, ptr::null_mut(), 0);
         let mut q = self.q.lock();
         // Re-checked under the lock: an `add` reaching zero after this takes the lock
