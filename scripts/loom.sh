@@ -4,8 +4,9 @@
 # own target directory, so the normal build is not rebuilt). Prints how many
 # interleavings each model explored.
 # Usage: scripts/loom.sh [FILTER]     (a test-name filter, e.g. `poll`; default: all)
-# LOOM_MAX_PREEMPTIONS bounds the preemptions per interleaving (default here 3, which
-# covers every model's races exhaustively: each has at most three threads).
+# LOOM_MAX_PREEMPTIONS bounds the preemptions per interleaving (default here 3: a
+# bounded search, as loom's documentation recommends; unbounded, the claim-word models
+# do not finish in minutes). Raise it for a deeper run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg loom"
