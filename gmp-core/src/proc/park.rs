@@ -175,6 +175,7 @@ pub(super) fn ready_on(m: *mut M, g: *mut G, next: bool) {
         let s = &*(*g).rt;
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNABLE, Relaxed);
+        super::latency::runnable(g);
         tracing::trace!(goid = (*g).id, "ready");
         let mine = !m.is_null() && ptr::eq((*m).sched(), s);
         if let Some(m) = mine.then(|| handoff::p_try_enter_on(m)).flatten() {
@@ -291,6 +292,7 @@ unsafe extern "C" fn gosched_m(m: usize) -> ! {
         traceback::saved(g);
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNABLE, Relaxed);
+        super::latency::runnable(g);
         let _ = (*m.p).runqput(g, false);
         schedule(m)
     }

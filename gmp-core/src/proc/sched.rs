@@ -101,6 +101,8 @@ pub(crate) struct Sched {
     /// Whether SIGQUIT, the deadlock report and a stack overflow dump this runtime's
     /// goroutines (`RuntimeBuilder::traceback`, `GMP_TRACEBACK`; `traceback.rs`).
     pub(super) traceback: AtomicBool,
+    /// `nanotime` when the runtime was made (the schedtrace line of `metrics`).
+    pub(super) started: u64,
 }
 
 /// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
@@ -223,6 +225,7 @@ impl Sched {
         let s = Sched {
             // Relaxed: only uniqueness matters.
             id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
+            started: crate::clock::nanotime(),
             procs,
             ps,
             stealers,

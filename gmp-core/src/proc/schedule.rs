@@ -123,6 +123,7 @@ pub(super) fn execute(m: &mut M, g: *mut G) -> ! {
         let p = &*m.p;
         p.tick();
         P::bump(&p.switches);
+        super::latency::record(p, g);
         m.curg = g;
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNING, Relaxed);
@@ -459,7 +460,10 @@ fn netpoll_now(s: &Sched) -> Option<*mut G> {
     }
     // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
     // Relaxed: see `G::status`.
-    unsafe { (*first).status.store(G_RUNNABLE, Relaxed) };
+    unsafe {
+        (*first).status.store(G_RUNNABLE, Relaxed);
+        super::latency::runnable(first);
+    }
     Some(first)
 }
 
@@ -472,6 +476,7 @@ pub(super) fn inject(s: &Sched, gs: &[*mut G]) {
         unsafe {
             // Relaxed: see `G::status`.
             (*g).status.store(G_RUNNABLE, Relaxed);
+            super::latency::runnable(g);
             s.injector.push(GRef(NonNull::new_unchecked(g)));
         }
     }

@@ -294,6 +294,7 @@ pub(super) unsafe fn prepare<F, T>(
         gr.packet = Some(packet);
         // Relaxed: the queue push that makes the G runnable publishes it.
         gr.deadlocked.store(false, Ordering::Relaxed);
+        gr.ready_at = 0;
         arch::prepare_fresh(&mut gr.sched, sp, g_entry, g as usize);
         traceback::saved(g);
     }
