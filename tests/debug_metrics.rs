@@ -87,7 +87,11 @@ fn parked_goroutines_are_counted_by_state_and_reason() {
         assert_eq!(total, st.goroutines, "{m1:?} vs {st:?}");
         assert_eq!(m1.netpoll_waiters, 1);
         assert!(m1.timers >= 1, "the sleep's timer: {m1:?}");
-        assert_eq!(m1.waiting_by_reason[0], ("chan receive", N), "largest first");
+        assert_eq!(
+            m1.waiting_by_reason[0],
+            ("chan receive", N),
+            "largest first"
+        );
         // Counters lie between two `stats` snapshots taken around it.
         assert!(m1.goroutines_created >= before.spawned + N as u64 + 3);
         assert!(m1.goroutines_created <= st.spawned);
@@ -143,7 +147,10 @@ fn latency_histogram_samples_a_ping_pong() {
         // Each round readies both goroutines at least once: about 2 * ROUNDS readies,
         // one run in 64 of each goroutine timed.
         let samples = h.count - before.count;
-        assert!(samples >= ROUNDS / 64, "{samples} samples for {ROUNDS} rounds");
+        assert!(
+            samples >= ROUNDS / 64,
+            "{samples} samples for {ROUNDS} rounds"
+        );
         assert!(samples <= gmp::stats().switches);
         assert_eq!(h.count, h.buckets.iter().map(|b| b.1).sum::<u64>());
         assert_eq!(h.buckets.last().unwrap().0, u64::MAX);
@@ -188,7 +195,11 @@ fn debug_app(parked: &'static Parked) -> Router {
             debug(req, res)?;
             let after = gmp::stats();
             for (k, a, b) in [
-                ("goroutines", before.goroutines as u64, after.goroutines as u64),
+                (
+                    "goroutines",
+                    before.goroutines as u64,
+                    after.goroutines as u64,
+                ),
                 ("switches", before.switches, after.switches),
                 ("spawned", before.spawned, after.spawned),
                 ("procs", before.procs as u64, after.procs as u64),
@@ -290,7 +301,10 @@ fn the_metrics_page_parses_with_prometheus_client_and_reconciles() {
     let within = |name: &str, k: &str| {
         let (a, b) = xs[k];
         let x = v[name] as u64;
-        assert!(a <= x && x <= b, "{name} = {x}, gmp::stats() {k} went {a} -> {b}\n{page}");
+        assert!(
+            a <= x && x <= b,
+            "{name} = {x}, gmp::stats() {k} went {a} -> {b}\n{page}"
+        );
     };
     // The states add up to the goroutines `gmp::stats()` counts (the server's accept
     // loop, its reaper, its connection goroutines and the parked ones).
@@ -308,7 +322,10 @@ fn the_metrics_page_parses_with_prometheus_client_and_reconciles() {
     within("gmp_switches_total{}", "switches");
     within("gmp_goroutines_created_total{}", "spawned");
     within("gmp_procs{}", "procs");
-    assert!(v["gmp_netpoll_waiters{}"] >= 1.0, "the accept loop waits for connections");
+    assert!(
+        v["gmp_netpoll_waiters{}"] >= 1.0,
+        "the accept loop waits for connections"
+    );
     assert!(v["gmp_threads{}"] >= 1.0);
     assert!(v["gmp_stack_resident_bytes{}"] <= v["gmp_stack_mapped_bytes{}"]);
     assert!(v["gmp_stack_resident_bytes{}"] >= (N * 4096) as f64);
@@ -317,7 +334,10 @@ fn the_metrics_page_parses_with_prometheus_client_and_reconciles() {
     // this binary run servers too, so at least ours).
     assert!(v[r#"gmp_http_responses_total{code="2xx"}"#] >= 1.0);
     assert!(v[r#"gmp_http_responses_total{code="4xx"}"#] >= (REQUESTS + 2) as f64);
-    assert!(v["gmp_http_open_connections{}"] >= 2.0, "the idle one and this one");
+    assert!(
+        v["gmp_http_open_connections{}"] >= 2.0,
+        "the idle one and this one"
+    );
 
     // The histogram: cumulative buckets ending in +Inf = _count.
     let mut buckets: Vec<(f64, f64)> = v
@@ -333,7 +353,10 @@ fn the_metrics_page_parses_with_prometheus_client_and_reconciles() {
     assert!(buckets.len() > 30, "{buckets:?}");
     assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
     assert_eq!(buckets.last().unwrap().0, f64::INFINITY);
-    assert_eq!(buckets.last().unwrap().1, v["gmp_sched_latency_seconds_count{}"]);
+    assert_eq!(
+        buckets.last().unwrap().1,
+        v["gmp_sched_latency_seconds_count{}"]
+    );
     // Some of those requests found their bytes already there (no park); enough woke
     // the connection's goroutine for one in 64 of its runs to be timed.
     assert!(v["gmp_sched_latency_seconds_count{}"] >= 1.0, "{page}");
@@ -359,11 +382,17 @@ fn the_goroutine_and_sched_pages() {
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(full.contains("debug_metrics::park_on_chan"), "{full}");
-    assert!(full.contains("created by debug_metrics::debug_app"), "{full}");
+    assert!(
+        full.contains("created by debug_metrics::debug_app"),
+        "{full}"
+    );
 
     let (status, grouped, _) = get(&s, "/debug/gmp/goroutines?debug=1");
     assert_eq!(status, 200);
-    assert!(grouped.starts_with("goroutine profile: total "), "{grouped}");
+    assert!(
+        grouped.starts_with("goroutine profile: total "),
+        "{grouped}"
+    );
     assert!(grouped.contains("# [chan receive]"), "{grouped}");
     assert!(grouped.contains("debug_metrics::park_on_chan"), "{grouped}");
 

@@ -62,8 +62,9 @@ pub(crate) struct G {
     pub(super) deadlocked: AtomicBool,
     /// When this G was made runnable, if that run is sampled for the scheduling-latency
     /// histogram (`latency.rs`), else 0. In the padding after `deadlocked`, on the line
-    /// `ready` and `execute` touch anyway. Written by the waker before the queue push,
-    /// read and cleared by the M that dequeued the G.
+    /// `ready` and a switch touch anyway. Written by the waker before the queue push,
+    /// read and cleared by the G itself when it runs again (the queue carries the
+    /// happens-before).
     pub(super) ready_at: u32,
     pub(super) id: u64,
     pub(super) stack: Stack,

@@ -7,7 +7,7 @@
 //! procs, queues, switches, steals and retakes are `Stats`' counters; timers are the
 //! P heaps' lengths (under each heap's lock); stack memory is the pools' chunks, their
 //! residency asked of the kernel with `mincore`; and the scheduling-latency histogram is
-//! the per-P sampled one of `latency.rs`, the only part with a cost on the hot path.
+//! the sampled one of `latency.rs`, the only part with a cost on the hot path.
 //! A snapshot is not a consistent cut: each figure is read on its own, while the
 //! runtime runs.
 

@@ -30,7 +30,7 @@
 //! | `stack` | stack chunks, guard pages, trimming |
 //! | `spawn` | `spawn` (`newproc`), a G's start, `JoinHandle`, the join protocol |
 //! | `traceback` | what a goroutine dump reads of each G: wait reasons, spawn sites, the switch sequence |
-//! | `latency` | the sampled scheduling-latency histogram: stamps in `ready`, records in `execute` |
+//! | `latency` | the sampled scheduling-latency histogram: stamps in `ready`, recorded by the goroutine when it resumes |
 //! | `metrics` | `gmp::debug::metrics`: goroutines by state and every scheduler counter in one snapshot |
 //! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, stuck calls, schedtrace |
 //!

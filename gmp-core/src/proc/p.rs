@@ -19,7 +19,6 @@
 //! into the stealable queue (ARCHITECTURE.md, "Scheduling").
 
 use super::g::G;
-use super::latency::LatencyHist;
 use super::timer::Timers;
 use crossbeam_deque::Worker;
 use std::cell::{Cell, UnsafeCell};
@@ -63,8 +62,6 @@ pub(crate) struct P {
     pub(super) steals: AtomicU64,
     pub(super) spawned: AtomicU64,
     pub(super) exited: AtomicU64,
-    /// Sampled scheduling latencies of the Gs this P ran (`latency.rs`), owner-written.
-    pub(super) latency: LatencyHist,
 }
 
 // SAFETY: the owner-only fields are touched only by the M holding the P, inside a P
@@ -90,7 +87,6 @@ impl P {
             steals: AtomicU64::new(0),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),
-            latency: LatencyHist::new(),
         }
     }
 

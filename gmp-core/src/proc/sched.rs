@@ -103,6 +103,8 @@ pub(crate) struct Sched {
     pub(super) traceback: AtomicBool,
     /// `nanotime` when the runtime was made (the schedtrace line of `metrics`).
     pub(super) started: u64,
+    /// Sampled scheduling latencies (`latency.rs`).
+    pub(super) latency: super::latency::LatencyHist,
 }
 
 /// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
@@ -226,6 +228,7 @@ impl Sched {
             // Relaxed: only uniqueness matters.
             id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
             started: crate::clock::nanotime(),
+            latency: super::latency::LatencyHist::new(),
             procs,
             ps,
             stealers,

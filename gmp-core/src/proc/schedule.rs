@@ -123,7 +123,6 @@ pub(super) fn execute(m: &mut M, g: *mut G) -> ! {
         let p = &*m.p;
         p.tick();
         P::bump(&p.switches);
-        super::latency::record(p, g);
         m.curg = g;
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNING, Relaxed);

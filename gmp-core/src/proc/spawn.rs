@@ -363,6 +363,7 @@ unsafe extern "C" fn g_entry(g: usize) -> ! {
     let g = g as *mut G;
     // SAFETY: per the contract, `g` is running on this M and its start closure is set.
     unsafe {
+        super::latency::resumed(g);
         let start = (*g).start.take().expect("a fresh G has a start closure");
         start(g, true);
     }
