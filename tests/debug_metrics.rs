@@ -144,11 +144,11 @@ fn latency_histogram_samples_a_ping_pong() {
         drop(ping_tx);
         echo.join().unwrap();
         let h = gmp::debug::metrics().sched_latency;
-        // Each round readies both goroutines at least once: about 2 * ROUNDS readies,
-        // one run in 64 of each goroutine timed.
+        // Each round readies one goroutine or both (one may find the other already
+        // waiting): up to 2 * ROUNDS readies, one run in 64 of each goroutine timed.
         let samples = h.count - before.count;
         assert!(
-            samples >= ROUNDS / 64,
+            samples >= ROUNDS / 128,
             "{samples} samples for {ROUNDS} rounds"
         );
         assert!(samples <= gmp::stats().switches);
