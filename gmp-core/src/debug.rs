@@ -1,7 +1,9 @@
 //! Goroutine dumps in Go's formats: [`goroutines`] (every goroutine with its stack,
 //! `/debug/pprof/goroutine?debug=2`) and [`goroutines_grouped`] (identical stacks once,
 //! with a count, `?debug=1`); what SIGQUIT, the deadlock report and a stack overflow
-//! print; the [`Traceback`] setting.
+//! print; the [`Traceback`] setting; and [`metrics`], a snapshot of the runtime's
+//! goroutines by state and its scheduler counters (with [`schedtrace`], Go's one-line
+//! summary), from `proc/metrics.rs`.
 //!
 //! A dump reads every goroutine without its cooperation: a parked goroutine's stack is
 //! walked from the SP, PC and BP saved when it parked, validated by its switch sequence
@@ -17,6 +19,8 @@ use crate::unwind::{self, Sym};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
+
+pub use crate::proc::metrics::{metrics, schedtrace, LatencyHistogram, Metrics};
 
 /// Whether a runtime prints its goroutines when SIGQUIT arrives, when it finds every
 /// goroutine asleep (the deadlock panic) and when a goroutine overflows its stack (Go's

@@ -34,9 +34,10 @@
 //! | `request`, `response` | the handler's view of one exchange: `Request` (the head in place, the body as a reader), `Response` (serialised into the connection's write buffer) |
 //! | `handler` | the `Handler` trait that `serve` calls |
 //! | `fs` | `FileServer`: static files under a root (path safety, conditionals, ranges, streaming) |
-//! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), per-thread buffer pools (`server::pool`), SIGINT/SIGTERM shutdown (`server::signals`) |
+//! | `server` | the accept loop, settings, reaper and shutdown (`server`), one connection's loop (`server::conn`), the shared registry (`server::registry`), responses by status class and open connections (`server::counters`), per-thread buffer pools (`server::pool`), SIGINT/SIGTERM shutdown (`server::signals`) |
 //! | `client` | the HTTP/1.1 client: `Client`, its connection pool, redirects and retries (on `h1`'s response heads and chunked decoder) |
 //! | `transport` | what a server connection reads and writes: TCP, or TLS over it (feature `tls`) |
+//! | `debug` | the runtime's debug endpoint: goroutine dumps, Prometheus metrics, the schedtrace line (`debug::handler`) |
 //! | `ws` | WebSockets over `Response::upgrade` and the client's sockets, with tungstenite (feature `websocket`) |
 //! | `interop` | conversions to and from the `http` crate's types (feature `http-types`) |
 
@@ -45,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod debug;
 mod fs;
 mod h1;
 mod handler;

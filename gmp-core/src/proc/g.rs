@@ -60,6 +60,12 @@ pub(crate) struct G {
     /// Set before readying the main G when every G is asleep; `park` then panics.
     /// Relaxed: the ready that follows (queue push, note wake-up) publishes it.
     pub(super) deadlocked: AtomicBool,
+    /// When this G was made runnable, if that run is sampled for the scheduling-latency
+    /// histogram (`latency.rs`), else 0. In the padding after `deadlocked`, on the line
+    /// `ready` and a switch touch anyway. Written by the waker before the queue push,
+    /// read and cleared by the G itself when it runs again (the queue carries the
+    /// happens-before).
+    pub(super) ready_at: u32,
     pub(super) id: u64,
     pub(super) stack: Stack,
     /// Runs (`true`) or drops (`false`) the start closure; taken when used, so it is
@@ -101,6 +107,7 @@ impl G {
                 seq: AtomicU32::new(0),
                 locked_m: AtomicPtr::new(ptr::null_mut()),
                 deadlocked: AtomicBool::new(false),
+                ready_at: 0,
                 id: 0,
                 stack,
                 start: None,

@@ -30,6 +30,8 @@
 //! | `stack` | stack chunks, guard pages, trimming |
 //! | `spawn` | `spawn` (`newproc`), a G's start, `JoinHandle`, the join protocol |
 //! | `traceback` | what a goroutine dump reads of each G: wait reasons, spawn sites, the switch sequence |
+//! | `latency` | the sampled scheduling-latency histogram: stamps in `ready`, recorded by the goroutine when it resumes |
+//! | `metrics` | `gmp::debug::metrics`: goroutines by state and every scheduler counter in one snapshot |
 //! | `sysmon` | the monitor thread (`sysmon`): retake, starved netpoll, stuck calls, schedtrace |
 //!
 //! The fields of `G`, `M`, `P` and `Sched` are `pub(super)`: visible in this directory and
@@ -40,8 +42,10 @@ pub(crate) mod blocking;
 mod deadlock;
 mod g;
 pub(crate) mod handoff;
+mod latency;
 mod lockedm;
 pub(crate) mod m;
+pub(crate) mod metrics;
 mod netpoll;
 mod netpoll_epoll;
 mod p;

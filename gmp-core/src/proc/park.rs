@@ -59,7 +59,9 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(why: WaitReason, mut commit: F) {
         g
     };
     // Resumed, possibly on another M: `m` is stale from here on.
-    // SAFETY: `g` is this G; its header is live while it runs.
+    // SAFETY: `g` is this G, just resumed; its header is live while it runs.
+    unsafe { super::latency::resumed(g) };
+    // SAFETY: as above.
     // Relaxed: see `G::deadlocked`; the ready that resumed us published it.
     if unsafe { (*g).deadlocked.swap(false, Relaxed) } {
         traceback::print_deadlock();
@@ -135,7 +137,10 @@ pub fn yield_now() {
     // and g0 code never calls this), holding its P in a section that g0 continues.
     unsafe {
         let g = (*m).curg;
+        // Stamped here, not in `gosched_m`: see `latency.rs` on keeping g0 code small.
+        super::latency::runnable(g);
         arch::mcall(&mut (*g).sched, (*m).g0_sp, gosched_m, m as usize);
+        super::latency::resumed(g);
     }
 }
 
@@ -175,6 +180,7 @@ pub(super) fn ready_on(m: *mut M, g: *mut G, next: bool) {
         let s = &*(*g).rt;
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNABLE, Relaxed);
+        super::latency::runnable(g);
         tracing::trace!(goid = (*g).id, "ready");
         let mine = !m.is_null() && ptr::eq((*m).sched(), s);
         if let Some(m) = mine.then(|| handoff::p_try_enter_on(m)).flatten() {

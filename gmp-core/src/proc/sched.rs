@@ -101,6 +101,10 @@ pub(crate) struct Sched {
     /// Whether SIGQUIT, the deadlock report and a stack overflow dump this runtime's
     /// goroutines (`RuntimeBuilder::traceback`, `GMP_TRACEBACK`; `traceback.rs`).
     pub(super) traceback: AtomicBool,
+    /// `nanotime` when the runtime was made (the schedtrace line of `metrics`).
+    pub(super) started: u64,
+    /// Sampled scheduling latencies (`latency.rs`).
+    pub(super) latency: super::latency::LatencyHist,
 }
 
 /// What the scheduler lock guards: the idle Ps and the idle Ms (Go's `sched.pidle` and
@@ -223,6 +227,8 @@ impl Sched {
         let s = Sched {
             // Relaxed: only uniqueness matters.
             id: NEXT_RUNTIME_ID.fetch_add(1, Relaxed),
+            started: crate::clock::nanotime(),
+            latency: super::latency::LatencyHist::new(),
             procs,
             ps,
             stealers,

@@ -459,7 +459,10 @@ fn netpoll_now(s: &Sched) -> Option<*mut G> {
     }
     // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
     // Relaxed: see `G::status`.
-    unsafe { (*first).status.store(G_RUNNABLE, Relaxed) };
+    unsafe {
+        (*first).status.store(G_RUNNABLE, Relaxed);
+        super::latency::runnable(first);
+    }
     Some(first)
 }
 
@@ -472,6 +475,7 @@ pub(super) fn inject(s: &Sched, gs: &[*mut G]) {
         unsafe {
             // Relaxed: see `G::status`.
             (*g).status.store(G_RUNNABLE, Relaxed);
+            super::latency::runnable(g);
             s.injector.push(GRef(NonNull::new_unchecked(g)));
         }
     }

@@ -294,6 +294,7 @@ pub(super) unsafe fn prepare<F, T>(
         gr.packet = Some(packet);
         // Relaxed: the queue push that makes the G runnable publishes it.
         gr.deadlocked.store(false, Ordering::Relaxed);
+        gr.ready_at = 0;
         arch::prepare_fresh(&mut gr.sched, sp, g_entry, g as usize);
         traceback::saved(g);
     }
@@ -362,6 +363,7 @@ unsafe extern "C" fn g_entry(g: usize) -> ! {
     let g = g as *mut G;
     // SAFETY: per the contract, `g` is running on this M and its start closure is set.
     unsafe {
+        super::latency::resumed(g);
         let start = (*g).start.take().expect("a fresh G has a start closure");
         start(g, true);
     }

@@ -307,6 +307,12 @@ impl StackPool {
         }
     }
 
+    /// The pool's chunks as `(base, len)`: the address space it has mapped (`metrics`).
+    pub(super) fn chunks(&self) -> Vec<(usize, usize)> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.chunks.iter().map(|c| (c.base, c.len)).collect()
+    }
+
     /// Whether `addr` lies in any chunk of this pool.
     #[cfg(test)]
     pub(super) fn contains(&self, addr: usize) -> bool {

@@ -124,7 +124,7 @@ fn schedtrace_period() -> Option<Duration> {
 }
 
 /// The schedtrace line (Go's format) for `s`.
-fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
+pub(super) fn schedtrace_line(s: &Sched, since_start_ms: u64) -> String {
     let st = s.stats();
     let queues: Vec<String> = st.local_queues.iter().map(|n| n.to_string()).collect();
     format!(

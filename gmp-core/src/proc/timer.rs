@@ -239,6 +239,11 @@ impl Timers {
         self.timer0.load(Relaxed)
     }
 
+    /// Timers in the heap, stale ones not yet pruned included (`metrics`).
+    pub(super) fn len(&self) -> usize {
+        self.lock().heap.len()
+    }
+
     /// Drops every timer, for the shutdown sweep.
     pub(super) fn clear(&self) {
         self.lock().clear();

@@ -13,6 +13,7 @@
 //! net/http pays that); the reaper pays a scan of the registry per tick instead.
 
 mod conn;
+pub(crate) mod counters;
 mod pool;
 mod registry;
 mod signals;

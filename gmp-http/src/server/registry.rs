@@ -113,6 +113,11 @@ impl Entry {
         self.state.load(SeqCst)
     }
 
+    /// The connection's registry slot: stable while it lives (`counters` shards by it).
+    pub(crate) fn slot(&self) -> usize {
+        self.slot
+    }
+
     /// Ends the registration (the connection no longer counts as live).
     pub(crate) fn release(&self) {
         if let Some(s) = self.shared.upgrade() {
@@ -193,6 +198,7 @@ impl Shared {
         drop(r);
         // SeqCst: read by shutdown's wait loop; pairs with the fetch_sub in `unregister`.
         self.live.fetch_add(1, SeqCst);
+        super::counters::opened();
         entry
     }
 
@@ -202,6 +208,7 @@ impl Shared {
         r.free.push(slot);
         drop(r);
         self.live.fetch_sub(1, SeqCst);
+        super::counters::closed();
     }
 
     /// Applies `f` to every live connection.
