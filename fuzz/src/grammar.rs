@@ -85,7 +85,10 @@ pub fn field_line(l: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Whether `p` (no LF, perhaps ending in CR) can still grow into a field line.
 fn field_line_prefix(p: &[u8]) -> bool {
-    let p = p.strip_suffix(b"\r").unwrap_or(p);
+    if let Some(l) = p.strip_suffix(b"\r") {
+        // Only LF may follow the CR: the line is whole already.
+        return field_line(l).is_some();
+    }
     let name_end = p.iter().position(|&b| !is_tchar(b)).unwrap_or(p.len());
     if name_end == p.len() {
         return true;

@@ -98,6 +98,15 @@ fn request_line(
     };
     if !v.iter().enumerate().all(|(i, &b)| shape(i, b)) {
         statuses.push(400);
+        // A version of the right shape but another number, with junk after it: 505
+        // names the version, 400 the junk; either is right.
+        if v.len() > 8
+            && v[..8].iter().enumerate().all(|(i, &b)| shape(i, b))
+            && !v.starts_with(b"HTTP/1.0")
+            && !v.starts_with(b"HTTP/1.1")
+        {
+            statuses.push(505);
+        }
         return Err(statuses);
     }
     if v.len() < 8 {

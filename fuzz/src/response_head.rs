@@ -72,8 +72,12 @@ pub fn reference(buf: &[u8], head_request: bool) -> Verdict {
     let (version, status, at) = match grammar::line(buf, 0) {
         Line::BareCr => return Verdict::RefusedPrefix,
         Line::Partial(p) => {
-            let p = p.strip_suffix(b"\r").unwrap_or(p);
-            return match status_line(p, false) {
+            // A CR ends the line (only LF may follow): it must be whole already.
+            let viable = match p.strip_suffix(b"\r") {
+                Some(l) => status_line(l, true),
+                None => status_line(p, false),
+            };
+            return match viable {
                 Some(_) if buf.len() <= MAX_STATUS_LINE => Verdict::Partial,
                 _ => Verdict::RefusedPrefix,
             };
