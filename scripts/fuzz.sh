@@ -12,7 +12,8 @@
 #   tests/fuzz_corpus.rs replays them) and prints the command that shows the failed
 #   property.
 # - Ends with `name value unit` lines: this run's executions, seconds, new crashes and
-#   hangs, and the totals over every run of the target.
+#   hangs; the executions and seconds over every run of the target, the crash inputs
+#   kept in fuzz/crashes, the queue's size and the edges covered.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 fuzz="$root/fuzz"
@@ -86,6 +87,6 @@ echo "fuzz_${target}_new_crashes $crashes inputs"
 echo "fuzz_${target}_new_hangs $((after_hangs - before_hangs)) inputs"
 echo "fuzz_${target}_total_execs $(num execs_done) execs"
 echo "fuzz_${target}_total_run_time $(num run_time) s"
-echo "fuzz_${target}_total_crashes $(saved crashes) inputs"
+echo "fuzz_${target}_crash_inputs_kept $({ find "$fuzz/crashes/$target" -type f 2>/dev/null || true; } | wc -l) inputs"
 echo "fuzz_${target}_corpus $(num corpus_count) inputs"
 echo "fuzz_${target}_edges $(num edges_found) edges"
