@@ -170,11 +170,16 @@ pub fn reference(input: &[u8], max_trailer: usize) -> Body {
     }
     // The trailer section: field lines up to an empty line, within the limit.
     let rest = &input[at..];
+    // No trailer fields: the empty line alone, whatever the limit (its CR alone so far
+    // is the start of it).
     if let Line::Full([], next) = grammar::line(rest, 0) {
         return Body::Done {
             data,
             used: at + next,
         };
+    }
+    if rest == b"\r" {
+        return Body::Partial { data };
     }
     match grammar::section(rest, MAX_FIELDS) {
         Section::Complete(_, n) if n <= max_trailer => Body::Done { data, used: at + n },
