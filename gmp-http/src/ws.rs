@@ -438,12 +438,14 @@ pub(crate) fn check_head(
             .flat_map(|(_, v)| v.split(|&b| b == b','))
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     };
-    // `Request::header`: the first field of that name, if its value is UTF-8.
+    // `Request::header`: the first field of that name, if its value is UTF-8, with
+    // its optional whitespace (SP, HTAB) trimmed; `str::trim` would also take Unicode
+    // spaces, which a value may hold as obs-text ("13<NBSP>" is not 13).
     let header = |name: &str| {
         headers
             .clone()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .and_then(|(_, v)| std::str::from_utf8(crate::h1::fields::trim(v)).ok())
     };
     if method != "GET" {
         return Err((400, "a WebSocket handshake is a GET"));
@@ -457,10 +459,10 @@ pub(crate) fn check_head(
     if !has_token("connection", "upgrade") {
         return Err((400, "missing Connection: upgrade"));
     }
-    if header("sec-websocket-version").map(str::trim) != Some("13") {
+    if header("sec-websocket-version") != Some("13") {
         return Err((426, "unsupported Sec-WebSocket-Version (13 is)"));
     }
-    if !valid_key(header("sec-websocket-key").unwrap_or("").trim()) {
+    if !valid_key(header("sec-websocket-key").unwrap_or("")) {
         return Err((400, "invalid Sec-WebSocket-Key (16 bytes, base64)"));
     }
     Ok(())
