@@ -56,10 +56,16 @@ mkdir -p "$out"
 # AFL_NO_UI: a log instead of the screen UI; AFL_SKIP_CPUFREQ and AFL_NO_AFFINITY: the
 # machine is shared, so no governor check and no CPU of its own;
 # AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES: core dumps may go to a helper here.
+# A dictionary of the target's words (fuzz/dict), when it has one.
+dict=()
+case $target in
+    request_head | chunked | response_head | ws_handshake) dict=(-x "$fuzz/dict/http.dict") ;;
+    router | paths) dict=(-x "$fuzz/dict/$target.dict") ;;
+esac
 start=$(date +%s)
 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
     AFL_AUTORESUME=1 AFL_SKIP_CRASHES=1 \
-    nice -n 19 cargo afl fuzz -V "$seconds" -i "$input" -o "$out" -- \
+    nice -n 19 cargo afl fuzz -V "$seconds" "${dict[@]}" -i "$input" -o "$out" -- \
     "$fuzz/target/release/$target" >"$out/afl.log" 2>&1 || {
     echo "afl-fuzz failed; the end of its log ($out/afl.log):" >&2
     tail -20 "$out/afl.log" >&2
