@@ -64,6 +64,13 @@ mod url;
 #[cfg(feature = "websocket")]
 pub mod ws;
 
+/// The crate-private parsers, for the fuzz targets in `fuzz/` and the test that replays
+/// their corpus. Not part of the API: hidden, unstable, not for use outside this
+/// repository.
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 pub use bytes::Bytes;
 pub use client::{Client, ClientBuilder};
 pub use fs::FileServer;

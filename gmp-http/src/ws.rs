@@ -419,16 +419,38 @@ impl Accept {
 
 /// Whether `req` is a WebSocket handshake gmp can answer; else the status and why.
 fn check(req: &Request<'_>) -> Result<(), (u16, &'static str)> {
+    let fields: Vec<(&str, &[u8])> = req.headers().collect();
+    check_head(req.method(), req.version(), &fields)
+}
+
+/// [`check`] over a request's method, version and fields (as `Request::headers` gives
+/// them), so that the fuzz targets can call it without a connection.
+pub(crate) fn check_head(
+    method: &str,
+    version: crate::Version,
+    fields: &[(&str, &[u8])],
+) -> Result<(), (u16, &'static str)> {
+    let headers = fields.iter().copied();
     let has_token = |name: &str, token: &str| {
-        req.headers()
+        headers
+            .clone()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .flat_map(|(_, v)| v.split(|&b| b == b','))
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     };
-    if req.method() != "GET" {
+    // `Request::header`: the first field of that name, if its value is UTF-8, with
+    // its optional whitespace (SP, HTAB) trimmed; `str::trim` would also take Unicode
+    // spaces, which a value may hold as obs-text ("13<NBSP>" is not 13).
+    let header = |name: &str| {
+        headers
+            .clone()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(crate::h1::fields::trim(v)).ok())
+    };
+    if method != "GET" {
         return Err((400, "a WebSocket handshake is a GET"));
     }
-    if req.version() != crate::Version::Http11 {
+    if version != crate::Version::Http11 {
         return Err((400, "a WebSocket handshake needs HTTP/1.1"));
     }
     if !has_token("upgrade", "websocket") {
@@ -437,10 +459,10 @@ fn check(req: &Request<'_>) -> Result<(), (u16, &'static str)> {
     if !has_token("connection", "upgrade") {
         return Err((400, "missing Connection: upgrade"));
     }
-    if req.header("sec-websocket-version").map(str::trim) != Some("13") {
+    if header("sec-websocket-version") != Some("13") {
         return Err((426, "unsupported Sec-WebSocket-Version (13 is)"));
     }
-    if !valid_key(req.header("sec-websocket-key").unwrap_or("").trim()) {
+    if !valid_key(header("sec-websocket-key").unwrap_or("")) {
         return Err((400, "invalid Sec-WebSocket-Key (16 bytes, base64)"));
     }
     Ok(())

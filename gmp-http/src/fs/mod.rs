@@ -26,6 +26,8 @@ use crate::request::Request;
 use crate::response::Response;
 use precondition::{Conditions, Outcome, Validators};
 use range::Ranges;
+// For the fuzz targets (`crate::__fuzz`).
+pub(crate) use path::local;
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;

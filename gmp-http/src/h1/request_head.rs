@@ -105,8 +105,13 @@ fn parse_request_line(buf: &[u8]) -> Result<Option<Line>, Reject> {
             .iter()
             .position(|&b| b <= b' ' || b == 0x7f)
             .map_or(buf.len(), |n| t0 + n);
-        if std::str::from_utf8(&buf[t0..i]).is_err() {
-            return Err(reject(400, "malformed request target"));
+        match std::str::from_utf8(&buf[t0..i]) {
+            Ok(_) => {}
+            // Cut inside a character by the end of what has arrived: the rest of it may
+            // come with the next read (`error_len` is `None` only for a truncated
+            // sequence at the end).
+            Err(e) if i == buf.len() && e.error_len().is_none() => return Ok(None),
+            Err(_) => return Err(reject(400, "malformed request target")),
         }
     }
     if i - t0 > MAX_TARGET {
@@ -394,11 +399,17 @@ mod tests {
         .concat();
         assert_eq!(status(&long), 414);
         assert_eq!(status(&long[..MAX_TARGET + 8]), 414);
-        // Every proper prefix of a good head is incomplete, not an error.
+        // Every proper prefix of a good head is incomplete, not an error (a UTF-8
+        // character in the target cut in two included).
         let good = b"GET /x?y HTTP/1.1\r\nHost: a\r\n\r\n";
         for n in 0..good.len() {
             assert_eq!(status(&good[..n]), 0, "prefix {n}");
         }
+        let utf8 = "GET /\u{e9}\u{1f600} HTTP/1.1\r\nHost: a\r\n\r\n".as_bytes();
+        for n in 0..utf8.len() {
+            assert_eq!(status(&utf8[..n]), 0, "prefix {n}");
+        }
+        assert_eq!(status(utf8), 200);
         let h = run(good).unwrap().unwrap();
         assert_eq!((h.target, h.method, h.len), ((4, 4), (0, 3), good.len()));
     }

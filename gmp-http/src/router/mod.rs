@@ -22,7 +22,8 @@ use crate::handler::{Handler, Middleware, Next};
 use crate::request::Request;
 use crate::response::Response;
 use crate::url::clean_path;
-use pattern::Pattern;
+// `Pattern` for the fuzz targets (`crate::__fuzz`) too.
+pub(crate) use pattern::Pattern;
 use std::io;
 use std::panic::Location;
 use tree::Tree;
@@ -165,6 +166,15 @@ impl Router {
         let clean = clean_path(path);
         caps.clear();
         self.tree.find("", method, &clean, caps).map(|r| r as usize)
+    }
+
+    /// The methods a 405 for `path` would list (hosts aside), for the fuzz targets.
+    pub(crate) fn allowed_methods(&self, path: &str) -> Vec<String> {
+        self.tree
+            .allowed("", path)
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     /// Routing itself, at the end of the middleware chain.

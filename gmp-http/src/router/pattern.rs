@@ -292,11 +292,16 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
-/// Writes a decoded literal segment so that parsing it gives the same bytes back.
+/// Writes a decoded literal segment so that parsing it gives the same bytes back. A
+/// `.` or `..` segment keeps its dots escaped: written plainly it would be a path element
+/// that cleaning removes (and registration refuses).
 fn escape_into(out: &mut String, lit: &[u8]) {
     out.push('/');
+    let dots = lit == b"." || lit == b"..";
     for &b in lit {
-        let plain = b.is_ascii_graphic() && !matches!(b, b'/' | b'%' | b'{' | b'}' | b'?' | b'#');
+        let plain = b.is_ascii_graphic()
+            && !matches!(b, b'/' | b'%' | b'{' | b'}' | b'?' | b'#')
+            && !(dots && b == b'.');
         if plain {
             out.push(b as char);
         } else {
@@ -401,6 +406,10 @@ mod tests {
             assert_eq!((x.method, x.host), (y.method, y.host));
         }
         assert_eq!(p("/caf%c3%a9/%41").to_string(), "/caf%C3%A9/A");
+        assert_eq!(
+            p("GET /%2e/%2E%2e/.../x.y").to_string(),
+            "GET /%2E/%2E%2E/.../x.y"
+        );
     }
 
     /// Go's own table (pattern_test.go's TestComparePaths and TestConflictsWith cases,
