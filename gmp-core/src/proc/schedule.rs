@@ -338,10 +338,20 @@ fn find_runnable(m: &mut M) -> *mut G {
             let mut l = s.lock();
             let p = s.pidleget(&mut l);
             drop(l);
+            let mut first: *mut G = ptr::null_mut();
             if let Some(p) = p {
                 handoff::acquirep(m, p);
+                // The first woken G runs here, now; only the rest go to the queue, where
+                // they wake an idle M to steal them (Go's `findRunnable`: `list.pop()`,
+                // then `injectglist` the rest). Queueing the first as well woke the
+                // other M for every batch, a single G included, only for it to find
+                // nothing and sleep again.
                 for &g in &gs {
-                    ready(g, false);
+                    if first.is_null() {
+                        first = g;
+                    } else {
+                        ready(g, false);
+                    }
                 }
             } else {
                 // Every P is busy: hand the woken Gs to them; their Ms run their own
@@ -350,6 +360,26 @@ fn find_runnable(m: &mut M) -> *mut G {
             }
             gs.clear();
             m.pollbuf = gs;
+            if !first.is_null() {
+                // The poll may have ended for a timer: run the expired ones first, as
+                // the top of the loop would.
+                if timer::earliest(s)
+                    <= if polled_at != 0 {
+                        polled_at
+                    } else {
+                        nanotime()
+                    }
+                {
+                    timer::run_all_timers(s);
+                }
+                // SAFETY: `first` was parked on a desc; the poller won the right to wake
+                // it. Relaxed: see `G::status`.
+                unsafe {
+                    (*first).status.store(G_RUNNABLE, Relaxed);
+                    super::latency::runnable(first);
+                }
+                return first;
+            }
             if p.is_some() {
                 continue;
             }
