@@ -5,7 +5,7 @@
 //! tests may run (a loom atomic outside `loom::model` panics).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU64, AtomicUsize};
+pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};

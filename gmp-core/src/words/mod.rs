@@ -7,6 +7,10 @@
 //! - [`JoinWord`](join::JoinWord): a join packet's state (`proc/spawn.rs`).
 //! - [`PollWord`](poll::PollWord): one direction of a `PollDesc` (`proc/netpoll.rs`).
 //! - [`ClaimWord`](claim::ClaimWord): the claim word of a wait (`proc/wait.rs`).
+//! - [`NoteWord`](note::NoteWord): an M's note, the one-shot event it sleeps on
+//!   (`proc/m.rs`).
+//! - [`Owner`](section::Owner) and [`Locks`](section::Locks): a P's owner and an M's
+//!   section count, the Dekker handshake of P sections (`proc/handoff.rs`).
 //!
 //! Every method is `#[inline]` and does exactly the atomic operations the code did
 //! before it was factored out, so the runtime's hot paths pay nothing for the seam.
@@ -16,7 +20,9 @@
 
 pub(crate) mod claim;
 pub(crate) mod join;
+pub(crate) mod note;
 pub(crate) mod poll;
+pub(crate) mod section;
 
 #[cfg(all(test, loom))]
 mod model {
