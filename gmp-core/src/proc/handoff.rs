@@ -30,7 +30,7 @@
 //! `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`: either sysmon sees the section, or
 //! the goroutine sees the retake. The goroutine side thus costs a plain store and load
 //! instead of a locked instruction on every switch; the rare retake pays for an IPI. If
-//! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
+//! the kernel refuses `membarrier`, both sides use a real fence instead.
 //! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
 //!
 //! The two words and both halves of the handshake are `words/section.rs`'s, which

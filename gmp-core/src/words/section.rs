@@ -18,8 +18,8 @@
 //! every other thread of the process run a full barrier wherever it is, which turns
 //! that compiler fence into a real one for this retake (the kernel's promise: its man
 //! page shows exactly this pairing of `barrier()` and `membarrier()` standing for
-//! `smp_mb()` on both sides). Without `membarrier` the goroutine fences with
-//! `fence(SeqCst)` and sysmon counts on its SeqCst CAS.
+//! `smp_mb()` on both sides). Without `membarrier` both sides fence: the goroutine with
+//! `fence(SeqCst)`, sysmon with `fence(SeqCst)` after its CAS.
 //!
 //! # What the loom models prove, and what they assume
 //! `scripts/loom.sh section` runs a goroutine entering a section against sysmon's
@@ -41,9 +41,12 @@
 //!   leans on fences only, which is also what the C++/Rust memory model needs here: a
 //!   SeqCst CAS followed by a Relaxed load is not a fence.
 //!
-//! The fence-mode model fails: sysmon relies on its SeqCst CAS as its fence. That holds
-//! on x86-64 (`lock cmpxchg`), not in Rust's memory model, and loom finds both sides
-//! reading the old values.
+//! That last point is what the model found: in fence mode sysmon used to rely on its
+//! SeqCst CAS as its fence. It is one on x86-64 (`lock cmpxchg`), but not in Rust's
+//! memory model, nor on a weaker CPU (an aarch64 `ldaxr`/`stlxr` CAS lets a later load
+//! pass its store): both sides could read the old values and sysmon hand off a P the
+//! goroutine was using. [`heavy_barrier`] now fences in that mode. A model without the
+//! goroutine's fence (`entry_without_the_fence_is_caught`) shows the check can fail.
 
 use crate::sync_atomic::{AtomicU32, AtomicUsize};
 #[cfg(loom)]
@@ -84,8 +87,9 @@ pub(crate) fn section_fence(b: Barrier) {
 pub(crate) fn heavy_barrier(b: Barrier) {
     match b {
         Barrier::Membarrier => membarrier(),
-        // The goroutine side fences, and sysmon's SeqCst CAS is a fence here.
-        Barrier::Fence => {}
+        // The CAS before is SeqCst, but a SeqCst RMW is no fence for the Relaxed load
+        // after it (see the module doc): this pairs with the goroutine's fence.
+        Barrier::Fence => fence(SeqCst),
     }
 }
 
