@@ -56,9 +56,6 @@ pub(crate) struct M {
     /// a goroutine runs its own code. Written only by this thread (Relaxed load + store);
     /// sysmon reads it after a `membarrier` (see `handoff.rs`, `words/section.rs`).
     pub(super) locks: Locks,
-    /// Counted in `Sched::nmlocked` (asleep with a G that parked mid-unwind). Read and
-    /// written under the scheduler lock only.
-    pub(super) locked_idle: bool,
     /// Left the idle list for good after its keep-alive ([`idle_sleep`]): counted in
     /// `Sched::nmexiting`, no longer in `mcount`. This thread only.
     pub(super) expired: bool,
@@ -124,7 +121,6 @@ impl M {
             exit_buf: Gobuf::default(),
             rand: 0x9E37_79B9_7F4A_7C15 ^ (id as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
             locks: Locks::new(1),
-            locked_idle: false,
             permit: false,
             pollbuf: Vec::new(),
             expired: false,
