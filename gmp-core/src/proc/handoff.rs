@@ -124,9 +124,7 @@ pub(super) fn releasep(m: &mut M) -> *const P {
     let me = m as *mut M as usize;
     // SAFETY: `p` points into the live runtime's `ps`.
     let owner = unsafe { &(*p).owner };
-    while !owner.release(me) {
-        std::hint::spin_loop();
-    }
+    owner.release(me);
     p
 }
 

@@ -63,15 +63,42 @@ enum Parked {
 /// M `A`, holding `P1`, runs a G that parks mid-unwind; the G is woken at once (the
 /// earliest a waker can ready it: right after the park commit).
 fn parking_m(s: &Shared) -> Parked {
+    parking_m_with(s, None)
+}
+
+/// Two ways to get `prepare` wrong, for the models that show loom catches them.
+#[derive(Clone, Copy, PartialEq)]
+enum Wrong {
+    /// The note is re-armed after the M is listed.
+    ClearAfterList,
+    /// The M lists itself after its G can be woken.
+    ListAfterCommit,
+}
+
+/// `parking_m`, or one of its `Wrong` variants.
+fn parking_m_with(s: &Shared, wrong: Option<Wrong>) -> Parked {
     // `park`: the G is locked to this M before it can be woken.
     s.locked_m.store(A, Relaxed);
-    // `park_m` → `lockedm::prepare`.
-    s.note_a.clear();
-    if !s.locked.list(A, || s.shutdown.load(SeqCst)) {
-        s.note_a.wake();
+    let prepare = || {
+        // `park_m` → `lockedm::prepare`.
+        if wrong != Some(Wrong::ClearAfterList) {
+            s.note_a.clear();
+        }
+        if !s.locked.list(A, || s.shutdown.load(SeqCst)) {
+            s.note_a.wake();
+        }
+        if wrong == Some(Wrong::ClearAfterList) {
+            s.note_a.clear();
+        }
+    };
+    if wrong != Some(Wrong::ListAfterCommit) {
+        prepare();
     }
     // The commit succeeds and a waker readies the G.
     s.queue.lock().unwrap().push(G);
+    if wrong == Some(Wrong::ListAfterCommit) {
+        prepare();
+    }
     // `lockedm::count`, under the scheduler lock.
     {
         let _l = s.sched.lock().unwrap();
@@ -169,6 +196,38 @@ fn park_against_startlockedm() {
         assert_eq!(idle.ps, [P1], "the parking M's P is idle, once");
         assert_eq!(idle.ms, [B], "the dequeuer is idle");
         assert!(s.queue.lock().unwrap().is_empty());
+    });
+}
+
+/// The model can fail: a note re-armed after the M is listed can erase shutdown's
+/// wake, and the M sleeps forever (loom gives up on the endless wait).
+#[test]
+#[should_panic(expected = "Model exceeded maximum number of branches")]
+fn a_note_rearmed_after_listing_is_caught() {
+    loom::model(|| {
+        let s = shared();
+        let c = {
+            let s = s.clone();
+            thread::spawn(move || shutdown(&s))
+        };
+        parking_m_with(&s, Some(Wrong::ClearAfterList));
+        c.join().unwrap();
+    });
+}
+
+/// The model can fail: an M that lists itself only after its G can be woken is not
+/// found by the dequeuer.
+#[test]
+#[should_panic(expected = "a locked M unlisted outside shutdown")]
+fn listing_after_the_commit_is_caught() {
+    loom::model(|| {
+        let s = shared();
+        let b = {
+            let s = s.clone();
+            thread::spawn(move || dequeuing_m(&s))
+        };
+        parking_m_with(&s, Some(Wrong::ListAfterCommit));
+        b.join().unwrap();
     });
 }
 

@@ -50,10 +50,13 @@
 
 use crate::sync_atomic::{AtomicU32, AtomicUsize};
 #[cfg(loom)]
-use loom::sync::atomic::fence;
+use loom::{hint::spin_loop, sync::atomic::fence};
 use std::sync::atomic::Ordering::*;
 #[cfg(not(loom))]
-use std::sync::atomic::{compiler_fence, fence};
+use std::{
+    hint::spin_loop,
+    sync::atomic::{compiler_fence, fence},
+};
 
 /// Low bit of the owner word while sysmon decides whether to take the P (M addresses
 /// are aligned, so the bit is free).
@@ -177,15 +180,17 @@ impl Owner {
         self.0.store(m, SeqCst);
     }
 
-    /// `releasep`: `m` gives the P up. `false` while sysmon decides (call again; a
-    /// section is held, so the P comes back). Panics if another M owns the P.
+    /// `releasep`: `m` gives the P up. Inside a section (on g0), so a retake in
+    /// progress gives it back: waits for that. Panics if another M owns the P.
     #[inline]
-    pub(crate) fn release(&self, m: usize) -> bool {
-        // SeqCst: pairs with sysmon's CAS.
-        match self.0.compare_exchange(m, 0, SeqCst, SeqCst) {
-            Ok(_) => true,
-            Err(o) if o == m | RETAKING => false,
-            Err(o) => unreachable!("releasing a P owned by another M ({o:#x})"),
+    pub(crate) fn release(&self, m: usize) {
+        loop {
+            // SeqCst: pairs with sysmon's CAS.
+            match self.0.compare_exchange(m, 0, SeqCst, SeqCst) {
+                Ok(_) => return,
+                Err(o) if o == m | RETAKING => spin_loop(),
+                Err(o) => unreachable!("releasing a P owned by another M ({o:#x})"),
+            }
         }
     }
 
@@ -367,9 +372,7 @@ mod tests {
                 let s = s.clone();
                 thread::spawn(move || sysmon(&s, Some(Barrier::Membarrier)))
             };
-            while !s.owner.release(M) {
-                thread::yield_now();
-            }
+            s.owner.release(M);
             assert_eq!(t.join().unwrap(), 0, "sysmon took a P from g0");
             assert_eq!(s.owner.load(), 0, "the released P is idle");
         });
