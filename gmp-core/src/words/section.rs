@@ -47,6 +47,11 @@
 //! pass its store): both sides could read the old values and sysmon hand off a P the
 //! goroutine was using. [`heavy_barrier`] now fences in that mode. A model without the
 //! goroutine's fence (`entry_without_the_fence_is_caught`) shows the check can fail.
+//!
+//! Not modelled: nested sections and a goroutine that leaves a section and enters
+//! another while sysmon retakes (the writes of its earlier section reach the P's next
+//! owner through the same barrier and `startm`'s scheduler lock); the permits of
+//! `blocking.rs` that `retake` takes around this; the registration of `membarrier`.
 
 use crate::sync_atomic::{AtomicU32, AtomicUsize};
 #[cfg(loom)]
