@@ -110,6 +110,7 @@ fn parking_m_with(s: &Shared, wrong: Option<Wrong>) -> Parked {
     while !s.note_a.is_woken() {
         thread::yield_now();
     }
+    // SAFETY: a loom cell; loom reports a read that races with a waker's write.
     let p = s
         .next_p_a
         .with_mut(|p| unsafe { std::mem::replace(&mut *p, 0) });
@@ -152,6 +153,7 @@ fn dequeuing_m(s: &Shared) -> Dequeued {
         drop(l);
         s.queue.lock().unwrap().push(g);
         if listed {
+            // SAFETY: a loom cell; loom reports a write that races with A's read.
             s.next_p_a.with_mut(|p| unsafe { *p = 0 });
             s.note_a.wake();
         }
@@ -160,6 +162,7 @@ fn dequeuing_m(s: &Shared) -> Dequeued {
     // `releasep`, `stopm_register`: B is idle before A runs.
     l.ms.push(B);
     drop(l);
+    // SAFETY: a loom cell; loom reports a write that races with A's read.
     s.next_p_a.with_mut(|p| unsafe { *p = P2 });
     s.note_a.wake();
     Dequeued::Idle
@@ -170,6 +173,7 @@ fn shutdown(s: &Shared) {
     s.shutdown.store(true, SeqCst);
     for m in s.locked.take_all() {
         assert_eq!(m, A);
+        // SAFETY: a loom cell; loom reports a write that races with A's read.
         s.next_p_a.with_mut(|p| unsafe { *p = 0 });
         s.note_a.wake();
     }
