@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Model-checks the wake-up words (gmp-core/src/words/) with loom: every model of the
-# join word, a PollDesc direction and the claim word, in a build with --cfg loom (its
-# own target directory, so the normal build is not rebuilt). Prints how many
-# interleavings each model explored.
+# Model-checks the words of gmp-core/src/words/ with loom: the join word, a PollDesc
+# direction, the claim word, P sections (`section`: the owner word and section count,
+# Dekker against sysmon's membarrier) and locked Ms (`locked`: the list, its count and
+# the M's note), in a build with --cfg loom (its own target directory, so the normal
+# build is not rebuilt). Prints how many interleavings each model explored. The two
+# `section` models named `..._is_caught` are expected to fail (#[should_panic]): loom
+# prints their panic, and the test passes.
 # Usage: scripts/loom.sh [FILTER]     (a test-name filter, e.g. `poll`; default: all)
 # LOOM_MAX_PREEMPTIONS bounds the preemptions per interleaving (default here 3: a
 # bounded search, as loom's documentation recommends; unbounded, the claim-word models

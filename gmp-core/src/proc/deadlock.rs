@@ -55,7 +55,7 @@ impl Sched {
 pub(super) fn checkdead(s: &Sched, l: &mut Locked) {
     // Every M idle: in `stopm`, or asleep with a G that parked mid-unwind.
     if s.shutdown.load(SeqCst)
-        || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) != s.mcount.load(SeqCst)
+        || s.nmidle.load(SeqCst) + s.locked_ms.nmlocked() != s.mcount.load(SeqCst)
         // From `lockedm::stoplockedm` with no M in `stopm`: none to run the main G on.
         || !s.any_idle_m(l)
     {
@@ -216,7 +216,7 @@ fn stuck_holders(s: &Sched, l: &Locked) -> Option<Vec<libc::pid_t>> {
     // SeqCst: the counts `checkdead` compares, changed under the lock we hold.
     if s.shutdown.load(SeqCst)
         || l.sysq.is_empty()
-        || s.nmidle.load(SeqCst) + s.nmlocked.load(SeqCst) + l.nsys != s.mcount.load(SeqCst)
+        || s.nmidle.load(SeqCst) + s.locked_ms.nmlocked() + l.nsys != s.mcount.load(SeqCst)
         || !s.injector.is_empty()
         || timer::earliest(s) != NEVER
         || s.sleeper.load(SeqCst)
@@ -225,7 +225,7 @@ fn stuck_holders(s: &Sched, l: &Locked) -> Option<Vec<libc::pid_t>> {
     {
         return None;
     }
-    let locked = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
+    let locked = s.locked_ms.listed();
     let mut tids: Vec<libc::pid_t> = s
         .allm_lock()
         .iter()

@@ -30,8 +30,12 @@
 //! `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`: either sysmon sees the section, or
 //! the goroutine sees the retake. The goroutine side thus costs a plain store and load
 //! instead of a locked instruction on every switch; the rare retake pays for an IPI. If
-//! the kernel refuses `membarrier`, the goroutine side uses a real fence instead.
+//! the kernel refuses `membarrier`, both sides use a real fence instead.
 //! An M that sees `RETAKING` waits for sysmon to decide (microseconds).
+//!
+//! The two words and both halves of the handshake are `words/section.rs`'s, which
+//! `scripts/loom.sh section` model-checks (its module doc says what that proves and
+//! what it assumes of `membarrier`).
 
 use super::blocking;
 use super::lockedm;
@@ -40,13 +44,10 @@ use super::p::P;
 use super::sched::{self, Sched};
 use super::schedule;
 use crate::clock::NEVER;
+use crate::words::section::{Barrier, Held, RETAKING};
 use std::ptr;
-use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering::*};
+use std::sync::atomic::{AtomicU8, Ordering::*};
 use std::sync::Once;
-
-/// Low bit of `P::owner` while sysmon decides whether to take the P (M addresses are
-/// aligned, so the bit is free).
-pub(super) const RETAKING: usize = 1;
 
 /// How long a P's goroutine may stay away from the scheduler before sysmon hands the P
 /// to another M (Go's `forcePreemptNS`).
@@ -58,7 +59,6 @@ const BARRIER_FENCE: u8 = 2;
 static BARRIER: AtomicU8 = AtomicU8::new(BARRIER_UNKNOWN);
 static BARRIER_INIT: Once = Once::new();
 
-const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 
 /// Registers the process for expedited private `membarrier` (once, before any runtime
@@ -88,34 +88,20 @@ pub(crate) fn init_barrier() {
     });
 }
 
-/// The goroutine side's half of the handshake (see the module doc).
+/// How this process's P sections fence (see the module doc).
 #[inline(always)]
-fn section_fence() {
+fn barrier() -> Barrier {
     // Relaxed: set once before the first runtime starts (ordered by `Once`).
     if BARRIER.load(Relaxed) == BARRIER_MEMBARRIER {
-        compiler_fence(SeqCst);
+        Barrier::Membarrier
     } else {
-        fence(SeqCst);
+        Barrier::Fence
     }
-}
-
-/// sysmon's half: a full fence on every CPU running this process's threads.
-fn heavy_barrier() {
-    // Relaxed: as in `section_fence`.
-    if BARRIER.load(Relaxed) == BARRIER_MEMBARRIER {
-        // SAFETY: a plain syscall; the process registered for this command.
-        unsafe {
-            libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-        }
-    }
-    // In fence mode the goroutine side fences, and sysmon's SeqCst CAS is a fence here.
 }
 
 #[inline(always)]
 pub(super) fn locks_add(m: &M, d: u32) {
-    // Relaxed load + store: only this thread writes `locks` (see `M::locks`).
-    m.locks
-        .store(m.locks.load(Relaxed).wrapping_add(d), Relaxed);
+    m.locks.add(d);
 }
 
 // ---- owning a P --------------------------------------------------------------------
@@ -128,8 +114,7 @@ pub(super) fn acquirep(m: &mut M, p: *const P) {
     let p = unsafe { &*p };
     // A new tick, so sysmon's "unchanged since" sample restarts with this owner.
     p.tick();
-    // SeqCst: pairs with sysmon's CAS on `owner`.
-    p.owner.store(m as *mut M as usize, SeqCst);
+    p.owner.acquire(m as *mut M as usize);
 }
 
 /// Unbinds the M's P and returns it. Called on g0 or inside a P section, so a retake in
@@ -139,14 +124,8 @@ pub(super) fn releasep(m: &mut M) -> *const P {
     let me = m as *mut M as usize;
     // SAFETY: `p` points into the live runtime's `ps`.
     let owner = unsafe { &(*p).owner };
-    loop {
-        // SeqCst: pairs with sysmon's CAS.
-        match owner.compare_exchange(me, 0, SeqCst, SeqCst) {
-            Ok(_) => return p,
-            Err(o) if o == me | RETAKING => std::hint::spin_loop(),
-            Err(o) => unreachable!("releasing a P owned by another M ({o:#x})"),
-        }
-    }
+    owner.release(me);
+    p
 }
 
 /// Enters a P section from a goroutine (or nests one on g0): returns this thread's M if
@@ -165,23 +144,17 @@ pub(super) fn p_try_enter_on(m: *mut M) -> Option<*mut M> {
     }
     // SAFETY: `m` is this thread's M; only this thread writes its fields.
     let mr = unsafe { &mut *m };
-    locks_add(mr, 1);
-    section_fence();
+    mr.locks.enter(barrier());
     let p = mr.p;
     if !p.is_null() {
         // SAFETY: `p` points into the live runtime's `ps`.
         let owner = unsafe { &(*p).owner };
         loop {
-            // Relaxed: the fence above (with sysmon's membarrier) orders this load after
-            // the `locks` store; see the module doc.
-            let o = owner.load(Relaxed);
-            if o == m as usize {
-                return Some(m);
+            match owner.check(m as usize) {
+                Held::Mine => return Some(m),
+                Held::Retaking => std::hint::spin_loop(),
+                Held::Taken => break,
             }
-            if o != m as usize | RETAKING {
-                break;
-            }
-            std::hint::spin_loop();
         }
         // sysmon took it while the goroutine ran, and took a permit of `blocking.rs`
         // for this M with it (see `retake`): the M is away from the Ps until it holds a
@@ -327,8 +300,7 @@ pub(super) struct Sample {
 /// `RETAKE_NS` while other work needs the P. Called by sysmon every tick.
 pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
     for (i, p) in s.ps.iter().enumerate() {
-        // SeqCst: pairs with `acquirep`/`releasep`.
-        let owner = p.owner.load(SeqCst);
+        let owner = p.owner.load();
         // Relaxed: compared with an earlier snapshot only; a stale value delays a retake
         // by one tick at most.
         let tick = p.schedtick.load(Relaxed);
@@ -356,25 +328,19 @@ pub(super) fn retake(s: &Sched, samples: &mut [Sample], now: u64) {
         if !blocking::take_permit(s, &mut s.lock()) {
             continue;
         }
-        if p.owner
-            .compare_exchange(owner, owner | RETAKING, SeqCst, SeqCst)
-            .is_err()
-        {
+        if !p.owner.begin_retake(owner) {
             give_back_permit(s);
             continue;
         }
-        heavy_barrier();
         let m = owner as *const M;
         // SAFETY: `m` owned the P a moment ago and cannot release it (or exit) while
         // the RETAKING bit is set: `releasep` waits for us.
-        // Relaxed: ordered by the barrier, see the module doc.
-        if unsafe { (*m).locks.load(Relaxed) } != 0 {
-            p.owner.store(owner, SeqCst);
+        if !p.owner.decide(owner, unsafe { &(*m).locks }, barrier()) {
             give_back_permit(s);
             continue;
         }
-        // The M finds out in `p_try_enter_on`, and holds the permit from then on.
-        p.owner.store(0, SeqCst);
+        // The P is taken (owner 0). The M finds out in `p_try_enter_on`, and holds the
+        // permit from then on.
         seen.owner = 0;
         sched::count_retake(s);
         tracing::debug!(

@@ -18,7 +18,7 @@
 //! the G, and goes idle itself. A park that does not happen after all (its commit
 //! returned false) unlists the M again ([`cancel`]).
 //!
-//! An M asleep with its G counts as idle for `checkdead` (`Sched::nmlocked`) and not
+//! An M asleep with its G counts as idle for `checkdead` (`LockedMs::nmlocked`) and not
 //! against the thread limit ([`threads_counted`]): there are as many as goroutines
 //! unwinding through a park at once, and failing to start an M for the P one gives away
 //! would leave that P's timers and queue to nobody. `shutdown` wakes every listed M to
@@ -27,6 +27,10 @@
 //! Cost: two thread wake-ups per park, on a path only unwinding takes. Every park and
 //! yield pays a `panicking()` check, and `schedule` a look at the dequeued G's
 //! `locked_m`, which sits next to `status` on the line every switch touches.
+//!
+//! The list and its count are `words/locked.rs`'s (`LockedMs`), the note the M sleeps on
+//! `words/note.rs`'s; `scripts/loom.sh locked` model-checks this sequence on them: a
+//! park against the dequeuer's `startlockedm`, against `shutdown`, and against both.
 
 use super::blocking;
 use super::deadlock;
@@ -44,34 +48,24 @@ use std::sync::atomic::Ordering::*;
 pub(super) fn prepare(m: &mut M) {
     m.park.clear();
     let s = m.sched();
-    let mut l = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
-    // `shutdown` sets the flag before it drains this list under the same lock: either
+    // `shutdown` sets the flag before it drains the list under the list's lock: either
     // the drain wakes this M, or this M sees the flag and wakes itself.
-    if s.shutdown.load(SeqCst) {
-        drop(l);
+    if !s
+        .locked_ms
+        .list(m as *mut M as usize, || s.shutdown.load(SeqCst))
+    {
         // `next_p` stays null: `stoplockedm` exits the M.
         m.park.wake();
-        return;
     }
-    l.push(m as *mut M as usize);
 }
 
 /// Counts `m`, listed by `prepare` and about to give its P away, as asleep with
-/// its G (`Sched::nmlocked`), unless `startlockedm` already claimed it. Under the
-/// scheduler lock, as `startlockedm`'s uncount and `checkdead`'s read.
+/// its G (`LockedMs::nmlocked`), unless `startlockedm` or `shutdown` already unlisted
+/// it. Under the scheduler lock, as `startlockedm`'s uncount and `checkdead`'s read.
 pub(super) fn count(m: &mut M) {
     let s = m.sched();
-    let me = m as *mut M as usize;
     let _l = s.lock();
-    let listed = s
-        .locked_ms
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(&me);
-    if listed {
-        m.locked_idle = true;
-        s.nmlocked.fetch_add(1, SeqCst);
-    }
+    s.locked_ms.count(m as *mut M as usize);
 }
 
 /// The locked G did not park after all: it goes on running here, unlocked.
@@ -79,12 +73,7 @@ pub(super) fn count(m: &mut M) {
 /// # Safety
 /// `g` is the G `m` is about to resume.
 pub(super) unsafe fn cancel(m: &mut M, g: *mut G) {
-    let me = m as *mut M as usize;
-    m.sched()
-        .locked_ms
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&x| x != me);
+    m.sched().locked_ms.unlist(m as *mut M as usize);
     // SAFETY: per the contract.
     // Relaxed: see `G::locked_m`.
     unsafe { (*g).locked_m.store(ptr::null_mut(), Relaxed) };
@@ -124,9 +113,7 @@ pub(super) unsafe fn stoplockedm(m: &mut M, g: *mut G) -> ! {
 /// park at once, and failing to start an M for the P one gives away would leave its
 /// timers and queue to nobody (a panic there would be a panic inside a panic).
 pub(super) fn threads_counted(s: &Sched) -> usize {
-    s.mcount
-        .load(SeqCst)
-        .saturating_sub(s.nmlocked.load(SeqCst))
+    s.mcount.load(SeqCst).saturating_sub(s.locked_ms.nmlocked())
 }
 
 /// `schedule` dequeued `g`, locked to `target`: gives `target` this M's P to run it
@@ -139,12 +126,8 @@ pub(super) fn threads_counted(s: &Sched) -> usize {
 pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
     let s = m.sched();
     let mut l = s.lock();
-    let listed = {
-        let mut list = s.locked_ms.lock().unwrap_or_else(|e| e.into_inner());
-        let before = list.len();
-        list.retain(|&x| x != target as usize);
-        list.len() != before
-    };
+    // Unlisted, `target` is also uncounted (it no longer counts as idle).
+    let listed = s.locked_ms.unlist(target as usize);
     if !listed || s.shutdown.load(SeqCst) {
         // Shutdown: `shutdown` woke `target` to exit, or (if we unlisted it first) we
         // do. Leave the G for the final sweep.
@@ -159,13 +142,6 @@ pub(super) unsafe fn startlockedm(m: &mut M, g: *mut G, target: *mut M) {
             }
         }
         schedule::mexit(m);
-    }
-    // SAFETY: `locked_idle` of a listed M is read and written under the scheduler lock.
-    unsafe {
-        if (*target).locked_idle {
-            (*target).locked_idle = false;
-            s.nmlocked.fetch_sub(1, SeqCst);
-        }
     }
     let p = handoff::releasep(m);
     // Idle before `target` runs: when its G parks again it hands the P to an idle M,
@@ -226,10 +202,10 @@ pub(super) unsafe extern "C" fn requeue_locked_m(m: usize) -> ! {
     }
 }
 
-/// At shutdown: wakes every listed M to exit (`next_p` null). Unlisting them keeps
-/// `startlockedm` away.
+/// At shutdown: wakes every listed M to exit (`next_p` null). Unlisting (and
+/// uncounting) them keeps `startlockedm` away.
 pub(super) fn wake_all(s: &Sched) {
-    for m in std::mem::take(&mut *s.locked_ms.lock().unwrap_or_else(|e| e.into_inner())) {
+    for m in s.locked_ms.take_all() {
         let m = m as *mut M;
         // SAFETY: a listed M sleeps in `stoplockedm` and reads `next_p` after its note is
         // woken; unlisted here, no `startlockedm` touches it.

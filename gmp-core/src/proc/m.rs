@@ -20,6 +20,8 @@ use super::schedule;
 use crate::arch::{self, Gobuf};
 use crate::clock::{nanotime, NEVER};
 use crate::signal;
+use crate::words::note::NoteWord;
+use crate::words::section::Locks;
 use std::cell::Cell;
 use std::io;
 use std::ptr;
@@ -52,11 +54,8 @@ pub(crate) struct M {
     pub(super) rand: u64,
     /// P sections this thread is inside (`handoff.rs`): at least 1 while on g0, 0 while
     /// a goroutine runs its own code. Written only by this thread (Relaxed load + store);
-    /// sysmon reads it after a `membarrier` (see `handoff.rs`).
-    pub(super) locks: AtomicU32,
-    /// Counted in `Sched::nmlocked` (asleep with a G that parked mid-unwind). Read and
-    /// written under the scheduler lock only.
-    pub(super) locked_idle: bool,
+    /// sysmon reads it after a `membarrier` (see `handoff.rs`, `words/section.rs`).
+    pub(super) locks: Locks,
     /// Left the idle list for good after its keep-alive ([`idle_sleep`]): counted in
     /// `Sched::nmexiting`, no longer in `mcount`. This thread only.
     pub(super) expired: bool,
@@ -121,8 +120,7 @@ impl M {
             park_commit: None,
             exit_buf: Gobuf::default(),
             rand: 0x9E37_79B9_7F4A_7C15 ^ (id as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
-            locks: AtomicU32::new(1),
-            locked_idle: false,
+            locks: Locks::new(1),
             permit: false,
             pollbuf: Vec::new(),
             expired: false,
@@ -278,36 +276,36 @@ pub(super) fn idle_sleep(m: &mut M) {
 }
 
 /// A one-shot futex event: `wake` sets it, `sleep` waits until it is set, `clear` re-arms.
+/// The word and its orderings are `words/note.rs`'s (model-checked there).
 pub(super) struct Note {
-    key: AtomicU32,
+    word: NoteWord,
 }
 
 impl Note {
-    pub(super) const fn new() -> Note {
+    pub(super) fn new() -> Note {
         Note {
-            key: AtomicU32::new(0),
+            word: NoteWord::new(),
         }
     }
 
+    /// Re-arms the note: only the sleeping M, before publishing itself as idle under
+    /// the scheduler lock (which orders it before any `wake`).
     pub(super) fn clear(&self) {
-        // Relaxed: only the sleeping M clears its own note, before publishing itself as
-        // idle under the scheduler lock (which orders it before any `wake`).
-        self.key.store(0, Ordering::Relaxed);
+        self.word.clear();
     }
 
+    /// Wakes the M sleeping here (or the next `sleep`); what the caller wrote before is
+    /// visible to it.
     pub(super) fn wake(&self) {
-        // Release pairs with the Acquire load in `sleep`: what the waker wrote (the P it
-        // handed over) is visible to the woken M.
-        if self.key.swap(1, Ordering::Release) == 0 {
-            futex_wake(&self.key, 1);
+        if self.word.wake() {
+            futex_wake(self.word.key(), 1);
         }
     }
 
     /// Waits until woken. Returns at once if already woken.
     pub(super) fn sleep(&self) {
-        // Acquire pairs with the Release swap in `wake`.
-        while self.key.load(Ordering::Acquire) == 0 {
-            futex_wait(&self.key, 0, None);
+        while !self.word.is_woken() {
+            futex_wait(self.word.key(), 0, None);
         }
     }
 
@@ -315,15 +313,18 @@ impl Note {
     /// was woken.
     pub(super) fn sleep_until(&self, deadline: u64) -> bool {
         loop {
-            // Acquire pairs with the Release swap in `wake`.
-            if self.key.load(Ordering::Acquire) != 0 {
+            if self.word.is_woken() {
                 return true;
             }
             let now = nanotime();
             if now >= deadline {
                 return false;
             }
-            futex_wait(&self.key, 0, Some(Duration::from_nanos(deadline - now)));
+            futex_wait(
+                self.word.key(),
+                0,
+                Some(Duration::from_nanos(deadline - now)),
+            );
         }
     }
 }

@@ -20,10 +20,11 @@
 
 use super::g::G;
 use super::timer::Timers;
+use crate::words::section::Owner;
 use crossbeam_deque::Worker;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// A G pointer that may cross threads inside the run queues.
 #[derive(Clone, Copy)]
@@ -51,7 +52,7 @@ pub(crate) struct P {
     pub(super) schedtick: AtomicU32,
     /// The M holding this P (its address), `| RETAKING` while sysmon tries to take it, or
     /// 0 when idle. See `handoff.rs`.
-    pub(super) owner: AtomicUsize,
+    pub(super) owner: Owner,
     pub(super) gfree: UnsafeCell<Vec<*mut G>>,
     /// Goroutine ids handed out in batches so spawn does not contend on one counter.
     pub(super) goid_next: Cell<u64>,
@@ -78,7 +79,7 @@ impl P {
             runq: UnsafeCell::new(runq),
             runnext: AtomicPtr::new(ptr::null_mut()),
             schedtick: AtomicU32::new(0),
-            owner: AtomicUsize::new(0),
+            owner: Owner::new(),
             gfree: UnsafeCell::new(Vec::new()),
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),

@@ -271,7 +271,7 @@ unsafe extern "C" fn park_m(m: usize) -> ! {
             m.curg = g;
             // Back in the goroutine's own code: out of the P section (Relaxed: see
             // `M::locks`; sysmon reads it only after a membarrier).
-            m.locks.store(0, Relaxed);
+            m.locks.set(0);
             arch::gogo(&(*g).sched);
         }
         if locked {
@@ -339,5 +339,5 @@ pub fn can_park() -> bool {
     }
     // SAFETY: `m` is this thread's live M; `curg`, `p` and `locks` are written only by
     // this thread. Relaxed: this thread's own store, read back by this thread.
-    unsafe { !(*m).curg.is_null() && !(*m).p.is_null() && (*m).locks.load(Relaxed) == 0 }
+    unsafe { !(*m).curg.is_null() && !(*m).p.is_null() && (*m).locks.get() == 0 }
 }

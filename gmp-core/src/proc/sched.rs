@@ -12,6 +12,7 @@ use super::m::{self, M};
 use super::netpoll_epoll::Netpoll;
 use super::p::{GRef, P};
 use super::stack::StackPool;
+use crate::words::locked::LockedMs;
 use crossbeam_deque::{Injector, Stealer, Worker};
 use std::collections::VecDeque;
 use std::ptr;
@@ -72,11 +73,10 @@ pub(crate) struct Sched {
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     /// Ms asleep with a goroutine that parked mid-unwind (addresses of `M`s; see
     /// `park`), until the M that dequeues the goroutine hands them a P. `shutdown` wakes
-    /// those left. A leaf lock.
-    pub(super) locked_ms: Mutex<Vec<usize>>,
-    /// Listed Ms that gave their P away and sleep (`lockedm::count`). Changed under
-    /// `lock`. `checkdead` counts them as idle; the thread limit does not count them.
-    pub(super) nmlocked: AtomicUsize,
+    /// those left. Its lock is a leaf lock. With the count of those that gave their P
+    /// away and sleep (`nmlocked`, counted under `lock`): `checkdead` counts them as
+    /// idle; the thread limit does not count them. See `words/locked.rs`.
+    pub(super) locked_ms: LockedMs,
     /// Every M's address and thread id (Go's `allm`), for `deadlock::checkstuck`, which
     /// reads the threads' state in `/proc`. An M lists itself when it starts and unlists
     /// itself before it is freed. A leaf lock.
@@ -260,8 +260,7 @@ impl Sched {
             netpoll,
             external: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
-            locked_ms: Mutex::new(Vec::new()),
-            nmlocked: AtomicUsize::new(0),
+            locked_ms: LockedMs::new(),
             allm: Mutex::new(Vec::new()),
             sysmon_key: AtomicU32::new(0),
             max_threads: AtomicUsize::new(max_threads),

@@ -129,7 +129,7 @@ pub(super) fn execute(m: &mut M, g: *mut G) -> ! {
         super::traceback::resumed(g);
         // Leaving g0 for the goroutine's own code: out of the P section (Relaxed: see
         // `M::locks`; sysmon reads it only after a membarrier).
-        m.locks.store(0, Relaxed);
+        m.locks.set(0);
         arch::gogo(&(*g).sched)
     }
 }
