@@ -47,15 +47,43 @@ pub(crate) fn parse(
     let Some(line) = parse_request_line(buf)? else {
         return partial(buf, limits);
     };
-    let parsed = fields::parse_section(&buf[line.end..], scratch, |headers, n| {
-        finish(buf, base, headers, line, line.end + n, idx, limits)
-    });
-    match parsed {
-        Ok(Some(result)) => result,
-        Ok(None) => partial(buf, limits),
-        Err(FieldError::TooMany) => Err(reject(431, "too many header fields")),
-        Err(e) => Err(reject(400, e.why())),
-    }
+    idx.clear();
+    let len = match fields::parse_section_fast(buf, line.end, base, idx) {
+        Some(n) => line.end + n,
+        None => match section(buf, base, line.end, scratch, idx) {
+            Ok(Some(n)) => line.end + n,
+            Ok(None) => return partial(buf, limits),
+            Err(FieldError::TooMany) => return Err(reject(431, "too many header fields")),
+            Err(e) => return Err(reject(400, e.why())),
+        },
+    };
+    finish(buf, base, idx, line, len, limits)
+}
+
+/// The header section at `buf[at..]` through httparse, for what
+/// [`fields::parse_section_fast`] leaves (any line outside its common case): the fields
+/// go to `idx`, as the fast path puts them.
+#[cold]
+#[inline(never)]
+fn section(
+    buf: &[u8],
+    base: usize,
+    at: usize,
+    scratch: &mut [httparse::Header<'static>],
+    idx: &mut Vec<FieldIdx>,
+) -> Result<Option<usize>, FieldError> {
+    idx.clear();
+    fields::parse_section(&buf[at..], scratch, |headers, n| {
+        let off = |s: &[u8]| -> (u32, u32) {
+            let o = s.as_ptr() as usize - buf.as_ptr() as usize + base;
+            (o as u32, s.len() as u32)
+        };
+        idx.extend(headers.iter().map(|h| FieldIdx {
+            name: off(h.name.as_bytes()),
+            value: off(h.value),
+        }));
+        n
+    })
 }
 
 /// The request line's parts, as offsets in the buffer.
@@ -162,24 +190,21 @@ fn parse_request_line(buf: &[u8]) -> Result<Option<Line>, Reject> {
     }))
 }
 
-/// The framing rules, over the parsed headers.
+/// The framing rules, over the parsed headers (`idx`, offsets into the read buffer of
+/// which `buf` starts at `base`).
 fn finish(
     buf: &[u8],
     base: usize,
-    headers: &[httparse::Header<'_>],
+    idx: &[FieldIdx],
     line: Line,
     len: usize,
-    idx: &mut Vec<FieldIdx>,
     limits: Limits,
 ) -> Result<Option<Head>, Reject> {
     if len > limits.max_header_bytes {
         return Err(reject(431, "request header section too large"));
     }
-    let at = |s: &[u8]| -> (u32, u32) {
-        let off = s.as_ptr() as usize - buf.as_ptr() as usize + base;
-        (off as u32, s.len() as u32)
-    };
     let range = |(a, b): (usize, usize)| ((a + base) as u32, (b - a) as u32);
+    let bytes = |(off, n): (u32, u32)| &buf[off as usize - base..][..n as usize];
     let version = line.version;
 
     let mut hosts = 0;
@@ -187,30 +212,27 @@ fn finish(
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expect_continue = false;
-    idx.clear();
-    for h in headers {
-        idx.push(FieldIdx {
-            name: at(h.name.as_bytes()),
-            value: at(h.value),
-        });
-        // httparse has already refused NUL, CR, LF and other controls in values.
-        let name = h.name.as_bytes();
+    for f in idx {
+        // Both field parsers have already refused NUL, CR, LF and other controls in
+        // values.
+        let name = bytes(f.name);
+        let value = bytes(f.value);
         // Told apart by length first: most headers are none of these.
         let is = |n: &[u8]| eq_lower(name, n);
         if is(b"host") {
             hosts += 1;
         } else if is(b"content-length") {
-            framing.content_length(h.value)?;
+            framing.content_length(value)?;
         } else if is(b"transfer-encoding") {
-            framing.transfer_encoding(h.value)?;
+            framing.transfer_encoding(value)?;
         } else if is(b"connection") {
-            for item in h.value.split(|&b| b == b',') {
+            for item in value.split(|&b| b == b',') {
                 let t = trim(item);
                 close |= t.eq_ignore_ascii_case(b"close");
                 keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if is(b"expect") {
-            if trim(h.value).eq_ignore_ascii_case(b"100-continue") {
+            if trim(value).eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = version == Version::Http11;
             } else {
                 return Err(reject(417, "unsupported expectation"));
