@@ -225,26 +225,41 @@ pub(crate) fn valid_name(n: &[u8]) -> bool {
 }
 
 /// A field value gmp may write: no control characters but HTAB (CR, LF or NUL would let
-/// a value split the message). Eight bytes at a time: a word with no byte under 0x20 and
-/// no DEL is fine as a whole; only a word that has one is looked at byte by byte.
+/// a value split the message). Eight bytes at a time, the last word overlapping the one
+/// before (a value of 4 to 7 bytes is two overlapping halves of one word), so no value
+/// of 4 bytes or more is looked at byte by byte unless a word is flagged: a word with
+/// no byte under 0x20 and no DEL is fine as a whole, and only a value with a flagged
+/// word (HTAB, or a byte that is refused) is checked byte by byte.
 #[inline]
 pub(crate) fn valid_value(v: &[u8]) -> bool {
     const LOW: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let byte_ok = |b: u8| (b >= 0x20 && b != 0x7f) || b == b'\t';
-    let mut words = v.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-        // High bit set in a byte of `under` iff that byte is < 0x20 (for bytes < 0x80;
-        // a byte >= 0x80 can only raise false alarms, which the slow check clears).
+    // High bit set in a byte of `under` iff that byte is < 0x20 (for bytes < 0x80; a
+    // byte >= 0x80 can only raise false alarms, which the byte check clears).
+    let flagged = |x: u64| {
         let under = x.wrapping_sub(LOW * 0x20) & !x & HIGH;
         let y = x ^ (LOW * 0x7f);
         let del = y.wrapping_sub(LOW) & !y & HIGH;
-        if (under | del) != 0 && !w.iter().all(|&b| byte_ok(b)) {
-            return false;
+        (under | del) != 0
+    };
+    let word = |i: usize| u64::from_le_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
+    let half = |i: usize| u64::from(u32::from_le_bytes(v[i..i + 4].try_into().unwrap_or([0; 4])));
+    let n = v.len();
+    let clean = if n >= 8 {
+        let mut bad = flagged(word(n - 8));
+        let mut i = 0;
+        while i + 8 < n {
+            bad |= flagged(word(i));
+            i += 8;
         }
-    }
-    words.remainder().iter().all(|&b| byte_ok(b))
+        !bad
+    } else if n >= 4 {
+        !flagged(half(0) | half(n - 4) << 32)
+    } else {
+        false
+    };
+    clean || v.iter().all(|&b| byte_ok(b))
 }
 
 /// Whether field name `name` (token characters) is `lower` (a name in lowercase letters
@@ -357,7 +372,11 @@ mod tests {
             b"A: 01234567\x0089\r\n\r\n",
             b"A: 0123456\rB: 1\r\n\r\n",
         ] {
-            assert!(fast(other).is_none(), "{:?}", String::from_utf8_lossy(other));
+            assert!(
+                fast(other).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
         }
         let many = "A: 1\r\n".repeat(MAX_FIELDS + 1) + "\r\n";
         assert!(fast(many.as_bytes()).is_none());
@@ -392,7 +411,10 @@ mod tests {
                 );
             }
         }
-        assert!(taken > 1000, "only {taken} random sections took the fast path");
+        assert!(
+            taken > 1000,
+            "only {taken} random sections took the fast path"
+        );
     }
 
     #[test]
@@ -407,13 +429,21 @@ mod tests {
         ] {
             assert!(valid_value(ok), "{ok:?}");
         }
-        // Every control byte but HTAB, and DEL, at every position of a word and of the
-        // tail, is refused.
-        for bad in (0u8..0x20).filter(|&b| b != b'\t').chain([0x7f]) {
-            for at in 0..19 {
-                let mut v = vec![b'a'; 19];
-                v[at] = bad;
-                assert!(!valid_value(&v), "{bad:#x} at {at}");
+        // Every control byte but HTAB, and DEL, at every position of a value
+        // of every length up to three words (so in each overlapping word and half), is
+        // refused; HTAB there is not, nor are bytes over 0x7f.
+        for len in 1..25 {
+            for at in 0..len {
+                for bad in (0u8..0x20).filter(|&b| b != b'\t').chain([0x7f]) {
+                    let mut v = vec![b'a'; len];
+                    v[at] = bad;
+                    assert!(!valid_value(&v), "{bad:#x} at {at} of {len}");
+                }
+                for ok in [b'\t', 0x80, 0xff, b' '] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = ok;
+                    assert!(valid_value(&v), "{ok:#x} at {at} of {len}");
+                }
             }
         }
     }
