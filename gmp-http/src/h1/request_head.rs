@@ -141,10 +141,18 @@ fn fast_request_line(buf: &[u8]) -> Option<Line> {
         return None;
     }
     let target = (t0, i);
-    let version = match buf.get(i + 1..i + 11)? {
-        b"HTTP/1.1\r\n" => Version::Http11,
-        b"HTTP/1.0\r\n" => Version::Http10,
-        _ => return None,
+    // The version and CRLF as two words rather than two 10-byte slice compares.
+    let v = buf.get(i + 1..i + 11)?;
+    let word = u64::from_le_bytes(v[..8].try_into().ok()?);
+    if v[8..] != *b"\r\n" {
+        return None;
+    }
+    let version = if word == u64::from_le_bytes(*b"HTTP/1.1") {
+        Version::Http11
+    } else if word == u64::from_le_bytes(*b"HTTP/1.0") {
+        Version::Http10
+    } else {
+        return None;
     };
     Some(Line {
         method,
