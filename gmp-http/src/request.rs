@@ -110,10 +110,12 @@ impl<'c> Request<'c> {
         }
     }
 
+    #[inline]
     fn bytes(&self, (off, len): (u32, u32)) -> &[u8] {
         &self.buf[off as usize..off as usize + len as usize]
     }
 
+    #[inline]
     fn text(&self, range: (u32, u32)) -> &str {
         // SAFETY: `range` is the method (token characters, checked by `head`), the
         // target (visible ASCII, or checked UTF-8, by `head`) or a header name (token
@@ -123,17 +125,20 @@ impl<'c> Request<'c> {
     }
 
     /// The method, as sent (`GET`, `POST`, ...).
+    #[inline]
     pub fn method(&self) -> &str {
         self.text(self.head.method)
     }
 
     /// The request target exactly as sent: `/a/b?x=1`, or an absolute URI, or `*`.
+    #[inline]
     pub fn target(&self) -> &str {
         self.text(self.head.target)
     }
 
     /// The path: the target without its query (and without scheme and authority when
     /// the target is an absolute URI).
+    #[inline]
     pub fn path(&self) -> &str {
         path_of(self.target())
     }
@@ -472,6 +477,7 @@ fn sock_read(
 }
 
 /// The path of a request target: without scheme and authority, and without the query.
+#[inline]
 fn path_of(target: &str) -> &str {
     let t = origin_form(target);
     match query_at(t) {
@@ -515,6 +521,7 @@ impl Params {
 }
 
 /// Where the `?` is (a plain loop: targets are short, and `split_once` builds a searcher).
+#[inline]
 fn query_at(t: &str) -> Option<usize> {
     t.bytes().position(|b| b == b'?')
 }

@@ -347,7 +347,10 @@ impl<'c> Response<'c> {
         true
     }
 
-    /// Appends the status line and headers.
+    /// Appends the status line and headers. Inlined into `finish` (the path of every
+    /// response given whole) and `start_stream`: as a call its prologue and epilogue
+    /// were 18 of its 93 instructions (callgrind; `#[inline]` alone was not taken).
+    #[inline(always)]
     fn write_head(&mut self, length: Option<u64>, chunked: bool) {
         let out = &mut *self.out;
         out.reserve(128 + self.head.len());
@@ -689,6 +692,7 @@ enum Special {
     Server,
 }
 
+#[inline(always)]
 fn special(n: &[u8]) -> Special {
     let is = |name: &[u8]| eq_lower(n, name);
     match n.len() {

@@ -78,7 +78,9 @@ pub(crate) fn append_status_line(out: &mut Vec<u8>, code: u16) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `n` in decimal.
+/// Appends `n` in decimal. Inlined: a call was ~15 of its ~37 instructions for a
+/// two-digit Content-Length (callgrind; `#[inline]` alone was not taken).
+#[inline(always)]
 pub(crate) fn append_u64(out: &mut Vec<u8>, mut n: u64) {
     if n < 100 {
         // Most bodies a server answers with from memory are this short or one digit

@@ -112,16 +112,19 @@ fn serve<F: Handler>(
 
         // A complete head, reading more as needed.
         let head = loop {
-            match head::parse(
-                &b.read[start..end],
-                start,
-                &mut b.scratch,
-                &mut b.idx,
-                limits,
-            ) {
-                Ok(Some(h)) => break h,
-                Ok(None) => {}
-                Err(r) => return reject(stream, b, start, end, r, entry.slot()),
+            // Nothing buffered (a connection that was idle) is incomplete without asking.
+            if start < end {
+                match head::parse(
+                    &b.read[start..end],
+                    start,
+                    &mut b.scratch,
+                    &mut b.idx,
+                    limits,
+                ) {
+                    Ok(Some(h)) => break h,
+                    Ok(None) => {}
+                    Err(r) => return reject(stream, b, start, end, r, entry.slot()),
+                }
             }
             // Answers to earlier pipelined requests go out before we wait for more.
             if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {

@@ -129,16 +129,24 @@ impl Bufs {
         self.write.clear();
         self.head.clear();
         self.idx.clear();
-        if self.read.len() != READ_BUF {
+        let mut changed = false;
+        if self.read.len() != READ_BUF || self.read.capacity() != READ_BUF {
             resize_read(&mut self.read);
+            changed = true;
         }
         if self.write.capacity() != WRITE_BUF
             || self.head.capacity() != HEAD_BUF
-            || self.idx.capacity() > IDX_SLOTS
+            || self.idx.capacity() != IDX_SLOTS
         {
             resize_out(self);
+            changed = true;
         }
-        self.account();
+        // A set that kept its initial sizes is still counted right (the slots never
+        // change size): the count is redone only after a resize, not on every request.
+        if changed {
+            self.account();
+        }
+        debug_assert_eq!(self.bytes(), self.accounted);
     }
 
     /// Brings [`BYTES`] up to date with this set's size, if it changed.
@@ -168,6 +176,7 @@ fn resize_out(b: &mut Bufs) {
     b.head.shrink_to(HEAD_BUF);
     b.head.reserve_exact(HEAD_BUF);
     b.idx.shrink_to(IDX_SLOTS);
+    b.idx.reserve_exact(IDX_SLOTS);
 }
 
 impl Drop for Bufs {
