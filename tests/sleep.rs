@@ -105,6 +105,37 @@ fn sleepers_wake_in_deadline_order_on_one_proc() {
     assert_eq!(order, (0..25).collect::<Vec<_>>());
 }
 
+/// Timers due together (their P was busy past both deadlines) wake their sleepers in
+/// deadline order: the earliest goes into `runnext`, the rest to the queue's tail.
+#[test]
+fn sleepers_due_together_wake_in_deadline_order() {
+    let order = gmp::Runtime::builder().procs(1).run(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let hs: Vec<_> = (0..10u64)
+            .map(|i| {
+                let log = log.clone();
+                gmp::spawn(move || {
+                    gmp::sleep(Duration::from_millis(1 + i));
+                    log.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        // Every sleeper parks, then the only P stays busy past all ten deadlines, so
+        // one pass of the scheduler finds them all due.
+        gmp::yield_now();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        let v = log.lock().unwrap().clone();
+        v
+    });
+    assert_eq!(order, (0..10).collect::<Vec<_>>());
+}
+
 /// A goroutine woken by its timer goes into `runnext` (Go's `goroutineReady`), not to
 /// the tail of the run queue: on one P with `BUSY` goroutines yielding in turn, the
 /// goroutines that run between a sleep's deadline and the sleeper's resumption are the
