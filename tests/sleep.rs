@@ -1,10 +1,10 @@
-//! `gmp::sleep`: never returns early, wakes sleepers in deadline order, and parks a
-//! hundred thousand goroutines at once.
+//! `gmp::sleep`: never returns early, wakes sleepers in deadline order, runs a woken
+//! sleeper ahead of a long run queue, and parks a hundred thousand goroutines at once.
 
 mod common;
 
 use common::XorShift;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,93 @@ fn sleepers_wake_in_deadline_order_on_one_proc() {
         v
     });
     assert_eq!(order, (0..25).collect::<Vec<_>>());
+}
+
+/// Timers due together (their P was busy past both deadlines) wake their sleepers in
+/// deadline order: the earliest goes into `runnext`, the rest to the queue's tail.
+#[test]
+fn sleepers_due_together_wake_in_deadline_order() {
+    let order = gmp::Runtime::builder().procs(1).run(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let hs: Vec<_> = (0..10u64)
+            .map(|i| {
+                let log = log.clone();
+                gmp::spawn(move || {
+                    gmp::sleep(Duration::from_millis(1 + i));
+                    log.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        // Every sleeper parks, then the only P stays busy past all ten deadlines, so
+        // one pass of the scheduler finds them all due.
+        gmp::yield_now();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        let v = log.lock().unwrap().clone();
+        v
+    });
+    assert_eq!(order, (0..10).collect::<Vec<_>>());
+}
+
+/// A goroutine woken by its timer goes into `runnext` (Go's `goroutineReady`), not to
+/// the tail of the run queue: on one P with `BUSY` goroutines yielding in turn, the
+/// goroutines that run between a sleep's deadline and the sleeper's resumption are the
+/// one that was running when the deadline passed and the few that ran before the next
+/// timer check, not the whole queue. Counted in runs, not time, so the machine's load
+/// cannot change the outcome.
+#[test]
+fn a_woken_sleeper_runs_ahead_of_the_run_queue() {
+    const BUSY: usize = 1000;
+    const SLEEPS: usize = 20;
+    let worst = gmp::Runtime::builder().procs(1).run(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        // The sleep's deadline as nanoseconds since `t0` (u64::MAX: no sleep pending),
+        // and how many busy runs began after it.
+        let t0 = Instant::now();
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let late = Arc::new(AtomicUsize::new(0));
+        let busy: Vec<_> = (0..BUSY)
+            .map(|_| {
+                let (stop, deadline, late) = (stop.clone(), deadline.clone(), late.clone());
+                gmp::spawn(move || {
+                    while !stop.load(SeqCst) {
+                        if t0.elapsed().as_nanos() as u64 >= deadline.load(SeqCst) {
+                            late.fetch_add(1, SeqCst);
+                        }
+                        gmp::yield_now();
+                    }
+                })
+            })
+            .collect();
+        // Every busy goroutine queued and running.
+        gmp::yield_now();
+        let mut worst = 0;
+        for _ in 0..SLEEPS {
+            late.store(0, SeqCst);
+            let d = Duration::from_micros(500);
+            deadline.store((t0.elapsed() + d).as_nanos() as u64, SeqCst);
+            gmp::sleep(d);
+            deadline.store(u64::MAX, SeqCst);
+            worst = worst.max(late.load(SeqCst));
+        }
+        stop.store(true, SeqCst);
+        for h in busy {
+            h.join().unwrap();
+        }
+        worst
+    });
+    // At the tail of the queue the sleeper would wait for all BUSY goroutines (the
+    // rule before: at least BUSY - 1 late runs per sleep).
+    assert!(
+        worst < BUSY / 10,
+        "{worst} goroutines ran between a sleep's deadline and the sleeper; \
+         it waited behind the run queue"
+    );
 }
 
 #[test]
