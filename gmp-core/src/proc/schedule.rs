@@ -255,17 +255,7 @@ fn find_runnable(m: &mut M) -> *mut G {
         let p = unsafe { &*m.p };
         // Expired timers of any P, idle ones included: nobody else may be awake to run
         // them (the slow path only; `schedule`'s fast path checks this P's).
-        let t0 = timer::earliest(s);
-        if t0 != NEVER
-            && t0
-                <= if polled_at != 0 {
-                    polled_at
-                } else {
-                    nanotime()
-                }
-        {
-            timer::run_all_timers(s);
-        }
+        run_expired_timers(s, polled_at);
         polled_at = 0;
         // Relaxed: owner-only (see `P::tick`).
         if p.schedtick.load(Relaxed) % 61 == 0 {
@@ -363,21 +353,9 @@ fn find_runnable(m: &mut M) -> *mut G {
             if !first.is_null() {
                 // The poll may have ended for a timer: run the expired ones first, as
                 // the top of the loop would.
-                if timer::earliest(s)
-                    <= if polled_at != 0 {
-                        polled_at
-                    } else {
-                        nanotime()
-                    }
-                {
-                    timer::run_all_timers(s);
-                }
-                // SAFETY: `first` was parked on a desc; the poller won the right to wake
-                // it. Relaxed: see `G::status`.
-                unsafe {
-                    (*first).status.store(G_RUNNABLE, Relaxed);
-                    super::latency::runnable(first);
-                }
+                run_expired_timers(s, polled_at);
+                // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
+                unsafe { polled_runnable(first) };
                 return first;
             }
             if p.is_some() {
@@ -488,12 +466,30 @@ fn netpoll_now(s: &Sched) -> Option<*mut G> {
         return None;
     }
     // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
+    unsafe { polled_runnable(first) };
+    Some(first)
+}
+
+/// Marks a G that a poll woke, and that this M runs next without queueing it, runnable.
+///
+/// # Safety
+/// `g` was parked on a desc and the caller's poll won the right to wake it.
+unsafe fn polled_runnable(g: *mut G) {
+    // SAFETY: per the contract, `g` is a live G header that only this M touches now.
     // Relaxed: see `G::status`.
     unsafe {
-        (*first).status.store(G_RUNNABLE, Relaxed);
-        super::latency::runnable(first);
+        (*g).status.store(G_RUNNABLE, Relaxed);
+        super::latency::runnable(g);
     }
-    Some(first)
+}
+
+/// Runs every P's expired timers if the earliest is due by `now` (0: read the clock,
+/// which is read only when some timer is pending).
+fn run_expired_timers(s: &Sched, now: u64) {
+    let t0 = timer::earliest(s);
+    if t0 != NEVER && t0 <= if now != 0 { now } else { nanotime() } {
+        timer::run_all_timers(s);
+    }
 }
 
 /// Makes Gs found by a poller that holds no P (the idle sleeper when every P is busy,
