@@ -20,6 +20,10 @@
 //! attack phase. All three parties share this machine's cores, so the attack's own
 //! client work is part of what the normal client feels. `cargo bench --bench slowloris`.
 
+// The tests' helper for the open-files limit (and nothing else of that module).
+#[path = "../tests/http_util/mod.rs"]
+mod http_util;
+
 use gmp::http::{Request, Response, Server};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -36,7 +40,7 @@ const FRESH: usize = 3_000;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let want = (IDLE + SLOW) as u64 + 500;
-    let limit = raise_nofile(want);
+    let limit = http_util::raise_nofile(want);
     assert!(
         limit >= want,
         "RLIMIT_NOFILE is {limit}, below the {want} descriptors this benchmark needs"
@@ -239,28 +243,4 @@ fn attack(
     for h in idle.into_iter().chain(slow) {
         h.join().expect("an attacking connection failed");
     }
-}
-
-/// Raises the soft open-files limit toward `want` (up to the hard limit); returns it.
-fn raise_nofile(want: u64) -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit with a valid rlimit struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 1024;
-        }
-        if lim.rlim_cur < want {
-            let new = libc::rlimit {
-                rlim_cur: want.min(lim.rlim_max),
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
-                lim.rlim_cur = new.rlim_cur;
-            }
-        }
-    }
-    lim.rlim_cur
 }
