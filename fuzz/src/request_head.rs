@@ -180,16 +180,31 @@ pub fn reference(buf: &[u8], max_header_bytes: usize, max_body_bytes: u64) -> Ve
             return refused(vec![400, 414, 505, 431], false);
         }
         Line::Partial(p) => {
+            // An unfinished line already wrong may also be refused for its size: the
+            // server gives up on a head this large before it looks at the line.
             return match request_line(p, false) {
                 Ok(_) => partial(vec![]),
-                Err(s) => refused(s, false),
+                Err(s) => partial(s),
+            };
+        }
+        Line::Full(l, next) => {
+            // A line longer than `partial` allows is refused complete as well (414),
+            // whatever else is wrong with it.
+            let long = next - at - 1 > MAX_TARGET + 64;
+            match request_line(l, true) {
+                Ok(Some(_)) if long => return refused(vec![414], false),
+                Ok(Some((m, t, v))) => {
+                    (m.start + at..m.end + at, t.start + at..t.end + at, v, next)
+                }
+                Ok(None) => unreachable!("a complete line is decided"),
+                Err(mut s) => {
+                    if long {
+                        s.push(414);
+                    }
+                    return refused(s, false);
+                }
             }
         }
-        Line::Full(l, next) => match request_line(l, true) {
-            Ok(Some((m, t, v))) => (m.start + at..m.end + at, t.start + at..t.end + at, v, next),
-            Ok(None) => unreachable!("a complete line is decided"),
-            Err(s) => return refused(s, false),
-        },
     };
     let (fields, len) = match grammar::section(&buf[fields_at..], MAX_FIELDS) {
         Section::Complete(f, n) => (f, fields_at + n),
