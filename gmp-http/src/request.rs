@@ -523,7 +523,22 @@ impl Params {
 /// Where the `?` is (a plain loop: targets are short, and `split_once` builds a searcher).
 #[inline]
 fn query_at(t: &str) -> Option<usize> {
-    t.bytes().position(|b| b == b'?')
+    // Eight bytes at a time (a byte at a time cost 5 instructions a byte of every path,
+    // callgrind of `examples/hello`): a word XOR '?' has a zero byte where a '?' is, and
+    // the lowest byte the zero-byte mask flags is exact (a borrow only runs upward).
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let b = t.as_bytes();
+    let mut i = 0;
+    while let Some(w) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8])) ^ (LOW * u64::from(b'?'));
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == b'?').map(|p| i + p)
 }
 
 /// Strips `scheme://authority` from an absolute-form target.
@@ -637,7 +652,27 @@ impl Read for Body<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::origin_form;
+    use super::{origin_form, query_at};
+
+    #[test]
+    fn query_at_finds_the_first_question_mark() {
+        // Every length around the word size, the mark at every place (and none), with
+        // bytes either side of '?' (0x3f) that a borrow could confuse.
+        for len in 0..40 {
+            for at in (0..len).map(Some).chain([None]) {
+                let t: String = (0..len)
+                    .map(|i| match at {
+                        Some(a) if i == a => '?',
+                        _ if i % 3 == 0 => '>',
+                        _ if i % 3 == 1 => '@',
+                        _ => 'a',
+                    })
+                    .collect();
+                assert_eq!(query_at(&t), t.find('?'), "{t:?}");
+            }
+        }
+        assert_eq!(query_at("/a??b?"), Some(2));
+    }
 
     #[test]
     fn absolute_form() {

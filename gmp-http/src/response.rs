@@ -3,7 +3,8 @@
 
 use crate::h1::date;
 use crate::h1::fields::{eq_lower, valid_name, valid_value};
-use crate::h1::status::{append_hex, append_status_line, append_u64, has_no_body};
+use crate::h1::spare::Spare;
+use crate::h1::status::{append_hex, has_no_body, put_status_line};
 use crate::h1::Version;
 use crate::transport::Transport;
 use bytes::Bytes;
@@ -152,6 +153,7 @@ impl<'c> Response<'c> {
     /// If the name is not a token, the value holds CR, LF, NUL or another control
     /// character but HTAB (any would let a value split the response), or the handler
     /// sets `Transfer-Encoding` or an invalid `Content-Length`.
+    #[inline]
     pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
         if let Err(e) = self.add_header(name, value) {
             bad_header(e, name, value);
@@ -219,11 +221,7 @@ impl<'c> Response<'c> {
             Special::Date => self.user_date = true,
             Special::Server => self.user_server = true,
         }
-        self.head.reserve(n.len() + value.len() + 4);
-        self.head.extend_from_slice(n);
-        self.head.extend_from_slice(b": ");
-        self.head.extend_from_slice(value.as_bytes());
-        self.head.extend_from_slice(b"\r\n");
+        append_field(self.head, n, value.as_bytes());
         Ok(())
     }
 
@@ -339,25 +337,30 @@ impl<'c> Response<'c> {
         self.declared
     }
 
+    #[inline]
     fn committed(&self, what: &str) -> bool {
         if self.mode == Mode::Open {
             return false;
         }
-        tracing::warn!("gmp-http: Response::{what} after the head was sent is ignored");
+        late(what);
         true
     }
 
-    /// Appends the status line and headers. Inlined into `finish` (the path of every
-    /// response given whole) and `start_stream`: as a call its prologue and epilogue
-    /// were 18 of its 93 instructions (callgrind; `#[inline]` alone was not taken).
+    /// Appends the status line and headers, then `body` (a small body given whole goes in
+    /// the same pass). Inlined into `finish` (the path of every response given whole) and
+    /// `start_stream`: as a call its prologue and epilogue were 18 of its 93 instructions
+    /// (callgrind; `#[inline]` alone was not taken).
     #[inline(always)]
-    fn write_head(&mut self, length: Option<u64>, chunked: bool) {
+    fn write_head(&mut self, length: Option<u64>, chunked: bool, body: &[u8]) {
+        // The Date line comes from a thread-local copy (a call that is not inlined): it
+        // goes in before `w` exists, which keeps `w` in registers rather than in memory
+        // that the call might see (16 instructions a response, callgrind).
         let out = &mut *self.out;
-        out.reserve(128 + self.head.len());
+        out.reserve(160 + self.head.len() + body.len());
         if self.code == 200 && !self.user_server && !self.user_date {
             date::append_200_head(out);
         } else {
-            append_status_line(out, self.code);
+            put_status_line(&mut Spare::new(out, 0), self.code);
             if !self.user_server {
                 out.extend_from_slice(b"Server: gmp\r\n");
             }
@@ -367,21 +370,23 @@ impl<'c> Response<'c> {
                 out.extend_from_slice(b"\r\n");
             }
         }
-        out.extend_from_slice(self.head);
+        let mut w = Spare::new(out, 0);
+        w.put(self.head);
         if let Some(n) = length {
-            out.extend_from_slice(b"Content-Length: ");
-            append_u64(out, n);
-            out.extend_from_slice(b"\r\n");
+            w.put(b"Content-Length: ");
+            w.put_u64(n);
+            w.put(b"\r\n");
         }
         if chunked {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            w.put(b"Transfer-Encoding: chunked\r\n");
         }
         match (self.version, self.close) {
-            (Version::Http11, true) => out.extend_from_slice(b"Connection: close\r\n"),
-            (Version::Http10, false) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+            (Version::Http11, true) => w.put(b"Connection: close\r\n"),
+            (Version::Http10, false) => w.put(b"Connection: keep-alive\r\n"),
             _ => {}
         }
-        out.extend_from_slice(b"\r\n");
+        w.put(b"\r\n");
+        w.put(body);
     }
 
     /// Commits the head for streaming.
@@ -392,17 +397,17 @@ impl<'c> Response<'c> {
             } else {
                 self.declared
             };
-            self.write_head(len, false);
+            self.write_head(len, false, &[]);
             self.mode = Mode::NoBody;
         } else if let Some(n) = self.declared {
-            self.write_head(Some(n), false);
+            self.write_head(Some(n), false, &[]);
             self.mode = Mode::Length;
         } else if self.version == Version::Http11 {
-            self.write_head(None, true);
+            self.write_head(None, true, &[]);
             self.mode = Mode::Chunked;
         } else {
             self.close = true;
-            self.write_head(None, false);
+            self.write_head(None, false, &[]);
             self.mode = Mode::Close;
         }
     }
@@ -414,17 +419,25 @@ impl<'c> Response<'c> {
             Mode::Open => {
                 let body = self.body.take().unwrap_or_default();
                 if has_no_body(self.code) {
-                    self.write_head(None, false);
+                    self.write_head(None, false, &[]);
                 } else if self.is_head {
                     let len = if body.is_empty() {
                         self.declared.unwrap_or(0)
                     } else {
                         body.len() as u64
                     };
-                    self.write_head(Some(len), false);
+                    self.write_head(Some(len), false, &[]);
                 } else {
-                    self.write_head(Some(body.len() as u64), false);
-                    self.append(&body)?;
+                    let n = body.len() as u64;
+                    if body.len() < COPY_MAX {
+                        self.write_head(Some(n), false, &body);
+                        if self.out.len() >= FLUSH_AT {
+                            self.push()?;
+                        }
+                    } else {
+                        self.write_head(Some(n), false, &[]);
+                        self.append(&body)?;
+                    }
                 }
             }
             Mode::Length if self.written < self.declared.unwrap_or(0) => {
@@ -636,15 +649,16 @@ pub(crate) fn write_all_two(s: &Transport<'_>, a: &mut Vec<u8>, b: &[u8]) -> io:
 /// The response to a HEAD request keeps its headers, `Content-Length` included (what a
 /// GET would have got), and has no body (RFC 9110 §9.3.2).
 pub(crate) fn write_error(out: &mut Vec<u8>, code: u16, why: &str, is_head: bool) {
-    append_status_line(out, code);
+    put_status_line(&mut Spare::new(out, 200 + why.len()), code);
     out.extend_from_slice(b"Server: gmp\r\nDate: ");
     date::append(out);
-    out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-    append_u64(out, why.len() as u64 + 1);
-    out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    let mut w = Spare::new(out, 0);
+    w.put(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    w.put_u64(why.len() as u64 + 1);
+    w.put(b"\r\nConnection: close\r\n\r\n");
     if !is_head {
-        out.extend_from_slice(why.as_bytes());
-        out.push(b'\n');
+        w.put(why.as_bytes());
+        w.put(b"\n");
     }
 }
 
@@ -682,6 +696,15 @@ fn bad_header(e: HeaderError, name: &str, value: &str) -> ! {
     panic!("{}", header_error(e, name, value));
 }
 
+/// The warning for a status or header set after the head went out: out of line, so the
+/// check in `status` and `header` inlines into the handler (as a call, 15 instructions a
+/// header).
+#[cold]
+#[inline(never)]
+fn late(what: &str) {
+    tracing::warn!("gmp-http: Response::{what} after the head was sent is ignored");
+}
+
 /// Headers the server treats specially.
 enum Special {
     None,
@@ -690,6 +713,31 @@ enum Special {
     Connection,
     Date,
     Server,
+}
+
+/// Appends `name: value` CRLF to `v` with one capacity check: as four
+/// `extend_from_slice` calls, each with its own check and `memcpy` call, the line cost
+/// about 80 instructions (callgrind of `examples/hello`).
+#[inline(always)]
+fn append_field(v: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    let n = name.len() + value.len() + 4;
+    v.reserve(n);
+    let at = v.len();
+    // SAFETY: `reserve` made room for `n` more bytes past `at`, and the four copies
+    // below write exactly `n` bytes there (name, ": ", value, CRLF) before `set_len`
+    // counts them; the sources are other allocations or constants, never `v`.
+    unsafe {
+        let p = v.as_mut_ptr().add(at);
+        std::ptr::copy_nonoverlapping(name.as_ptr(), p, name.len());
+        let p = p.add(name.len());
+        p.cast::<[u8; 2]>().write_unaligned(*b": ");
+        let p = p.add(2);
+        std::ptr::copy_nonoverlapping(value.as_ptr(), p, value.len());
+        p.add(value.len())
+            .cast::<[u8; 2]>()
+            .write_unaligned(*b"\r\n");
+        v.set_len(at + n);
+    }
 }
 
 #[inline(always)]

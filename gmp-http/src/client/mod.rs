@@ -464,9 +464,10 @@ impl Outgoing {
         }
         match &self.body {
             ReqBody::Bytes(b) => {
-                h.extend_from_slice(b"Content-Length: ");
-                crate::h1::status::append_u64(&mut h, b.len() as u64);
-                h.extend_from_slice(b"\r\n");
+                let mut w = crate::h1::spare::Spare::new(&mut h, 40);
+                w.put(b"Content-Length: ");
+                w.put_u64(b.len() as u64);
+                w.put(b"\r\n");
             }
             ReqBody::Reader(_) => h.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
             // A method that usually has a body says it has none (Go sends the same).

@@ -1,7 +1,7 @@
 //! The HTTP/1 wire format, shared by the server and the client: the field-line grammar
 //! ([`fields`]), message framing ([`framing`], [`chunked`]), request heads
-//! ([`request_head`]), status lines and reason phrases ([`status`]) and the `Date`
-//! header ([`date`]).
+//! ([`request_head`]), status lines and reason phrases ([`status`]), the `Date`
+//! header ([`date`]) and the writer heads are appended with ([`spare`]).
 //!
 //! Nothing here knows about sockets, goroutines or handlers: every function takes bytes
 //! and returns bytes, offsets or a refusal. The server (`crate::server`), the request and
@@ -13,6 +13,7 @@ pub(crate) mod fields;
 pub(crate) mod framing;
 pub(crate) mod request_head;
 pub(crate) mod response_head;
+pub(crate) mod spare;
 pub(crate) mod status;
 
 /// The HTTP version of a message.
