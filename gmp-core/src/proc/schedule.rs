@@ -308,7 +308,9 @@ fn find_runnable(m: &mut M) -> *mut G {
             // SeqCst: after this, re-check the queues (see the module doc).
             s.nmspinning.fetch_sub(1, SeqCst);
         }
-        if let Some(p) = check_again(s, was_spinning) {
+        // The clock as `check_again` read it (0: it did not), for the poll's timeout.
+        let mut now = 0;
+        if let Some(p) = check_again(s, was_spinning, &mut now) {
             handoff::acquirep(m, p);
             if was_spinning {
                 m.spinning = true;
@@ -321,7 +323,7 @@ fn find_runnable(m: &mut M) -> *mut G {
         let io_waiters = s.netpoll.waiters.load(SeqCst) > 0;
         if (when != NEVER || io_waiters) && !s.sleeper.swap(true, SeqCst) {
             let mut gs = std::mem::take(&mut m.pollbuf);
-            sleep_in_netpoll(s, when, &mut gs);
+            sleep_in_netpoll(s, when, now, &mut gs);
             s.sleeper.store(false, SeqCst);
             // SeqCst as every access of `last_poll`; 0 if another M is blocked in it.
             polled_at = s.netpoll.last_poll.load(SeqCst);
@@ -367,11 +369,17 @@ fn find_runnable(m: &mut M) -> *mut G {
 }
 
 /// `find_runnable`'s last look after releasing the P: returns an idle P to retry with if
-/// any source has work.
-fn check_again(s: &Sched, was_spinning: bool) -> Option<*const P> {
-    let work = !s.injector.is_empty()
-        || (was_spinning && s.stealers.iter().any(|st| !st.is_empty()))
-        || timer::earliest(s) <= nanotime();
+/// any source has work. A clock reading it takes goes to `now`, so the poll that may
+/// follow needs none of its own (one `clock_gettime` fewer per wake-up of an idle server).
+fn check_again(s: &Sched, was_spinning: bool, now: &mut u64) -> Option<*const P> {
+    let work =
+        !s.injector.is_empty() || (was_spinning && s.stealers.iter().any(|st| !st.is_empty())) || {
+            let t0 = timer::earliest(s);
+            t0 != NEVER && {
+                *now = nanotime();
+                t0 <= *now
+            }
+        };
     if !work {
         return None;
     }
@@ -422,7 +430,7 @@ fn steal_work(s: &Sched, m: &mut M) -> Option<*mut G> {
 
 /// The idle sleeper's wait: blocks in the netpoller until the earliest timer `when`
 /// (`NEVER`: until an event or a wake-up), and adds the Gs it readied to `gs`.
-fn sleep_in_netpoll(s: &Sched, mut when: u64, gs: &mut Vec<*mut G>) {
+fn sleep_in_netpoll(s: &Sched, mut when: u64, now: u64, gs: &mut Vec<*mut G>) {
     loop {
         s.netpoll.poll_until.store(when, SeqCst);
         let first = timer::earliest(s);
@@ -432,10 +440,12 @@ fn sleep_in_netpoll(s: &Sched, mut when: u64, gs: &mut Vec<*mut G>) {
         }
         break;
     }
-    let now = nanotime();
+    // `now` (0: read the clock) may be a few hundred nanoseconds old: the timeout is then
+    // that much longer, and the timer fires that much late.
     let timeout = if when == NEVER {
         None
     } else {
+        let now = if now != 0 { now } else { nanotime() };
         Some(Duration::from_nanos(when.saturating_sub(now)))
     };
     // A start refused at the thread limit left an idle P for an M like this one (see
