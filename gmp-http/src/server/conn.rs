@@ -196,7 +196,7 @@ fn serve<F: Handler>(
             head,
             start,
             end,
-            remote,
+            &remote,
             s.max_body_bytes,
             s.max_header_bytes,
             s.body_read_timeout,
