@@ -106,6 +106,10 @@ pub enum Section<'a> {
     Partial,
     /// More than `max_fields` lines.
     TooMany,
+    /// More than `max_fields` lines, and a line past the limit is not a field line
+    /// either: a parser may name either fault first (httparse checks each line before
+    /// it counts it; the reference stops counting at the limit).
+    TooManyAndMalformed,
     /// A line that is not a field line, or a bare CR.
     Malformed,
 }
@@ -120,7 +124,7 @@ pub fn section(buf: &[u8], max_fields: usize) -> Section<'_> {
             Line::Full([], next) => return Section::Complete(fields, next),
             Line::Full(l, next) => {
                 if fields.len() == max_fields {
-                    return Section::TooMany;
+                    return past_limit(buf, at);
                 }
                 match field_line(l) {
                     Some(f) => fields.push(f),
@@ -133,12 +137,37 @@ pub fn section(buf: &[u8], max_fields: usize) -> Section<'_> {
                     return Section::Partial;
                 }
                 if fields.len() == max_fields {
-                    return Section::TooMany;
+                    return past_limit(buf, at);
                 }
                 return if field_line_prefix(p) {
                     Section::Partial
                 } else {
                     Section::Malformed
+                };
+            }
+        }
+    }
+}
+
+/// The lines from `at` on, where the field limit was already reached: `TooMany`, or
+/// `TooManyAndMalformed` if one of them (up to the section's end, or what has arrived of
+/// it) is not a field line.
+fn past_limit(buf: &[u8], mut at: usize) -> Section<'_> {
+    loop {
+        match line(buf, at) {
+            Line::BareCr => return Section::TooManyAndMalformed,
+            Line::Full([], _) => return Section::TooMany,
+            Line::Full(l, next) => {
+                if field_line(l).is_none() {
+                    return Section::TooManyAndMalformed;
+                }
+                at = next;
+            }
+            Line::Partial(p) => {
+                return if p.is_empty() || p == b"\r" || field_line_prefix(p) {
+                    Section::TooMany
+                } else {
+                    Section::TooManyAndMalformed
                 };
             }
         }
@@ -235,6 +264,18 @@ mod tests {
         assert_eq!(section(b"A : 1\r\n", 10), Section::Malformed);
         assert_eq!(section(b" A: 1\r\n", 10), Section::Malformed);
         assert_eq!(section(b"A: 1\r\nB: 2\r\n", 1), Section::TooMany);
+        assert_eq!(
+            section(b"A: 1\r\nB: 2\r\nC\r\n", 1),
+            Section::TooManyAndMalformed
+        );
+        assert_eq!(
+            section(b"A: 1\r\nB: 2\r\nC: 3\r\n\r\n", 1),
+            Section::TooMany
+        );
+        assert_eq!(
+            section(b"A: 1\r\nB: 2\r\n\rx", 1),
+            Section::TooManyAndMalformed
+        );
         assert_eq!(framing(&[(b"content-length", b"5, 5")]), Framing::Length(5));
         assert_eq!(
             framing(&[(b"transfer-encoding", b"chunked")]),

@@ -210,6 +210,7 @@ pub fn reference(buf: &[u8], max_header_bytes: usize, max_body_bytes: u64) -> Ve
         Section::Complete(f, n) => (f, fields_at + n),
         Section::Partial => return partial(vec![]),
         Section::TooMany => return refused(vec![431], false),
+        Section::TooManyAndMalformed => return refused(vec![431, 400], false),
         Section::Malformed => return refused(vec![400], false),
     };
     // The head is complete: the rules over its fields.

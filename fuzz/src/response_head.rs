@@ -90,7 +90,9 @@ pub fn reference(buf: &[u8], head_request: bool) -> Verdict {
     let (fields, n) = match grammar::section(&buf[at..], MAX_FIELDS) {
         Section::Complete(f, n) => (f, n),
         Section::Partial => return Verdict::Partial,
-        Section::TooMany | Section::Malformed => return Verdict::RefusedPrefix,
+        Section::TooMany | Section::TooManyAndMalformed | Section::Malformed => {
+            return Verdict::RefusedPrefix
+        }
     };
     let framing = match grammar::framing(&fields) {
         Framing::Refused(_) => return Verdict::Refused,
