@@ -508,7 +508,11 @@ unsafe fn polled_runnable(g: *mut G) {
 }
 
 /// Runs every P's expired timers if the earliest is due by `now` (0: read the clock,
-/// which is read only when some timer is pending).
+/// which is read only when some timer is pending). Inlined, with the firing out of line
+/// (`timer::run_all_timers`): as one call, the firing's 344-byte frame and six saved
+/// registers cost ~33 instructions on each look that found nothing due, twice per
+/// wake-up of an idle P (callgrind of `examples/hello`).
+#[inline]
 fn run_expired_timers(s: &Sched, now: u64) {
     let t0 = timer::earliest(s);
     if t0 != NEVER && t0 <= if now != 0 { now } else { nanotime() } {

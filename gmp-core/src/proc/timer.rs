@@ -305,6 +305,7 @@ pub(super) fn earliest(s: &Sched) -> u64 {
 /// Runs every P's expired timers, readying their Gs into the current M's P: the first
 /// one into `runnext`, the others behind the local queue (see `run_timers`). Idle Ps'
 /// timers too: nobody else may be awake to run them.
+#[inline(never)]
 pub(super) fn run_all_timers(s: &Sched) {
     let now = nanotime();
     let mut next = true;
