@@ -125,24 +125,31 @@ impl Builder {
         };
         // The P's caches and goroutine ids, if this goroutine still holds its P (nothing
         // below switches, so the section keeps it).
-        let section = super::handoff::p_try_enter();
+        let section = super::handoff::p_try_enter_on(m);
         // SAFETY: inside the section the M holds its P.
         let p: Option<&P> = section.map(|m| unsafe { &*(*m).p });
         let r = spawn_on(s, p, self, site, f);
         if let Some(m) = section {
             super::handoff::p_exit(m);
         }
-        r
+        let (h, wake) = r?;
+        if wake {
+            super::schedule::wakep(s);
+        }
+        Ok(h)
     }
 }
 
+/// Makes and readies the G. With `p` (held in the caller's section) the G goes into its
+/// `runnext`, and the caller calls `wakep` after leaving the section if the second value
+/// says so; without, it goes to the global queue through `ready`.
 fn spawn_on<F, T>(
     s: &Sched,
     p: Option<&P>,
     b: Builder,
     site: Site,
     f: F,
-) -> io::Result<JoinHandle<T>>
+) -> io::Result<(JoinHandle<T>, bool)>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -157,16 +164,22 @@ where
     let name = b.name.map(Arc::from);
     // SAFETY: `g` is a free G we own.
     unsafe { prepare(g, id, s, name, Some(site), f, packet.clone()) };
-    match p {
-        Some(p) => P::bump(&p.spawned),
-        // Relaxed: a statistic.
-        None => {
-            s.spawned_unowned.fetch_add(1, Relaxed);
-        }
-    }
     tracing::trace!(goid = id, "spawn");
-    park::ready(g, true);
-    Ok(JoinHandle { packet, id })
+    let wake = match p {
+        Some(p) => {
+            P::bump(&p.spawned);
+            // SAFETY: `g` is the G prepared above, owned here; the caller holds `p` in a
+            // section of `s`, `g`'s runtime.
+            unsafe { park::ready_local(p, g, true) }
+        }
+        None => {
+            // Relaxed: a statistic.
+            s.spawned_unowned.fetch_add(1, Relaxed);
+            park::ready(g, true);
+            false
+        }
+    };
+    Ok((JoinHandle { packet, id }, wake))
 }
 
 /// Makes the main goroutine of runtime `s`, which is not running yet: `f` goes on the
