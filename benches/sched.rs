@@ -3,8 +3,8 @@
 //! Prints one `name value unit` line each.
 //!
 //! `cargo bench --bench sched` runs all; `cargo bench --bench sched -- NAME` runs those
-//! whose name contains NAME. `parked-1m` is heavy (about 5 GiB of memory) and runs only
-//! when named.
+//! whose name contains NAME, or only the one named NAME if that is a whole name.
+//! `parked-1m` is heavy (about 5 GiB of memory) and runs only when named.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,7 +23,9 @@ fn main() {
         if filter.is_empty() {
             !heavy
         } else {
-            filter.iter().any(|f| name.contains(f.as_str()))
+            filter
+                .iter()
+                .any(|f| name == f || (!exact(f) && name.contains(f.as_str())))
         }
     };
     if want("yield", false) {
@@ -109,7 +111,7 @@ fn yield_bench(procs: Option<usize>) {
 /// go-micro's `spawn+join`: start n empty goroutines, then wait for all.
 fn spawn_join(procs: Option<usize>) {
     let n = 1_000_000 / scale() as usize;
-    let (elapsed, p) = builder(procs).run(move || {
+    let (elapsed, p, retakes, steals) = builder(procs).run(move || {
         // Warm the stack caches, as Go's and may's heaps are warm by this point too.
         let hs: Vec<_> = (0..10_000).map(|_| gmp::spawn(|| {})).collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
@@ -118,7 +120,8 @@ fn spawn_join(procs: Option<usize>) {
         for h in hs {
             h.join().unwrap();
         }
-        (t.elapsed(), gmp::stats().procs)
+        let st = gmp::stats();
+        (t.elapsed(), st.procs, st.retakes, st.steals)
     });
     let name = if procs.is_some() {
         "spawn+join (procs=1)"
@@ -129,7 +132,7 @@ fn spawn_join(procs: Option<usize>) {
         name,
         elapsed.as_nanos() as f64 / n as f64,
         "ns/op",
-        &format!("({n} goroutines, {p} procs)"),
+        &format!("({n} goroutines, {p} procs, {retakes} retakes, {steals} steals)"),
     );
 }
 
@@ -173,6 +176,22 @@ fn parked(name: &str, n: usize) {
         &format!("({n} parked in {secs:.1} s; {maps} mappings in the process)"),
     );
 }
+
+/// Whether `f` names one benchmark exactly (then it runs alone: `spawn+join` without
+/// `spawn+join (procs=1)`).
+fn exact(f: &str) -> bool {
+    NAMES.contains(&f)
+}
+
+const NAMES: &[&str] = &[
+    "yield",
+    "yield (procs=1)",
+    "spawn+join",
+    "spawn+join (procs=1)",
+    "parked-100k",
+    "blocking round trip",
+    "parked-1m",
+];
 
 /// `BENCH_SCALE=k` divides the iteration counts by k (for runs under valgrind).
 fn scale() -> u64 {

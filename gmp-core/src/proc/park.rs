@@ -178,29 +178,46 @@ pub(super) fn ready_on(m: *mut M, g: *mut G, next: bool) {
     // SAFETY: `g` is a parked G of a live runtime; the caller won the right to wake it.
     unsafe {
         let s = &*(*g).rt;
+        let mine = !m.is_null() && ptr::eq((*m).sched(), s);
+        if let Some(m) = mine.then(|| handoff::p_try_enter_on(m)).flatten() {
+            let stealable = ready_local(&*(*m).p, g, next);
+            handoff::p_exit(m);
+            if stealable {
+                wakep(s);
+            }
+            return;
+        }
         // Relaxed: see `G::status`.
         (*g).status.store(G_RUNNABLE, Relaxed);
         super::latency::runnable(g);
         tracing::trace!(goid = (*g).id, "ready");
-        let mine = !m.is_null() && ptr::eq((*m).sched(), s);
-        if let Some(m) = mine.then(|| handoff::p_try_enter_on(m)).flatten() {
-            let stealable = (*(*m).p).runqput(g, next);
-            handoff::p_exit(m);
-            // A G that only went into `runnext` cannot be stolen (it is owner-only), so
-            // waking an idle M for it would buy a futex wake-up and nothing else: chan
-            // ping-pong on 2 Ps measured 240-279 ns per round trip with the wake-up,
-            // 139-155 ns without.
-            if !stealable {
-                return;
-            }
-        } else {
-            s.injector.push(GRef(NonNull::new_unchecked(g)));
-            // Pairs with the SeqCst RMW in `pidleput`: either the idle M re-checks and
-            // sees this G, or we see its idle P in `wakep`.
-            fence(SeqCst);
-        }
+        s.injector.push(GRef(NonNull::new_unchecked(g)));
+        // Pairs with the SeqCst RMW in `pidleput`: either the idle M re-checks and sees
+        // this G, or we see its idle P in `wakep`.
+        fence(SeqCst);
         wakep(s);
     }
+}
+
+/// [`ready`]'s local half, for a caller inside a P section of `g`'s runtime holding
+/// `p`: `g` goes into `p`'s queue (`runnext` if `next`). Returns whether the caller must
+/// call `wakep` once out of the section: a G that only went into `runnext` cannot be
+/// stolen (it is owner-only), so waking an idle M for it would buy a futex wake-up and
+/// nothing else (chan ping-pong on 2 Ps measured 240-279 ns per round trip with the
+/// wake-up, 139-155 ns without).
+///
+/// # Safety
+/// As for `ready`; the caller holds `p` in a section.
+#[inline]
+pub(super) unsafe fn ready_local(p: &P, g: *mut G, next: bool) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
+        // Relaxed: see `G::status`.
+        (*g).status.store(G_RUNNABLE, Relaxed);
+        super::latency::runnable(g);
+        tracing::trace!(goid = (*g).id, "ready");
+    }
+    p.runqput(g, next)
 }
 
 /// Whether `m` (the calling thread's M, or null) is an M of `g`'s runtime.
