@@ -1,7 +1,7 @@
 //! The HTTP/1 wire format, shared by the server and the client: the field-line grammar
 //! ([`fields`]), message framing ([`framing`], [`chunked`]), request heads
-//! ([`request_head`]), status lines and reason phrases ([`status`]) and the `Date`
-//! header ([`date`]).
+//! ([`request_head`], their common case scanned by [`head_scan`]), status lines and
+//! reason phrases ([`status`]) and the `Date` header ([`date`]).
 //!
 //! Nothing here knows about sockets, goroutines or handlers: every function takes bytes
 //! and returns bytes, offsets or a refusal. The server (`crate::server`), the request and
@@ -11,6 +11,7 @@ pub(crate) mod chunked;
 pub(crate) mod date;
 pub(crate) mod fields;
 pub(crate) mod framing;
+pub(crate) mod head_scan;
 pub(crate) mod request_head;
 pub(crate) mod response_head;
 pub(crate) mod status;
