@@ -1,7 +1,8 @@
 //! The common request head without httparse: a request line and field lines scanned
-//! eight bytes a word (SWAR), with the fields whose names carry a message rule (Host,
-//! Content-Length, Transfer-Encoding, Connection, Expect) picked out during the same
-//! scan. The request head parser ([`super::request_head`]) calls it once per request.
+//! sixteen bytes at a time ([`super::byte_classes`]), with the fields whose names carry
+//! a message rule (Host, Content-Length, Transfer-Encoding, Connection, Expect) picked
+//! out during the same scan by length and first word. The request head parser
+//! ([`super::request_head`]) calls it once per request.
 //!
 //! The invariant: where a scan here answers, it gives exactly what the general parsers
 //! give (the request line of `request_head`, the fields and length of
@@ -17,11 +18,11 @@
 //! pass that compared each name with the special ones cost ~8 instructions a byte
 //! (`scripts/instructions.sh`, see ARCHITECTURE.md's table of measured choices).
 
+use super::byte_classes::Buf;
 use super::fields::{eq_lower, is_tchar, FieldIdx, MAX_FIELDS};
 use super::Version;
 
 const LOW: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// Longest request target accepted (RFC 9112 §3 recommends at least 8000 octets).
 pub(crate) const MAX_TARGET: usize = 8 << 10;
@@ -61,101 +62,6 @@ pub(crate) fn special(name: &[u8]) -> Option<Special> {
     eq_lower(name, want).then_some(kind)
 }
 
-/// A buffer of at least 8 bytes, read a word at a time.
-#[derive(Clone, Copy)]
-struct Bytes<'a> {
-    buf: &'a [u8],
-    /// `buf.len() - 8`: the last offset a whole word can be read from.
-    last: usize,
-}
-
-impl<'a> Bytes<'a> {
-    #[inline(always)]
-    fn new(buf: &'a [u8]) -> Option<Self> {
-        let last = buf.len().checked_sub(8)?;
-        Some(Bytes { buf, last })
-    }
-
-    /// Eight bytes from `i`, the first in the low byte; bytes past the end read as 0,
-    /// which every scan here stops at (and then finds no byte there, or not the one it
-    /// wants, and defers).
-    #[inline(always)]
-    fn word(self, i: usize) -> u64 {
-        if i <= self.last {
-            // SAFETY: `i + 8 <= buf.len()` (`i <= buf.len() - 8`), so the eight bytes
-            // read are in `buf`; `read_unaligned` takes any alignment.
-            u64::from_le(unsafe { self.buf.as_ptr().add(i).cast::<u64>().read_unaligned() })
-        } else {
-            self.word_at_end(i)
-        }
-    }
-
-    /// [`Self::word`] within 8 bytes of the end (or past it): the last word shifted
-    /// down, so the bytes past the end come in as zeros. No copy and no call.
-    #[inline(always)]
-    fn word_at_end(self, i: usize) -> u64 {
-        // SAFETY: `last + 8 == buf.len()`, so the eight bytes read are in `buf`.
-        let end = u64::from_le(unsafe {
-            self.buf
-                .as_ptr()
-                .add(self.last)
-                .cast::<u64>()
-                .read_unaligned()
-        });
-        // Bytes left from `i`: 0..=7 here. As a u128, a shift by 64 is defined.
-        let left = (self.last + 8).saturating_sub(i).min(8) as u32;
-        (u128::from(end) >> (64 - 8 * left)) as u64
-    }
-}
-
-/// The byte of `word` whose flag is the lowest set bit of `m` (a mask with high bits of
-/// bytes set, `m != 0`).
-#[inline(always)]
-fn flagged_byte(word: u64, m: u64) -> u8 {
-    (word >> (m.trailing_zeros() & 56)) as u8
-}
-
-/// The high bit of each byte of `x` that is not visible ASCII (0x21..=0x7e) is set, and
-/// possibly of bytes above such a byte: the lowest set bit is exact (`under` flags bytes
-/// under 0x21 and `over` bytes over 0x7e; a borrow or carry that makes a false flag
-/// only runs upward from a true one), which is all `trailing_zeros` needs.
-#[inline(always)]
-fn not_visible(x: u64) -> u64 {
-    let under = x.wrapping_sub(LOW * 0x21) & !x & HIGH;
-    let over = (x | x.wrapping_add(LOW)) & HIGH;
-    under | over
-}
-
-/// The high bit of each byte of `x` under 0x20 or DEL is set, and possibly of a byte
-/// above one of those or above a 0xff: so the lowest set bit is a control byte or DEL
-/// unless a 0xff is below it (then the caller, finding some other byte there, defers).
-/// `x - 0x20` borrows (sets the high bit) in a byte under 0x20, `x + 1` carries into
-/// the high bit of DEL, and `& !x` drops bytes over 0x7f.
-#[inline(always)]
-fn control(x: u64) -> u64 {
-    (x.wrapping_sub(LOW * 0x20) | x.wrapping_add(LOW)) & !x & HIGH
-}
-
-/// The high bit of each byte of `x` that is not an ASCII letter or `-` is set: exactly,
-/// byte by byte (every sum below stays within its byte, so nothing carries). Letters
-/// and `-` are token characters; a name that also has others (digits, `_`, ...) takes
-/// the byte loop from its first one.
-#[inline(always)]
-fn not_letter_or_dash(x: u64) -> u64 {
-    const LOW7: u64 = LOW * 0x7f;
-    // Letters to lowercase; the high bit of a byte of `y` is that of `x`.
-    let y = x | (LOW * 0x20);
-    let h = y & LOW7;
-    // h + (0x80 - k) has its high bit set iff h >= k, for h <= 0x7f, with no carry out.
-    let ge_a = h + LOW * u64::from(0x80 - b'a');
-    let gt_z = h + LOW * u64::from(0x80 - b'z' - 1);
-    let not_letter = !ge_a | gt_z | y;
-    // Its low seven bits are 0 iff the byte is `-`; the high bit of `d` is `x`'s.
-    let d = x ^ (LOW * u64::from(b'-'));
-    let not_dash = ((d & LOW7) + LOW7) | d;
-    not_letter & not_dash & HIGH
-}
-
 /// SP or HTAB, and six more bytes (NUL, 0x01, BS, `!`, `(`, `)`): the bytes `b` with
 /// `b & 0xd6 == 0`, a one-instruction filter before the exact, rare check.
 #[inline(always)]
@@ -170,44 +76,40 @@ fn maybe_ows(b: u8) -> bool {
 /// (`request_head::tests::fast_line_agrees`).
 #[inline(always)]
 pub(crate) fn request_line(buf: &[u8]) -> Option<Line> {
-    let b = Bytes::new(buf)?;
-    let method = if b.word(0) as u32 == u32::from_le_bytes(*b"GET ") {
+    let b = Buf::new(buf)?;
+    let method = if buf[..4] == *b"GET " {
         3
     } else {
         method_end(buf)?
     };
     let t0 = method + 1;
-    // To the first byte that is not visible ASCII (padding past the end included).
+    // To the first byte that is not visible ASCII (past the end included).
     let mut j = t0;
-    let mut word = b.word(j);
-    let mut m = not_visible(word);
+    let mut m = b.not_visible(j);
     while m == 0 {
-        j += 8;
-        word = b.word(j);
-        m = not_visible(word);
+        j += 16;
+        m = b.not_visible(j);
     }
-    let t1 = j + (m.trailing_zeros() / 8) as usize;
-    if flagged_byte(word, m) != b' ' || t1 == t0 || t1 - t0 > MAX_TARGET {
+    let t1 = j + m.trailing_zeros() as usize;
+    if t1 == t0 || t1 - t0 > MAX_TARGET || buf.get(t1) != Some(&b' ') {
         return None;
     }
     // The version and CRLF: a word and the two bytes after it.
-    let v = t1 + 1;
-    if v + 2 > b.last {
-        return None;
-    }
-    let version = match b.word(v) {
+    let v: &[u8; 10] = buf.get(t1 + 1..)?.first_chunk()?;
+    let (version, crlf) = v.split_at(8);
+    let version = match u64::from_le_bytes(version.try_into().ok()?) {
         w if w == u64::from_le_bytes(*b"HTTP/1.1") => Version::Http11,
         w if w == u64::from_le_bytes(*b"HTTP/1.0") => Version::Http10,
         _ => return None,
     };
-    if b.word(v + 2) >> 48 != u64::from(u16::from_le_bytes(*b"\r\n")) {
+    if crlf != b"\r\n" {
         return None;
     }
     Some(Line {
         method: (0, method),
         target: (t0, t1),
         version,
-        end: v + 10,
+        end: t1 + 11,
     })
 }
 
@@ -269,10 +171,10 @@ static FIRST_WORD: [(u64, u64); 19] = {
 /// refuses or waits. What this accepts, `parse_section` accepts, field for field
 /// (`tests::fast_section_agrees`).
 ///
-/// The common line is one straight path: the name's end found a word at a time (a name
-/// of letters and `-` needs no other check to be a token), one SP of OWS, the value
-/// scanned a word at a time, no trailing-whitespace trim unless the byte before CR
-/// might be SP or HTAB, and a name classified by its length and one compare.
+/// The common line is one straight path: the name's end found sixteen bytes at a time
+/// (a name of letters and `-` needs no other check to be a token), one SP of OWS, the
+/// value scanned sixteen bytes at a time, no trailing-whitespace trim unless the byte
+/// before CR might be SP or HTAB, and a name classified by its length and one compare.
 #[inline(always)]
 pub(crate) fn section(
     buf: &[u8],
@@ -280,43 +182,41 @@ pub(crate) fn section(
     base: usize,
     idx: &mut Vec<FieldIdx>,
 ) -> Option<Section> {
-    const CRLF: u16 = u16::from_le_bytes(*b"\r\n");
-    let b = Bytes::new(buf)?;
+    let b = Buf::new(buf)?;
     let mut i = at;
     let mut hosts = 0;
     let mut special = 0u128;
     loop {
-        // A line: the empty line that ends the section, or a field. At the end of the
-        // buffer (a request read alone ends with its empty line) the two bytes are
-        // compared before a word is made of fewer than 8.
-        let first = if i <= b.last {
-            b.word(i)
-        } else if buf.get(i..i + 2) == Some(&b"\r\n"[..]) {
-            0x0a0d
-        } else {
-            b.word_at_end(i)
+        // A line: the empty line that ends the section (within 16 bytes of the end of
+        // a request read alone, so looked at first there), or a field.
+        let end_of_section = || Section {
+            len: i + 2 - at,
+            hosts,
+            special,
         };
-        if first as u16 == CRLF {
-            return Some(Section {
-                len: i + 2 - at,
-                hosts,
-                special,
-            });
+        if !b.whole(i) && buf.get(i..i + 2) == Some(&b"\r\n"[..]) {
+            return Some(end_of_section());
+        }
+        let c = b.line(i);
+        if c.ctl & 1 != 0 {
+            return (buf.get(i..i + 2) == Some(&b"\r\n"[..])).then(end_of_section);
         }
         if idx.len() == MAX_FIELDS {
             return None;
         }
-        // The name, to the colon.
+        // The name: letters and `-` to the colon; any other token byte, the loop.
         let mut j = i;
-        let mut word = first;
-        let mut m = not_letter_or_dash(word);
-        while m == 0 {
-            j += 8;
-            word = b.word(j);
-            m = not_letter_or_dash(word);
+        let mut stop = !c.name & 0xffff;
+        let mut colons = c.colon;
+        while stop == 0 {
+            j += 16;
+            let c = b.line(j);
+            stop = !c.name & 0xffff;
+            colons = c.colon;
         }
-        let mut colon = j + (m.trailing_zeros() / 8) as usize;
-        if flagged_byte(word, m) != b':' {
+        let k = stop.trailing_zeros();
+        let mut colon = j + k as usize;
+        if colons >> k & 1 == 0 {
             colon = name_rest(buf, colon)?;
         }
         let name_len = colon - i;
@@ -325,26 +225,23 @@ pub(crate) fn section(
         }
         // The value: one SP of OWS skipped, to the first control byte, which must be
         // the CR of CRLF. (HTAB, in OWS or the value, is a control: `value_rest`.)
-        let sp = usize::from(b.word(colon + 1) as u8 == b' ');
+        let sp = usize::from(buf.get(colon + 1) == Some(&b' '));
         let mut value = colon + 1 + sp;
         let mut j = value;
-        let mut word = b.word(j);
-        let more_ows = maybe_ows(word as u8);
-        let mut m = control(word);
+        let mut m = b.ctl(j);
         while m == 0 {
-            j += 8;
-            word = b.word(j);
-            m = control(word);
+            j += 16;
+            m = b.ctl(j);
         }
-        let mut end = j + (m.trailing_zeros() / 8) as usize;
-        if flagged_byte(word, m) != b'\r' {
+        let mut end = j + m.trailing_zeros() as usize;
+        if buf.get(end) != Some(&b'\r') {
             end = value_rest(buf, end)?;
         }
-        if *buf.get(end + 1)? != b'\n' {
+        if buf.get(end + 1) != Some(&b'\n') {
             return None;
         }
         // More OWS: only if the value's first byte may be SP or HTAB.
-        if more_ows {
+        if maybe_ows(buf[value]) {
             value = skip_ows(buf, value, end);
         }
         // Trailing OWS: none unless the byte before CR may be SP or HTAB.
@@ -354,7 +251,7 @@ pub(crate) fn section(
         }
         // Host counted, the other special names marked: by length and first word.
         let (want, mask) = FIRST_WORD[name_len.min(FIRST_WORD.len() - 1)];
-        if (first | (LOW * 0x20)) & mask == want {
+        if (c.first | (LOW * 0x20)) & mask == want {
             if name_len == 4 {
                 hosts += 1;
             } else if name_len <= 8 || special_at(buf, i, name_len) {
@@ -380,9 +277,9 @@ fn name_rest(buf: &[u8], mut i: usize) -> Option<usize> {
     (buf[i] == b':').then_some(i)
 }
 
-/// The rest of a value whose first control byte (at `i`, or a byte above a 0xff, see
-/// [`control`]) is not CR: past HTAB and any byte that is not a control, to the first
-/// control byte if that is CR; `None` if it is another or has not arrived.
+/// The rest of a value whose first control byte (at `i`) is not CR: past HTAB and any
+/// byte that is not a control, to the first control byte if that is CR; `None` if it is
+/// another or has not arrived.
 #[cold]
 #[inline(never)]
 fn value_rest(buf: &[u8], mut i: usize) -> Option<usize> {
@@ -473,73 +370,6 @@ mod tests {
             })
             .collect();
         Some((f, s.len))
-    }
-
-    #[test]
-    fn word_classes_are_exact() {
-        // Every byte value in every position of a word, among letters.
-        for at in 0..8 {
-            for b in 0..=255u8 {
-                let mut w = *b"aZ-qmB-z";
-                w[at] = b;
-                let x = u64::from_le_bytes(w);
-                let flagged = |m: u64| m >> (8 * at + 7) & 1 == 1;
-                let letter_or_dash = b.is_ascii_alphabetic() || b == b'-';
-                assert_eq!(
-                    not_letter_or_dash(x),
-                    if letter_or_dash { 0 } else { 0x80 << (8 * at) },
-                    "{b:#x} at {at}"
-                );
-                assert_eq!(
-                    flagged(not_visible(x)),
-                    !(0x21..0x7f).contains(&b),
-                    "{b:#x}"
-                );
-                assert_eq!(flagged(control(x)), b < 0x20 || b == 0x7f, "{b:#x}");
-            }
-        }
-        // Random words of the bytes that matter: the lowest flag of `not_visible` is the
-        // first byte outside 0x21..=0x7e, that of `control` the first control byte or
-        // DEL unless a 0xff comes before it (then a byte above that 0xff).
-        let bytes = [
-            0x00, 0x09, 0x0d, 0x1f, 0x20, 0x21, 0x7e, 0x7f, 0x80, 0xfe, 0xff, b'a',
-        ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..100_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let w: [u8; 8] = std::array::from_fn(|k| bytes[(seed >> (5 * k)) as usize % 12]);
-            let x = u64::from_le_bytes(w);
-            let lowest = |m: u64| (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
-            let first = |f: fn(u8) -> bool| w.iter().position(|&b| f(b));
-            assert_eq!(
-                lowest(not_visible(x)),
-                first(|b| !(0x21..0x7f).contains(&b)),
-                "{w:x?}"
-            );
-            let ctl = first(|b| b < 0x20 || b == 0x7f);
-            match (lowest(control(x)), first(|b| b == 0xff)) {
-                (got, Some(ff)) if ctl.is_none_or(|c| ff < c) => {
-                    assert!(got.is_none_or(|g| g > ff), "{w:x?}")
-                }
-                (got, _) => assert_eq!(got, ctl, "{w:x?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn loads_past_the_end_read_zeros() {
-        let buf: Vec<u8> = (1..=20).collect();
-        for i in 0..=24 {
-            let want: [u8; 8] = std::array::from_fn(|k| *buf.get(i + k).unwrap_or(&0));
-            let b = Bytes::new(&buf).unwrap();
-            assert_eq!(b.word(i), u64::from_le_bytes(want), "at {i}");
-            if i + 8 > buf.len() {
-                assert_eq!(b.word_at_end(i), u64::from_le_bytes(want), "at {i}");
-            }
-        }
-        assert!(Bytes::new(&buf[..7]).is_none());
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! parsers here and in `fields` take the rest and decide every refusal, so the two paths
 //! accept and refuse the same heads, with the same status.
 
-use super::fields::{self, is_tchar, trim, FieldError, FieldIdx, MAX_FIELDS};
-use super::framing::{Framing, FramingFields};
-use super::head_scan::{self, special, Line, Section, Special};
+use super::fields::{self, is_tchar, FieldError, FieldIdx, MAX_FIELDS};
+use super::framing::Framing;
+use super::head_scan::{self, Line, Section};
+use super::request_rules;
 use super::{reject, Reject, Version};
 
 pub(crate) use super::head_scan::MAX_TARGET;
@@ -257,8 +258,7 @@ fn finish(
     rules(buf, base, idx, line, section, len, limits)
 }
 
-/// [`finish`] for any head: the marked fields' rules, then the Host rule, the framing
-/// and whether the connection stays open.
+/// [`finish`] for any head: [`request_rules::apply`].
 #[inline(never)]
 fn rules(
     buf: &[u8],
@@ -270,97 +270,16 @@ fn rules(
     limits: Limits,
 ) -> Result<Option<Head>, Reject> {
     let range = |(a, b): (usize, usize)| ((a + base) as u32, (b - a) as u32);
-    let version = line.version;
-    let mut rules = Rules {
-        hosts: section.hosts,
-        ..Rules::default()
-    };
-    rules.fields(buf, base, idx, section.special, version)?;
-    if version == Version::Http11 && rules.hosts != 1 {
-        return Err(reject(
-            400,
-            if rules.hosts == 0 {
-                "missing Host header"
-            } else {
-                "more than one Host header"
-            },
-        ));
-    }
-    let te_seen = rules.framing.te_seen;
-    let framing = rules.framing.framing()?.unwrap_or(Framing::Length(0));
-    if let Framing::Length(n) = framing {
-        if n > limits.max_body_bytes {
-            return Err(reject(413, "request body too large"));
-        }
-    }
-    let keep_alive = match version {
-        Version::Http11 => !rules.close,
-        // A 1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1): serve
-        // it, then close.
-        Version::Http10 => rules.keep_alive_token && !rules.close && !te_seen,
-    };
+    let o = request_rules::apply(buf, base, idx, line.version, section, limits.max_body_bytes)?;
     Ok(Some(Head {
         method: range(line.method),
         target: range(line.target),
-        version,
+        version: line.version,
         len,
-        framing,
-        keep_alive,
-        expect_continue: rules.expect_continue,
+        framing: o.framing,
+        keep_alive: o.keep_alive,
+        expect_continue: o.expect_continue,
     }))
-}
-
-/// What the fields with a rule said so far.
-#[derive(Default)]
-struct Rules {
-    hosts: u32,
-    framing: FramingFields,
-    close: bool,
-    keep_alive_token: bool,
-    expect_continue: bool,
-}
-
-impl Rules {
-    /// The fields of `idx` whose bits are set in `marked`, in order; those with no rule
-    /// are passed over. Both field parsers have already refused NUL, CR, LF and other
-    /// controls in values.
-    #[inline(always)]
-    fn fields(
-        &mut self,
-        buf: &[u8],
-        base: usize,
-        idx: &[FieldIdx],
-        mut marked: u128,
-        version: Version,
-    ) -> Result<(), Reject> {
-        let bytes = |(off, n): (u32, u32)| &buf[off as usize - base..][..n as usize];
-        while marked != 0 {
-            let f = idx[marked.trailing_zeros() as usize];
-            marked &= marked - 1;
-            let value = bytes(f.value);
-            match special(bytes(f.name)) {
-                None => {}
-                Some(Special::Host) => self.hosts += 1,
-                Some(Special::ContentLength) => self.framing.content_length(value)?,
-                Some(Special::TransferEncoding) => self.framing.transfer_encoding(value)?,
-                Some(Special::Connection) => {
-                    for item in value.split(|&b| b == b',') {
-                        let t = trim(item);
-                        self.close |= t.eq_ignore_ascii_case(b"close");
-                        self.keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
-                    }
-                }
-                Some(Special::Expect) => {
-                    if trim(value).eq_ignore_ascii_case(b"100-continue") {
-                        self.expect_continue = version == Version::Http11;
-                    } else {
-                        return Err(reject(417, "unsupported expectation"));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Whether the (possibly incomplete or refused) request at the start of `buf` is a HEAD
