@@ -47,14 +47,38 @@ struct Chunk {
 /// The classes of the bytes of a field line.
 #[derive(Clone, Copy)]
 pub(crate) struct Line {
-    /// Bytes under 0x20, DEL, and past the end.
-    pub ctl: u32,
-    /// `:`.
-    pub colon: u32,
-    /// ASCII letters and `-` (token characters, RFC 9110 §5.6.2).
-    pub name: u32,
+    /// The three masks, 16 bits each: controls, colons, names (see the methods). Packed
+    /// with `first` into two words, a `Line` comes back from the out-of-line path in
+    /// registers.
+    masks: u64,
     /// The first 8 bytes, the first in the low byte (zeros past the end).
     pub first: u64,
+}
+
+impl Line {
+    #[inline(always)]
+    fn new(ctl: u32, colon: u32, name: u32, first: u64) -> Line {
+        let masks = u64::from(ctl) | u64::from(colon) << 16 | u64::from(name) << 32;
+        Line { masks, first }
+    }
+
+    /// Bytes under 0x20, DEL, and past the end.
+    #[inline(always)]
+    pub(crate) fn ctl(self) -> u32 {
+        self.masks as u32 & 0xffff
+    }
+
+    /// `:`.
+    #[inline(always)]
+    pub(crate) fn colon(self) -> u32 {
+        (self.masks >> 16) as u32 & 0xffff
+    }
+
+    /// ASCII letters and `-` (token characters, RFC 9110 §5.6.2).
+    #[inline(always)]
+    pub(crate) fn name(self) -> u32 {
+        (self.masks >> 32) as u32
+    }
 }
 
 impl<'a> Buf<'a> {
@@ -153,9 +177,7 @@ fn not_visible_at_end(buf: &[u8], at: usize) -> u32 {
 
 /// Sixteen bytes past the end.
 const ALL_CTL: Line = Line {
-    ctl: 0xffff,
-    colon: 0,
-    name: 0,
+    masks: 0xffff,
     first: 0,
 };
 
@@ -164,12 +186,12 @@ impl Chunk {
     fn line(self) -> Line {
         // SAFETY: SSE2 is enabled (the compile-time check at the top).
         let colon = unsafe { _mm_cmpeq_epi8(self.v, _mm_set1_epi8(b':' as i8)) };
-        Line {
-            ctl: self.bits(ctl(self.v), true),
-            colon: self.bits(colon, false),
-            name: self.bits(letter_or_dash(self.v), false),
-            first: self.first,
-        }
+        Line::new(
+            self.bits(ctl(self.v), true),
+            self.bits(colon, false),
+            self.bits(letter_or_dash(self.v), false),
+            self.first,
+        )
     }
 
     #[inline(always)]
@@ -257,10 +279,10 @@ mod tests {
                     };
                     let l = bytes.line(at);
                     let ctx = format!("byte {b:#x} at {pos} of {len}, from {at}");
-                    assert_eq!(l.ctl, want(&is_ctl, true), "{ctx}");
+                    assert_eq!(l.ctl(), want(&is_ctl, true), "{ctx}");
                     assert_eq!(bytes.ctl(at), want(&is_ctl, true), "{ctx}");
-                    assert_eq!(l.colon, want(&|b| b == b':', false), "{ctx}");
-                    assert_eq!(l.name, want(&is_name, false), "{ctx}");
+                    assert_eq!(l.colon(), want(&|b| b == b':', false), "{ctx}");
+                    assert_eq!(l.name(), want(&is_name, false), "{ctx}");
                     let first: [u8; 8] = std::array::from_fn(|k| *buf.get(at + k).unwrap_or(&0));
                     assert_eq!(l.first, u64::from_le_bytes(first), "{ctx}");
                     assert_eq!(bytes.not_visible(at), want(&not_visible, true), "{ctx}");

@@ -22,8 +22,6 @@ use super::byte_classes::Buf;
 use super::fields::{eq_lower, is_tchar, FieldIdx, MAX_FIELDS};
 use super::Version;
 
-const LOW: u64 = 0x0101_0101_0101_0101;
-
 /// Longest request target accepted (RFC 9112 §3 recommends at least 8000 octets).
 pub(crate) const MAX_TARGET: usize = 8 << 10;
 
@@ -60,6 +58,19 @@ pub(crate) fn special(name: &[u8]) -> Option<Special> {
         _ => return None,
     };
     eq_lower(name, want).then_some(kind)
+}
+
+/// Whether `buf[i..]` starts with CRLF. (`buf` holds at least 16 bytes, so
+/// `buf.len() - 1` does not wrap, and `i < buf.len() - 1` leaves no sum to overflow.)
+#[inline(always)]
+fn crlf_at(buf: &[u8], i: usize) -> bool {
+    if i < buf.len().wrapping_sub(1) {
+        // SAFETY: `i + 1 < buf.len()`: both bytes are in `buf`.
+        let pair = unsafe { [*buf.get_unchecked(i), *buf.get_unchecked(i + 1)] };
+        pair == *b"\r\n"
+    } else {
+        false
+    }
 }
 
 /// SP or HTAB, and six more bytes (NUL, 0x01, BS, `!`, `(`, `)`): the bytes `b` with
@@ -132,10 +143,13 @@ pub(crate) struct Section {
 }
 
 /// For each name length up to 17, the first word of the one special name of that
-/// length in lowercase and the mask of its bytes in that word (no word matches
-/// `(1, 0)`: no such name; the last entry stands for every longer name): a name whose
-/// first word, in lowercase, is that is the special name if it is no longer than 8
-/// bytes, and a candidate for [`special`] if it is longer.
+/// length with bit 5 of each byte clear, and the mask of its bytes in that word with
+/// bit 5 clear too (no word matches `(1, 0)`: no such name; the last entry stands for
+/// every longer name). Without bit 5 a letter is the same in either case and `-` is
+/// 0x0d, which no other token character becomes (CR, the only other byte that does,
+/// is no token character), so a name (token characters) whose first word, masked, is
+/// that is the special name if it is no longer than 8 bytes, and a candidate for
+/// [`special`] if it is longer.
 static FIRST_WORD: [(u64, u64); 19] = {
     let mut t = [(1, 0); 19];
     let names: [&[u8]; 5] = [
@@ -150,8 +164,8 @@ static FIRST_WORD: [(u64, u64); 19] = {
         let name = names[k];
         let (mut word, mut mask, mut j) = (0u64, 0u64, 0);
         while j < 8 && j < name.len() {
-            word |= (name[j] as u64) << (8 * j);
-            mask |= 0xff << (8 * j);
+            word |= ((name[j] & !0x20) as u64) << (8 * j);
+            mask |= 0xdf << (8 * j);
             j += 1;
         }
         t[name.len()] = (word, mask);
@@ -194,25 +208,28 @@ pub(crate) fn section(
             hosts,
             special,
         };
-        if !b.whole(i) && buf.get(i..i + 2) == Some(&b"\r\n"[..]) {
+        let c = if b.whole(i) {
+            b.line(i)
+        } else if crlf_at(buf, i) {
             return Some(end_of_section());
-        }
-        let c = b.line(i);
-        if c.ctl & 1 != 0 {
-            return (buf.get(i..i + 2) == Some(&b"\r\n"[..])).then(end_of_section);
+        } else {
+            b.line(i)
+        };
+        if c.ctl() & 1 != 0 {
+            return crlf_at(buf, i).then(end_of_section);
         }
         if idx.len() == MAX_FIELDS {
             return None;
         }
         // The name: letters and `-` to the colon; any other token byte, the loop.
         let mut j = i;
-        let mut stop = !c.name & 0xffff;
-        let mut colons = c.colon;
+        let mut stop = !c.name() & 0xffff;
+        let mut colons = c.colon();
         while stop == 0 {
             j += 16;
             let c = b.line(j);
-            stop = !c.name & 0xffff;
-            colons = c.colon;
+            stop = !c.name() & 0xffff;
+            colons = c.colon();
         }
         let k = stop.trailing_zeros();
         let mut colon = j + k as usize;
@@ -234,24 +251,28 @@ pub(crate) fn section(
             m = b.ctl(j);
         }
         let mut end = j + m.trailing_zeros() as usize;
-        if buf.get(end) != Some(&b'\r') {
+        if !crlf_at(buf, end) {
             end = value_rest(buf, end)?;
-        }
-        if buf.get(end + 1) != Some(&b'\n') {
-            return None;
+            if !crlf_at(buf, end) {
+                return None;
+            }
         }
         // More OWS: only if the value's first byte may be SP or HTAB.
-        if maybe_ows(buf[value]) {
+        // SAFETY: `value <= end` and `end + 1 < buf.len()` (`crlf_at`).
+        let first_byte = unsafe { *buf.get_unchecked(value) };
+        if maybe_ows(first_byte) {
             value = skip_ows(buf, value, end);
         }
         // Trailing OWS: none unless the byte before CR may be SP or HTAB.
+        // SAFETY: `0 <= colon < end`, and `end < buf.len()` as above.
+        let last_byte = unsafe { *buf.get_unchecked(end - 1) };
         let mut value_end = end;
-        if maybe_ows(buf[end - 1]) {
+        if maybe_ows(last_byte) {
             value_end = trim_end(buf, value, end);
         }
         // Host counted, the other special names marked: by length and first word.
         let (want, mask) = FIRST_WORD[name_len.min(FIRST_WORD.len() - 1)];
-        if (c.first | (LOW * 0x20)) & mask == want {
+        if c.first & mask == want {
             if name_len == 4 {
                 hosts += 1;
             } else if name_len <= 8 || special_at(buf, i, name_len) {
