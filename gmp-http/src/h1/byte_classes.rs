@@ -44,11 +44,12 @@ struct Chunk {
     first: u64,
 }
 
-/// The classes of the bytes of a field line.
+/// The classes of the bytes of a field line's start (its name and colon). A line that
+/// starts with CR is told by its first byte.
 #[derive(Clone, Copy)]
 pub(crate) struct Line {
-    /// The three masks, 16 bits each: controls, colons, names (see the methods). Packed
-    /// with `first` into two words, a `Line` comes back from the out-of-line path in
+    /// The two masks, 16 bits each: colons, then names (see the methods). Packed with
+    /// `first` into two words, a `Line` comes back from the out-of-line path in
     /// registers.
     masks: u64,
     /// The first 8 bytes, the first in the low byte (zeros past the end).
@@ -57,27 +58,21 @@ pub(crate) struct Line {
 
 impl Line {
     #[inline(always)]
-    fn new(ctl: u32, colon: u32, name: u32, first: u64) -> Line {
-        let masks = u64::from(ctl) | u64::from(colon) << 16 | u64::from(name) << 32;
+    fn new(colon: u32, name: u32, first: u64) -> Line {
+        let masks = u64::from(colon) | u64::from(name) << 16;
         Line { masks, first }
-    }
-
-    /// Bytes under 0x20, DEL, and past the end.
-    #[inline(always)]
-    pub(crate) fn ctl(self) -> u32 {
-        self.masks as u32 & 0xffff
     }
 
     /// `:`.
     #[inline(always)]
     pub(crate) fn colon(self) -> u32 {
-        (self.masks >> 16) as u32 & 0xffff
+        self.masks as u32 & 0xffff
     }
 
     /// ASCII letters and `-` (token characters, RFC 9110 §5.6.2).
     #[inline(always)]
     pub(crate) fn name(self) -> u32 {
-        (self.masks >> 32) as u32
+        (self.masks >> 16) as u32
     }
 }
 
@@ -162,7 +157,7 @@ impl<'a> Buf<'a> {
 
 #[inline(never)]
 fn line_at_end(buf: &[u8], at: usize) -> Line {
-    Buf::new(buf).map_or(ALL_CTL, |b| b.chunk_at_end(at).line())
+    Buf::new(buf).map_or(PAST_END, |b| b.chunk_at_end(at).line())
 }
 
 #[inline(never)]
@@ -175,11 +170,8 @@ fn not_visible_at_end(buf: &[u8], at: usize) -> u32 {
     Buf::new(buf).map_or(0xffff, |b| b.chunk_at_end(at).not_visible())
 }
 
-/// Sixteen bytes past the end.
-const ALL_CTL: Line = Line {
-    masks: 0xffff,
-    first: 0,
-};
+/// Sixteen bytes past the end (no colon, no name byte, a first word of zeros).
+const PAST_END: Line = Line { masks: 0, first: 0 };
 
 impl Chunk {
     #[inline(always)]
@@ -187,7 +179,6 @@ impl Chunk {
         // SAFETY: SSE2 is enabled (the compile-time check at the top).
         let colon = unsafe { _mm_cmpeq_epi8(self.v, _mm_set1_epi8(b':' as i8)) };
         Line::new(
-            self.bits(ctl(self.v), true),
             self.bits(colon, false),
             self.bits(letter_or_dash(self.v), false),
             self.first,
@@ -279,7 +270,6 @@ mod tests {
                     };
                     let l = bytes.line(at);
                     let ctx = format!("byte {b:#x} at {pos} of {len}, from {at}");
-                    assert_eq!(l.ctl(), want(&is_ctl, true), "{ctx}");
                     assert_eq!(bytes.ctl(at), want(&is_ctl, true), "{ctx}");
                     assert_eq!(l.colon(), want(&|b| b == b':', false), "{ctx}");
                     assert_eq!(l.name(), want(&is_name, false), "{ctx}");

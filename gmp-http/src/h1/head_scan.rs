@@ -215,7 +215,7 @@ pub(crate) fn section(
         } else {
             b.line(i)
         };
-        if c.ctl() & 1 != 0 {
+        if c.first as u8 == b'\r' {
             return crlf_at(buf, i).then(end_of_section);
         }
         if idx.len() == MAX_FIELDS {
