@@ -240,6 +240,16 @@ pub(crate) fn section(
         if name_len == 0 {
             return None;
         }
+        let name = ((base + i) as u32, name_len as u32);
+        // Host counted, the other special names marked: by length and first word.
+        let (want, mask) = FIRST_WORD[name_len.min(FIRST_WORD.len() - 1)];
+        if c.first & mask == want {
+            if name_len == 4 {
+                hosts += 1;
+            } else if name_len <= 8 || special_at(buf, i, name_len) {
+                special |= 1 << idx.len();
+            }
+        }
         // The value: one SP of OWS skipped, to the first control byte, which must be
         // the CR of CRLF. (HTAB, in OWS or the value, is a control: `value_rest`.)
         let sp = usize::from(buf.get(colon + 1) == Some(&b' '));
@@ -270,17 +280,8 @@ pub(crate) fn section(
         if maybe_ows(last_byte) {
             value_end = trim_end(buf, value, end);
         }
-        // Host counted, the other special names marked: by length and first word.
-        let (want, mask) = FIRST_WORD[name_len.min(FIRST_WORD.len() - 1)];
-        if c.first & mask == want {
-            if name_len == 4 {
-                hosts += 1;
-            } else if name_len <= 8 || special_at(buf, i, name_len) {
-                special |= 1 << idx.len();
-            }
-        }
         idx.push(FieldIdx {
-            name: ((base + i) as u32, name_len as u32),
+            name,
             value: ((base + value) as u32, (value_end - value) as u32),
         });
         i = end + 2;
