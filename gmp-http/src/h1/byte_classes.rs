@@ -113,8 +113,8 @@ impl<'a> Buf<'a> {
         }
     }
 
-    /// Whether `at` is more than 16 bytes from the end: [`Self::line`] and
-    /// [`Self::ctl`] then need no shift.
+    /// Whether 16 bytes or more lie from `at` to the end: [`Self::line`] and
+    /// [`Self::ctl`] then load them with no shift.
     #[inline(always)]
     pub(crate) fn whole(self, at: usize) -> bool {
         at <= self.last

@@ -60,11 +60,11 @@ pub(crate) fn special(name: &[u8]) -> Option<Special> {
     eq_lower(name, want).then_some(kind)
 }
 
-/// Whether `buf[i..]` starts with CRLF. (`buf` holds at least 16 bytes, so
-/// `buf.len() - 1` does not wrap, and `i < buf.len() - 1` leaves no sum to overflow.)
+/// Whether `buf[i..]` starts with CRLF. (`i < buf.len() - 1` rather than
+/// `i + 1 < buf.len()`, so that no sum can overflow: one compare for both bytes.)
 #[inline(always)]
 fn crlf_at(buf: &[u8], i: usize) -> bool {
-    if i < buf.len().wrapping_sub(1) {
+    if i < buf.len().saturating_sub(1) {
         // SAFETY: `i + 1 < buf.len()`: both bytes are in `buf`.
         let pair = unsafe { [*buf.get_unchecked(i), *buf.get_unchecked(i + 1)] };
         pair == *b"\r\n"
@@ -392,6 +392,13 @@ mod tests {
             })
             .collect();
         Some((f, s.len))
+    }
+
+    #[test]
+    fn crlf_only_where_both_bytes_are() {
+        assert!(!crlf_at(b"", 0) && !crlf_at(b"\r", 0) && !crlf_at(b"\r\n", 1));
+        assert!(crlf_at(b"\r\n", 0) && crlf_at(b"a\r\n", 1));
+        assert!(!crlf_at(b"a\r\n", 0) && !crlf_at(b"a\r\n", 2) && !crlf_at(b"a\r\n", usize::MAX));
     }
 
     #[test]
