@@ -10,7 +10,7 @@
 //! it, so the parsers built on it cannot drift apart: a line refused in a head is refused
 //! in a trailer section too.
 //!
-//! The server's request heads first try [`parse_section_fast`], which takes only the
+//! The server's request heads first try `head_scan::section`, which takes only the
 //! common case (every line `name: value` with CRLF and no control byte but HTAB) and
 //! leaves everything else, refusals included, to [`parse_section`]: it can accept less
 //! than httparse, never more or differently.
@@ -102,91 +102,6 @@ pub(crate) fn parse_section<R>(
                 Err(_) => Err(FieldError::LineEnding),
             }
         }
-    }
-}
-
-/// The common case of [`parse_section`] without httparse: the field section at
-/// `buf[at..]` when every line is `token ":" OWS value OWS CRLF` with a value of no
-/// control character but HTAB, the section ends in CRLF, and it has at most
-/// [`MAX_FIELDS`] lines. Each field goes to `idx`, its offsets shifted by `base` (where
-/// `buf` sits in the connection's read buffer); the section's length is returned.
-///
-/// `None` for anything else (a bare LF, a control character, an incomplete line, too
-/// many fields): the caller then clears `idx` and asks [`parse_section`], which accepts,
-/// refuses or waits. So this never decides a refusal or an accepted oddity, and what it
-/// accepts is what httparse accepts, field for field (`tests::fast_section_agrees`
-/// checks that on random sections; the fuzz targets' reference checks the whole head).
-///
-/// It exists for the cost: httparse's call, its slot array and the reset of the slots
-/// after it were ~260 of the ~3,040 user-space instructions of a one-header request
-/// (`scripts/instructions.sh`, `http`).
-#[inline]
-pub(crate) fn parse_section_fast(
-    buf: &[u8],
-    at: usize,
-    base: usize,
-    idx: &mut Vec<FieldIdx>,
-) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = at;
-    loop {
-        // A line: the empty line that ends the section, or a field.
-        match buf.get(i..i + 2)? {
-            b"\r\n" => return Some(i + 2 - at),
-            _ if idx.len() == MAX_FIELDS => return None,
-            _ => {}
-        }
-        let name = i;
-        while is_tchar(*buf.get(i)?) {
-            i += 1;
-        }
-        if i == name || buf[i] != b':' {
-            return None;
-        }
-        let name_end = i;
-        i += 1;
-        while matches!(buf.get(i)?, b' ' | b'\t') {
-            i += 1;
-        }
-        let value = i;
-        // To the first byte under 0x20 or DEL, eight bytes at a time while eight are
-        // there. The lowest flagged byte of each mask is exact (a borrow only runs
-        // upward from a byte that is flagged itself), so `trailing_zeros` finds it.
-        let stop = loop {
-            if let Some(w) = buf.get(i..i + 8) {
-                let x = u64::from_le_bytes(w.try_into().ok()?);
-                let under = x.wrapping_sub(LOW * 0x20) & !x & HIGH;
-                let y = x ^ (LOW * 0x7f);
-                let del = y.wrapping_sub(LOW) & !y & HIGH;
-                let m = under | del;
-                if m == 0 {
-                    i += 8;
-                    continue;
-                }
-                i += (m.trailing_zeros() / 8) as usize;
-            } else {
-                while !(buf.get(i)? < &0x20 || buf[i] == 0x7f) {
-                    i += 1;
-                }
-            }
-            if buf[i] != b'\t' {
-                break buf[i];
-            }
-            i += 1;
-        };
-        if stop != b'\r' || *buf.get(i + 1)? != b'\n' {
-            return None;
-        }
-        let mut value_end = i;
-        while value_end > value && matches!(buf[value_end - 1], b' ' | b'\t') {
-            value_end -= 1;
-        }
-        idx.push(FieldIdx {
-            name: ((base + name) as u32, (name_end - name) as u32),
-            value: ((base + value) as u32, (value_end - value) as u32),
-        });
-        i += 2;
     }
 }
 
@@ -334,87 +249,6 @@ mod tests {
         }
         let many = "A: 1\r\n".repeat(MAX_FIELDS + 1) + "\r\n";
         assert_eq!(section(many.as_bytes()), Err(FieldError::TooMany));
-    }
-
-    /// The fast path's fields and length, or `None` where it defers.
-    fn fast(raw: &[u8]) -> Option<(Fields, usize)> {
-        let mut idx = Vec::new();
-        let n = parse_section_fast(raw, 0, 0, &mut idx)?;
-        let get = |(o, l): (u32, u32)| &raw[o as usize..][..l as usize];
-        let f = idx
-            .iter()
-            .map(|f| {
-                let name = String::from_utf8(get(f.name).to_vec()).expect("a token");
-                (name, get(f.value).to_vec())
-            })
-            .collect();
-        Some((f, n))
-    }
-
-    #[test]
-    fn fast_section_agrees() {
-        // The common shapes are taken by the fast path.
-        let (f, n) = fast(b"Host: a:1\r\nX-y:\t v \t w \t\r\nE:\r\n\r\nGET").unwrap();
-        assert_eq!(n, 32);
-        assert_eq!(f[1], ("X-y".into(), b"v \t w".to_vec()));
-        assert_eq!(f[2], ("E".into(), vec![]));
-        let long = [&b"A: "[..], &[b'x'; 37], b"\xc3\xa9\r\n\r\n"].concat();
-        assert_eq!(fast(&long).unwrap().0[0].1.len(), 39);
-        // Anything else is left to httparse.
-        for other in [
-            &b"A: 1\n\r\n"[..],
-            b"A: 1\r\n\n",
-            b"A: 1\r\n",
-            b"A: 1\r",
-            b"A : 1\r\n\r\n",
-            b"A: 1\r\n folded\r\n\r\n",
-            b"A: 1\x7f2\r\n\r\n",
-            b"A: 01234567\x0089\r\n\r\n",
-            b"A: 0123456\rB: 1\r\n\r\n",
-        ] {
-            assert!(
-                fast(other).is_none(),
-                "{:?}",
-                String::from_utf8_lossy(other)
-            );
-        }
-        let many = "A: 1\r\n".repeat(MAX_FIELDS + 1) + "\r\n";
-        assert!(fast(many.as_bytes()).is_none());
-        let most = "A: 1\r\n".repeat(MAX_FIELDS) + "\r\n";
-        assert_eq!(fast(most.as_bytes()).unwrap().0.len(), MAX_FIELDS);
-        // Random sections over the bytes that matter: wherever the fast path answers,
-        // httparse gives the same fields and length.
-        let alphabet = b"aZ-:: \t\t\r\n\r\n\x00\x1f\x7f\x80\xff,;";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let mut taken = 0;
-        for _ in 0..200_000 {
-            let len = (next() % 40) as usize;
-            let mut raw: Vec<u8> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
-            if next() % 2 == 0 {
-                raw.extend_from_slice(b"\r\n\r\n");
-            }
-            if let Some(got) = fast(&raw) {
-                taken += 1;
-                assert_eq!(
-                    section(&raw),
-                    Ok(Some(got)),
-                    "{:?}",
-                    String::from_utf8_lossy(&raw)
-                );
-            }
-        }
-        assert!(
-            taken > 1000,
-            "only {taken} random sections took the fast path"
-        );
     }
 
     #[test]

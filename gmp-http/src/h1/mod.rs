@@ -1,17 +1,21 @@
 //! The HTTP/1 wire format, shared by the server and the client: the field-line grammar
 //! ([`fields`]), message framing ([`framing`], [`chunked`]), request heads
-//! ([`request_head`]), status lines and reason phrases ([`status`]), the `Date`
-//! header ([`date`]) and the writer heads are appended with ([`spare`]).
+//! ([`request_head`], their common case scanned by [`head_scan`], their rules in
+//! [`request_rules`]), status lines and reason phrases ([`status`]), the `Date` header
+//! ([`date`]) and the writer heads are appended with ([`spare`]).
 //!
 //! Nothing here knows about sockets, goroutines or handlers: every function takes bytes
 //! and returns bytes, offsets or a refusal. The server (`crate::server`), the request and
 //! response types and the client build on it; no module here imports one of them.
 
+mod byte_classes;
 pub(crate) mod chunked;
 pub(crate) mod date;
 pub(crate) mod fields;
 pub(crate) mod framing;
+pub(crate) mod head_scan;
 pub(crate) mod request_head;
+mod request_rules;
 pub(crate) mod response_head;
 pub(crate) mod spare;
 pub(crate) mod status;

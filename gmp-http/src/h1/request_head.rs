@@ -3,14 +3,18 @@
 //! how long the body is and whether the connection can carry another request.
 //!
 //! The head is parsed in place: the request keeps offsets into the connection's read
-//! buffer ([`FieldIdx`]), never owned copies of its headers.
+//! buffer ([`FieldIdx`]), never owned copies of its headers. The common head is scanned
+//! by [`super::head_scan`], which also picks out the fields with a rule; the general
+//! parsers here and in `fields` take the rest and decide every refusal, so the two paths
+//! accept and refuse the same heads, with the same status.
 
-use super::fields::{self, eq_lower, is_tchar, trim, FieldError, FieldIdx, MAX_FIELDS};
-use super::framing::{Framing, FramingFields};
+use super::fields::{self, is_tchar, FieldError, FieldIdx, MAX_FIELDS};
+use super::framing::Framing;
+use super::head_scan::{self, Line, Section};
+use super::request_rules;
 use super::{reject, Reject, Version};
 
-/// Longest request target accepted (RFC 9112 §3 recommends at least 8000 octets).
-pub(crate) const MAX_TARGET: usize = 8 << 10;
+pub(crate) use super::head_scan::MAX_TARGET;
 
 /// A parsed, validated request head. Ranges are absolute offsets in the read buffer.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +40,10 @@ pub(crate) struct Limits {
 
 /// Parses the head at the start of `buf` (which sits at offset `base` of the read
 /// buffer). `Ok(None)`: incomplete, read more. Header offsets go to `idx`.
+///
+/// The common head goes through [`head_scan`] alone, in one straight path; any other,
+/// and one that has not all arrived, is parsed again by [`parse_general`].
+#[inline]
 pub(crate) fn parse(
     buf: &[u8],
     base: usize,
@@ -43,8 +51,29 @@ pub(crate) fn parse(
     idx: &mut Vec<FieldIdx>,
     limits: Limits,
 ) -> Result<Option<Head>, Reject> {
+    if let Some(line) = head_scan::request_line(buf) {
+        if line.end - 1 <= MAX_TARGET + 64 {
+            idx.clear();
+            if let Some(section) = head_scan::section(buf, line.end, base, idx) {
+                return finish(buf, base, idx, line, section, limits);
+            }
+        }
+    }
+    parse_general(buf, base, scratch, idx, limits)
+}
+
+/// [`parse`] for any head: the request line and the header section through the general
+/// parsers where the fast ones defer.
+#[inline(never)]
+fn parse_general(
+    buf: &[u8],
+    base: usize,
+    scratch: &mut [httparse::Header<'static>],
+    idx: &mut Vec<FieldIdx>,
+    limits: Limits,
+) -> Result<Option<Head>, Reject> {
     debug_assert_eq!(scratch.len(), MAX_FIELDS);
-    let line = match fast_request_line(buf) {
+    let line = match head_scan::request_line(buf) {
         Some(line) => line,
         None => match parse_request_line(buf)? {
             Some(line) => line,
@@ -58,21 +87,21 @@ pub(crate) fn parse(
         return Err(reject(414, "request target too long"));
     }
     idx.clear();
-    let len = match fields::parse_section_fast(buf, line.end, base, idx) {
-        Some(n) => line.end + n,
+    let section = match head_scan::section(buf, line.end, base, idx) {
+        Some(s) => s,
         None => match section(buf, base, line.end, scratch, idx) {
-            Ok(Some(n)) => line.end + n,
+            Ok(Some(s)) => s,
             Ok(None) => return partial(buf, limits),
             Err(FieldError::TooMany) => return Err(reject(431, "too many header fields")),
             Err(e) => return Err(reject(400, e.why())),
         },
     };
-    finish(buf, base, idx, line, len, limits)
+    finish(buf, base, idx, line, section, limits)
 }
 
-/// The header section at `buf[at..]` through httparse, for what
-/// [`fields::parse_section_fast`] leaves (any line outside its common case): the fields
-/// go to `idx`, as the fast path puts them.
+/// The header section at `buf[at..]` through httparse, for what [`head_scan::section`]
+/// leaves (any line outside its common case): the fields go to `idx`, as the fast path
+/// puts them, and every field is marked for [`finish`] to classify.
 #[cold]
 #[inline(never)]
 fn section(
@@ -81,9 +110,9 @@ fn section(
     at: usize,
     scratch: &mut [httparse::Header<'static>],
     idx: &mut Vec<FieldIdx>,
-) -> Result<Option<usize>, FieldError> {
+) -> Result<Option<Section>, FieldError> {
     idx.clear();
-    fields::parse_section(&buf[at..], scratch, |headers, n| {
+    fields::parse_section(&buf[at..], scratch, |headers, len| {
         let off = |s: &[u8]| -> (u32, u32) {
             let o = s.as_ptr() as usize - buf.as_ptr() as usize + base;
             (o as u32, s.len() as u32)
@@ -92,79 +121,12 @@ fn section(
             name: off(h.name.as_bytes()),
             value: off(h.value),
         }));
-        n
-    })
-}
-
-/// The request line's parts, as offsets in the buffer.
-#[derive(Clone, Copy)]
-struct Line {
-    method: (usize, usize),
-    target: (usize, usize),
-    version: Version,
-    /// Where the header section starts.
-    end: usize,
-}
-
-/// The common case of [`parse_request_line`]: a token method, a target of visible ASCII
-/// (at most [`MAX_TARGET`] bytes), `HTTP/1.1` or `HTTP/1.0`, and CRLF, with nothing
-/// before it; `None` for anything else, which `parse_request_line` then accepts, refuses
-/// or waits for. Where it answers, it gives the very `Line` that `parse_request_line`
-/// gives (`tests::fast_line_agrees`), eight bytes of the target at a time.
-#[inline]
-fn fast_request_line(buf: &[u8]) -> Option<Line> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = if buf.starts_with(b"GET ") {
-        3
-    } else {
-        buf.iter().position(|&b| !is_tchar(b))?
-    };
-    if i == 0 || buf[i] != b' ' {
-        return None;
-    }
-    let method = (0, i);
-    i += 1;
-    let t0 = i;
-    // To the first byte that is not visible ASCII (0x21..=0x7e). The lowest flagged
-    // byte of the mask is exact: `under` flags bytes under 0x21, `over` bytes over 0x7e,
-    // and a borrow or carry that makes a false flag only runs upward from a true one.
-    while let Some(w) = buf.get(i..i + 8) {
-        let x = u64::from_le_bytes(w.try_into().ok()?);
-        let under = x.wrapping_sub(LOW * 0x21) & !x & HIGH;
-        let over = (x | x.wrapping_add(LOW)) & HIGH;
-        let m = under | over;
-        if m != 0 {
-            i += (m.trailing_zeros() / 8) as usize;
-            break;
+        // At most MAX_FIELDS (100) fields, so the mask fits.
+        Section {
+            len,
+            hosts: 0,
+            special: (1u128 << headers.len()) - 1,
         }
-        i += 8;
-    }
-    while (0x21..0x7f).contains(buf.get(i)?) {
-        i += 1;
-    }
-    if i == t0 || i - t0 > MAX_TARGET || buf[i] != b' ' {
-        return None;
-    }
-    let target = (t0, i);
-    // The version and CRLF as two words rather than two 10-byte slice compares.
-    let v = buf.get(i + 1..i + 11)?;
-    let word = u64::from_le_bytes(v[..8].try_into().ok()?);
-    if v[8..] != *b"\r\n" {
-        return None;
-    }
-    let version = if word == u64::from_le_bytes(*b"HTTP/1.1") {
-        Version::Http11
-    } else if word == u64::from_le_bytes(*b"HTTP/1.0") {
-        Version::Http10
-    } else {
-        return None;
-    };
-    Some(Line {
-        method,
-        target,
-        version,
-        end: i + 11,
     })
 }
 
@@ -264,85 +226,59 @@ fn parse_request_line(buf: &[u8]) -> Result<Option<Line>, Reject> {
 }
 
 /// The framing rules, over the parsed headers (`idx`, offsets into the read buffer of
-/// which `buf` starts at `base`).
+/// which `buf` starts at `base`): the fields `section` marks, in their order (so the
+/// first field that breaks a rule names the status), and its count of Host fields.
+#[inline(always)]
 fn finish(
     buf: &[u8],
     base: usize,
     idx: &[FieldIdx],
     line: Line,
-    len: usize,
+    section: Section,
     limits: Limits,
 ) -> Result<Option<Head>, Reject> {
+    let len = line.end + section.len;
     if len > limits.max_header_bytes {
         return Err(reject(431, "request header section too large"));
     }
-    let range = |(a, b): (usize, usize)| ((a + base) as u32, (b - a) as u32);
-    let bytes = |(off, n): (u32, u32)| &buf[off as usize - base..][..n as usize];
-    let version = line.version;
+    // The common head: HTTP/1.1, one Host, no other field with a rule. What `rules`
+    // makes of it without a field to read: no body, kept alive.
+    if section.special == 0 && section.hosts == 1 && line.version == Version::Http11 {
+        let range = |(a, b): (usize, usize)| ((a + base) as u32, (b - a) as u32);
+        return Ok(Some(Head {
+            method: range(line.method),
+            target: range(line.target),
+            version: Version::Http11,
+            len,
+            framing: Framing::Length(0),
+            keep_alive: true,
+            expect_continue: false,
+        }));
+    }
+    rules(buf, base, idx, line, section, len, limits)
+}
 
-    let mut hosts = 0;
-    let mut framing = FramingFields::default();
-    let mut close = false;
-    let mut keep_alive_token = false;
-    let mut expect_continue = false;
-    for f in idx {
-        // Both field parsers have already refused NUL, CR, LF and other controls in
-        // values.
-        let name = bytes(f.name);
-        let value = bytes(f.value);
-        // Told apart by length first: most headers are none of these.
-        let is = |n: &[u8]| eq_lower(name, n);
-        if is(b"host") {
-            hosts += 1;
-        } else if is(b"content-length") {
-            framing.content_length(value)?;
-        } else if is(b"transfer-encoding") {
-            framing.transfer_encoding(value)?;
-        } else if is(b"connection") {
-            for item in value.split(|&b| b == b',') {
-                let t = trim(item);
-                close |= t.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
-            }
-        } else if is(b"expect") {
-            if trim(value).eq_ignore_ascii_case(b"100-continue") {
-                expect_continue = version == Version::Http11;
-            } else {
-                return Err(reject(417, "unsupported expectation"));
-            }
-        }
-    }
-    if version == Version::Http11 && hosts != 1 {
-        return Err(reject(
-            400,
-            if hosts == 0 {
-                "missing Host header"
-            } else {
-                "more than one Host header"
-            },
-        ));
-    }
-    let te_seen = framing.te_seen;
-    let framing = framing.framing()?.unwrap_or(Framing::Length(0));
-    if let Framing::Length(n) = framing {
-        if n > limits.max_body_bytes {
-            return Err(reject(413, "request body too large"));
-        }
-    }
-    let keep_alive = match version {
-        Version::Http11 => !close,
-        // A 1.0 message with Transfer-Encoding has faulty framing (RFC 9112 §6.1): serve
-        // it, then close.
-        Version::Http10 => keep_alive_token && !close && !te_seen,
-    };
+/// [`finish`] for any head: [`request_rules::apply`].
+#[inline(never)]
+fn rules(
+    buf: &[u8],
+    base: usize,
+    idx: &[FieldIdx],
+    line: Line,
+    section: Section,
+    len: usize,
+    limits: Limits,
+) -> Result<Option<Head>, Reject> {
+    let range = |(a, b): (usize, usize)| ((a + base) as u32, (b - a) as u32);
+    let o = request_rules::apply(buf, base, idx, line.version, section, limits.max_body_bytes)?;
     Ok(Some(Head {
         method: range(line.method),
         target: range(line.target),
-        version,
+        version: line.version,
         len,
-        framing,
-        keep_alive,
-        expect_continue,
+        framing: o.framing,
+        keep_alive: o.keep_alive,
+        expect_continue: o.expect_continue,
     }))
 }
 
@@ -536,7 +472,7 @@ mod tests {
     fn fast_line_agrees() {
         let line = |l: Line| (l.method, l.target, l.version, l.end);
         let good = b"GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n";
-        let l = fast_request_line(good).unwrap();
+        let l = head_scan::request_line(good).unwrap();
         assert_eq!(line(l), ((0, 3), (4, 14), Version::Http11, 25));
         for other in [
             &b"\r\nGET / HTTP/1.1\r\n"[..],
@@ -547,11 +483,11 @@ mod tests {
             b"GET  / HTTP/1.1\r\n",
             b"GET /abcdefgh\x7f HTTP/1.1\r\n",
         ] {
-            assert!(fast_request_line(other).is_none(), "{other:?}");
+            assert!(head_scan::request_line(other).is_none(), "{other:?}");
         }
         let long = [b"GET /".as_slice(), &[b'a'; MAX_TARGET], b" HTTP/1.1\r\n"].concat();
-        assert!(fast_request_line(&long).is_none());
-        assert!(fast_request_line(
+        assert!(head_scan::request_line(&long).is_none());
+        assert!(head_scan::request_line(
             &long[..long.len() - 12]
                 .iter()
                 .chain(b" HTTP/1.0\r\n")
@@ -583,7 +519,7 @@ mod tests {
                 1 => raw.extend_from_slice(b" HTTP/1.0\r\nX"),
                 _ => {}
             }
-            if let Some(l) = fast_request_line(&raw) {
+            if let Some(l) = head_scan::request_line(&raw) {
                 taken += 1;
                 let general = parse_request_line(&raw).map(|l| l.map(line));
                 assert_eq!(
