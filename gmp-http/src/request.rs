@@ -478,7 +478,9 @@ fn sock_read(
 }
 
 /// The path of a request target: without scheme and authority, and without the query.
-#[inline]
+// Always inlined: every handler that routes calls it, and as a call it was ~10 of its
+// ~39 instructions (callgrind of `examples/hello`).
+#[inline(always)]
 fn path_of(target: &str) -> &str {
     let t = origin_form(target);
     match query_at(t) {
