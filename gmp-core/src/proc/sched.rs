@@ -124,6 +124,10 @@ pub(super) struct Locked {
     /// `startm` calls refused at the thread limit since an M last went idle with a P to
     /// take: the next M that goes idle runs an idle P instead (`stopm_register`).
     pub(super) pending_m: usize,
+    /// At least the number of Ps in `pidle` with Gs in their `runnext` or local queue
+    /// (counted when put there, so an upper bound: thieves may empty a queue since).
+    /// While it is non-zero `pidleget` takes such a P first: see there.
+    pidle_work: usize,
 }
 
 // SAFETY: the raw pointers in `Locked` name Ps and Ms of the runtime, which outlive it;
@@ -142,16 +146,59 @@ impl Sched {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Takes an idle P: one with Gs queued locally if any, else the most recently idled.
+    /// Go's idle Ps have empty run queues, so any will do there. Here `startm` refused at
+    /// the thread limit (or by the kernel) leaves a P with work idle for the next M
+    /// (`schedule.rs`, "The thread limit"), which must take that one: a G in its
+    /// `runnext` cannot be stolen, and an M that took another P went idle, leaving the G
+    /// runnable with no M (every M idle, `checkdead` reported a deadlock).
     #[inline]
     pub(super) fn pidleget(&self, l: &mut Locked) -> Option<*const P> {
-        let p = l.pidle.pop()?;
+        let p = if l.pidle_work == 0 {
+            l.pidle.pop()?
+        } else {
+            self.pidleget_work(l)?
+        };
         // SeqCst: pairs with the loads in `wakep` (see the module doc).
         self.npidle.fetch_sub(1, SeqCst);
         Some(p)
     }
 
+    /// `pidleget` while some P went idle with work: the most recently idled P that still
+    /// has some (recounting the others), else the most recently idled.
+    #[cold]
+    #[inline(never)]
+    fn pidleget_work(&self, l: &mut Locked) -> Option<*const P> {
+        let mut take = None;
+        let mut with_work = 0usize;
+        for (i, &p) in l.pidle.iter().enumerate().rev() {
+            if self.idle_has_work(p) {
+                with_work += 1;
+                take.get_or_insert(i);
+            }
+        }
+        l.pidle_work = with_work.saturating_sub(1);
+        match take {
+            Some(i) => Some(l.pidle.remove(i)),
+            None => l.pidle.pop(),
+        }
+    }
+
+    /// Whether `p`, which no M owns (idle, or being put on the idle list), has Gs in its
+    /// `runnext` or local queue. Exact, not a hint: its last owner wrote them before it
+    /// gave the P up (under the scheduler lock, or, for a P sysmon took, before sysmon's
+    /// `membarrier`), and nobody but an owner adds to them.
+    fn idle_has_work(&self, p: *const P) -> bool {
+        // SAFETY: `p` points into `ps`.
+        let p = unsafe { &*p };
+        p.has_work(&self.stealers[p.id])
+    }
+
     #[inline]
     pub(super) fn pidleput(&self, l: &mut Locked, p: *const P) {
+        if self.idle_has_work(p) {
+            l.pidle_work += 1;
+        }
         l.pidle.push(p);
         // SeqCst: a full barrier between publishing the idle P and the re-checks that
         // follow in `find_runnable`; pairs with producers' fence + `npidle` load.
@@ -239,6 +286,7 @@ impl Sched {
                 nsys: 0,
                 sysq: VecDeque::new(),
                 pending_m: 0,
+                pidle_work: 0,
             }),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),

@@ -41,7 +41,9 @@
 //! is one). The refused P goes back to the idle list, counted in `Locked::pending_m`, and
 //! the sleeper is woken; the next M that lists itself idle runs an idle P instead
 //! (`stopm_register`), and the sleeper takes one when it wakes (or, if it was about to
-//! poll, does not: `sleep_in_netpoll`). So a P with work does not wait for a thread that
+//! poll, does not: `sleep_in_netpoll`). Whoever takes an idle P then takes the refused
+//! one: `pidleget` prefers an idle P with Gs queued locally, since a G in its `runnext`
+//! cannot be stolen from another P. So a P with work does not wait for a thread that
 //! is not on its way.
 
 use super::blocking;
