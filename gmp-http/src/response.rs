@@ -354,7 +354,7 @@ impl<'c> Response<'c> {
     fn write_head(&mut self, length: Option<u64>, chunked: bool, body: &[u8]) {
         // The Date line comes from a thread-local copy (a call that is not inlined): it
         // goes in before `w` exists, which keeps `w` in registers rather than in memory
-        // that the call might see (16 instructions a response, callgrind).
+        // that the call might see (4 instructions a response, callgrind).
         let out = &mut *self.out;
         out.reserve(160 + self.head.len() + body.len());
         if self.code == 200 && !self.user_server && !self.user_date {
@@ -715,9 +715,9 @@ enum Special {
     Server,
 }
 
-/// Appends `name: value` CRLF to `v` with one capacity check: as four
-/// `extend_from_slice` calls, each with its own check and `memcpy` call, the line cost
-/// about 80 instructions (callgrind of `examples/hello`).
+/// Appends `name: value` CRLF to `v` with one capacity check, where four
+/// `extend_from_slice` calls made four (with `header` inlined and a constant name and
+/// value, the whole line becomes a few stores).
 #[inline(always)]
 fn append_field(v: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     let n = name.len() + value.len() + 4;

@@ -1,7 +1,7 @@
 //! [`Spare`]: appends the pieces of a message head to a `Vec<u8>` with the vector's
 //! pointer, length and capacity held in registers, so each piece costs one compare and a
-//! copy instead of `extend_from_slice`'s reload of the vector, its capacity check and its
-//! `memcpy` call.
+//! copy instead of `extend_from_slice`'s reload of the vector and its capacity check (a
+//! piece of constant length is copied with a few moves).
 //!
 //! Invariant: `ptr[..len]` is initialised and `len <= cap == vector's capacity`; the
 //! vector's own length is set to `len` when the `Spare` is dropped (also on unwinding),
