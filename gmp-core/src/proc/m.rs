@@ -64,7 +64,7 @@ pub(crate) struct M {
     /// it (`handoff::p_try_enter_on`), until it holds a P again or is listed idle. This
     /// thread only.
     pub(super) permit: bool,
-    /// The Gs this M's blocking netpoll readied (`schedule::sleep_in_netpoll`), kept
+    /// The Gs this M's blocking netpoll readied (`sleeper::sleep_in_netpoll`), kept
     /// between polls so that the idle path allocates nothing. Empty between uses.
     pub(super) pollbuf: Vec<*mut G>,
 }

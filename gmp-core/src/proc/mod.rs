@@ -19,6 +19,7 @@
 //! | `sched` | `struct Sched` (Go's `schedt`): idle lists, stats, shutdown |
 //! | `deadlock` | `checkdead`, `checkstuck`: proving that nothing can wake a G (or an M) |
 //! | `schedule` | `schedule`, `find_runnable`, stealing, `wakep`, `startm`, `stopm` |
+//! | `sleeper` | the idle sleeper's wait in the netpoller and its spin; the non-blocking poll |
 //! | `park` | `park` (`gopark`), `ready` (`goready`), `yield_now` (`Gosched`), `goexit` |
 //! | `handoff` | P sections, `acquirep`/`releasep`, `handoffp`, `retake` |
 //! | `blocking` | `gmp::blocking` (`entersyscall`/`exitsyscall`), the thread limit's permits |
@@ -52,6 +53,7 @@ mod p;
 pub(crate) mod park;
 pub(crate) mod sched;
 pub(crate) mod schedule;
+mod sleeper;
 pub(crate) mod spawn;
 pub(crate) mod stack;
 pub(crate) mod sysmon;

@@ -76,15 +76,27 @@ impl Netpoll {
     /// returns the Gs that became runnable. `None` if another M is polling.
     pub(super) fn poll(&self, timeout: Option<Duration>) -> Option<Vec<*mut G>> {
         let mut gs = Vec::new();
-        self.poll_with(timeout, |g| gs.push(g)).then_some(gs)
+        self.poll_with(timeout, false, |g| gs.push(g)).then_some(gs)
     }
 
     /// [`poll`](Self::poll) handing each G that became runnable to `f` instead of
-    /// collecting them, so the busy path (`schedule::netpoll_now`, one poll per two to four
+    /// collecting them, so the busy path (`sleeper::netpoll_now`, one poll per two to four
     /// round trips in the echo benchmark) allocates nothing. `f` runs while this M holds
     /// the poller: another M that tries to poll meanwhile gets `false`, as it would
     /// during the syscall. Returns `false` if another M is polling.
-    pub(super) fn poll_with(&self, timeout: Option<Duration>, mut f: impl FnMut(*mut G)) -> bool {
+    ///
+    /// The waker's event is for the idle sleeper (`sleeper`: the caller is it). The
+    /// waker's eventfd is edge-triggered, so a poll that reports it consumes it: any
+    /// other poller that sees it (an M's non-blocking poll, sysmon's) wakes the poller
+    /// again, or the sleeper could block with a timeout that a new timer has made too
+    /// late, or miss a P left for it or shutdown (Go's netpoll reads its wake-up
+    /// eventfd only in a blocking poll, for the same reason).
+    pub(super) fn poll_with(
+        &self,
+        timeout: Option<Duration>,
+        sleeper: bool,
+        mut f: impl FnMut(*mut G),
+    ) -> bool {
         // `busy` is the poller's lock. Acquire pairs with the Release store that ends
         // the previous poll: this M sees `poll` and `events` as that M left them.
         if self.busy.swap(true, Acquire) {
@@ -98,6 +110,7 @@ impl Netpoll {
         let (poll, events) = unsafe { (&mut *self.poll.get(), &mut *self.events.get()) };
         let r = poll.poll(events, timeout);
         let mut woken = 0usize;
+        let mut wake = false;
         if let Err(e) = r {
             if e.kind() != io::ErrorKind::Interrupted {
                 tracing::error!("gmp: netpoll failed: {e}");
@@ -105,6 +118,7 @@ impl Netpoll {
         } else {
             for ev in events.iter() {
                 if ev.token() == WAKER {
+                    wake = !sleeper;
                     continue;
                 }
                 woken += netpollready(ev, &mut f);
@@ -113,6 +127,11 @@ impl Netpoll {
         self.last_poll.store(nanotime(), SeqCst);
         // Release pairs with the next poller's Acquire swap (see above).
         self.busy.store(false, Release);
+        if wake {
+            // Passed on to the sleeper, after `busy` is given back so that its poll can
+            // start at once.
+            self.wake();
+        }
         if woken > 0 {
             tracing::trace!(n = woken, "netpoll woke goroutines");
         }

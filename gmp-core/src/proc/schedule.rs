@@ -16,8 +16,9 @@
 //! Failing that the M gives its P back, re-checks every source, and sleeps: as the *idle
 //! sleeper*, blocked in the netpoller until the earliest timer of any P (one M at a
 //! time, and only if a timer or a socket wait is pending), or on its own futex note
-//! until `startm` hands it a P. `schedule` handles the common case (local work, no timer
-//! on this P) inline, before calling `find_runnable`.
+//! until `startm` hands it a P (the sleeper's wait, and its short spin before it blocks
+//! while another P runs, are `sleeper.rs`'s). `schedule` handles the common case (local
+//! work, no timer on this P) inline, before calling `find_runnable`.
 //!
 //! # Spinning
 //! An M looking for work to steal is *spinning*. `wakep` starts a new M only if a P is idle
@@ -41,7 +42,7 @@
 //! is one). The refused P goes back to the idle list, counted in `Locked::pending_m`, and
 //! the sleeper is woken; the next M that lists itself idle runs an idle P instead
 //! (`stopm_register`), and the sleeper takes one when it wakes (or, if it was about to
-//! poll, does not: `sleep_in_netpoll`). Whoever takes an idle P then takes the refused
+//! poll, does not: `sleeper::sleep_in_netpoll`). Whoever takes an idle P then takes the refused
 //! one: `pidleget` prefers an idle P with Gs queued locally, since a G in its `runnext`
 //! cannot be stolen from another P. So a P with work does not wait for a thread that
 //! is not on its way.
@@ -55,13 +56,13 @@ use super::m::{self, M};
 use super::p::{GRef, P};
 use super::park::ready;
 use super::sched::{Locked, Sched};
+use super::sleeper::{netpoll_now, polled_runnable, sleep_in_netpoll};
 use super::timer;
 use crate::arch;
 use crate::clock::{nanotime, NEVER};
 use crossbeam_deque::Steal;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{fence, Ordering::*};
-use std::time::Duration;
 
 /// Entered by `mstart` on a new M's g0.
 ///
@@ -199,7 +200,7 @@ pub(crate) fn startm(s: &Sched, p: Option<*const P>, spinning: bool) {
             s.nmspinning.fetch_sub(1, SeqCst);
         }
         // That M may be the idle sleeper, blocked in the netpoller until a timer (Dekker
-        // with `sleep_in_netpoll`: `npending` was stored first).
+        // with `sleeper::sleep_in_netpoll`: `npending` was stored first).
         if s.sleeper.load(SeqCst) {
             s.wake_sleeper();
         }
@@ -444,71 +445,6 @@ fn steal_work(s: &Sched, m: &mut M) -> Option<*mut G> {
     None
 }
 
-/// The idle sleeper's wait: blocks in the netpoller until the earliest timer `when`
-/// (`NEVER`: until an event or a wake-up), and adds the Gs it readied to `gs`.
-fn sleep_in_netpoll(s: &Sched, mut when: u64, now: u64, gs: &mut Vec<*mut G>) {
-    loop {
-        s.netpoll.poll_until.store(when, SeqCst);
-        let first = timer::earliest(s);
-        if first < when {
-            when = first;
-            continue;
-        }
-        break;
-    }
-    // `now` (0: read the clock) may be a few hundred nanoseconds old: the timeout is then
-    // that much longer, and the timer fires that much late.
-    let timeout = if when == NEVER {
-        None
-    } else {
-        let now = if now != 0 { now } else { nanotime() };
-        Some(Duration::from_nanos(when.saturating_sub(now)))
-    };
-    // A start refused at the thread limit left an idle P for an M like this one (see
-    // "The thread limit"): take it instead of sleeping. Dekker with `startm`: it stores
-    // `npending`, then reads `sleeper`; this M set `sleeper` (a SeqCst swap), then
-    // reads `npending`, so one of the two sees the other.
-    if !s.shutdown.load(SeqCst) && s.npending.load(SeqCst) == 0 {
-        s.netpoll.poll_with(timeout, |g| gs.push(g));
-    }
-    s.netpoll.poll_until.store(NEVER, SeqCst);
-}
-
-/// A non-blocking poll from an M that holds a P: readies what it finds into that P.
-/// Returns one of them to run now.
-fn netpoll_now(s: &Sched) -> Option<*mut G> {
-    if s.netpoll.waiters.load(SeqCst) == 0 || s.netpoll.last_poll.load(SeqCst) == 0 {
-        return None;
-    }
-    let mut first: *mut G = ptr::null_mut();
-    s.netpoll.poll_with(Some(Duration::ZERO), |g| {
-        if first.is_null() {
-            first = g;
-        } else {
-            ready(g, false);
-        }
-    });
-    if first.is_null() {
-        return None;
-    }
-    // SAFETY: `first` was parked on a desc; the poller won the right to wake it.
-    unsafe { polled_runnable(first) };
-    Some(first)
-}
-
-/// Marks a G that a poll woke, and that this M runs next without queueing it, runnable.
-///
-/// # Safety
-/// `g` was parked on a desc and the caller's poll won the right to wake it.
-unsafe fn polled_runnable(g: *mut G) {
-    // SAFETY: per the contract, `g` is a live G header that only this M touches now.
-    // Relaxed: see `G::status`.
-    unsafe {
-        (*g).status.store(G_RUNNABLE, Relaxed);
-        super::latency::runnable(g);
-    }
-}
-
 /// Runs every P's expired timers if the earliest is due by `now` (0: read the clock,
 /// which is read only when some timer is pending). Inlined, with the firing out of line
 /// (`timer::run_all_timers`): as one call, the firing's 344-byte frame and six saved
@@ -567,7 +503,7 @@ pub(super) fn stopm(m: &mut M) {
 /// without the lock.
 fn set_pending(s: &Sched, l: &mut Locked, n: usize) {
     l.pending_m = n;
-    // SeqCst: the Dekker store of `startm` (see `sleep_in_netpoll`).
+    // SeqCst: the Dekker store of `startm` (see `sleeper::sleep_in_netpoll`).
     s.npending.store(n, SeqCst);
 }
 

@@ -286,7 +286,7 @@ fn add_timer_on(s: &Sched, p: &P, t: Timer) {
         p.timers.timer0.store(h.first(), SeqCst);
     }
     // SeqCst store above, SeqCst load here; the sleeper stores `poll_until`, then
-    // re-reads every `timer0` (`sleep_in_netpoll`): one of us sees the other.
+    // re-reads every `timer0` (`sleeper::sleep_in_netpoll`): one of us sees the other.
     if s.sleeper.load(SeqCst) {
         if when < s.netpoll.poll_until.load(SeqCst) {
             s.wake_sleeper();
