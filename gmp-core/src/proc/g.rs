@@ -73,7 +73,7 @@ pub(crate) struct G {
     pub(super) start: Option<unsafe fn(*mut G, bool)>,
     pub(super) start_data: *mut u8,
     /// The join packet, type-erased; taken when the G finishes or is cancelled.
-    pub(super) packet: Option<Arc<dyn Joinable>>,
+    pub(super) packet: Option<super::packet::Erased>,
     pub(super) name: Option<Arc<str>>,
     pub(super) rt: *const Sched,
     /// The pool this G's stack came from (the default pool is cached per P).
@@ -124,13 +124,6 @@ impl G {
         }
         g
     }
-}
-
-/// What a G header needs of its join packet without knowing the result type (the
-/// protocol is `spawn.rs`'s).
-pub(super) trait Joinable: Send + Sync {
-    /// The G will never finish (its runtime shut down): the joiner gets an error.
-    fn cancel(&self);
 }
 
 // ---- G allocation ----------------------------------------------------------------------
