@@ -43,7 +43,8 @@ pub(super) const G_DEAD: u32 = 4;
 /// spawn+join across two CPUs: the spawner writes lines 0 and 1 and the thread that
 /// runs the G reads them, and a short G's run and exit (`execute`, `g_entry`,
 /// `run_start`, `goexit0`, `gfput`) touch nothing else of the header, so each line the
-/// spawner wrote crosses CPUs once. Line 3 is written only by `prepare`.
+/// spawner wrote crosses CPUs once. Line 3 holds what a spawn writes for dumps and
+/// traces (and the wait reason a G writes when it parks).
 #[repr(C, align(64))]
 pub(crate) struct G {
     pub(super) sched: Gobuf,
@@ -95,7 +96,7 @@ pub(crate) struct G {
     pub(super) wait_cleanup: Option<super::wait::Cleanup>,
     /// Keeps what a spawn alone writes off the line the G's run reads.
     _pad: [u64; 4],
-    // ---- 192: written by a spawn, read only by dumps and traces ----
+    // ---- 192: written by a spawn (and by a G that parks), read by dumps and traces ----
     pub(super) id: u64,
     pub(super) rt: *const Sched,
     /// Why it waits, since when, and who spawned it where (`traceback.rs`).
