@@ -74,8 +74,9 @@ impl<T: Send> PacketRef<T> {
         (PacketRef(at), PacketRef(at))
     }
 
-    /// Gives this reference to a G header, which hands it back through `release` or
-    /// drops it through `cancel`.
+    /// Gives this reference to a G header: the G's entry takes it back with
+    /// [`from_erased`](Self::from_erased) when the G finishes, the shutdown sweep drops it
+    /// through [`Erased::cancel`]. (Dropping the `Erased` itself would leak the packet.)
     pub(super) fn into_erased(self) -> Erased {
         let e = Erased {
             ptr: self.0.cast(),

@@ -7,12 +7,12 @@
 //! and exits the G.
 //!
 //! A G's result travels through a join packet (`packet.rs`) shared by the
-//! [`JoinHandle`] and the G header. Its state word is `RUNNING`, `DONE`, `CANCELLED`, or the address of a
-//! [`Waiter`] parked on the joiner's stack: the finishing G publishes its result, then
-//! swaps the state to `DONE` and wakes the waiter it replaced; the joiner publishes its
-//! waiter with a CAS from `RUNNING` inside its park commit, so exactly one of the two
-//! sees the other. The header's reference to the packet lets the shutdown sweep cancel
-//! the join of a G that never finished.
+//! [`JoinHandle`] and the G header. Its state word is `RUNNING`, `DONE`, `CANCELLED`,
+//! or the address of a [`Waiter`] parked on the joiner's stack: the finishing G
+//! publishes its result, then swaps the state to `DONE` and wakes the waiter it
+//! replaced; the joiner publishes its waiter with a CAS from `RUNNING` inside its park
+//! commit, so exactly one of the two sees the other. The header's reference to the
+//! packet lets the shutdown sweep cancel the join of a G that never finished.
 
 use super::g::{self, G, G_RUNNABLE};
 use super::m;
@@ -251,7 +251,7 @@ pub struct JoinHandle<T> {
     id: u64,
 }
 
-impl<T: Send> JoinHandle<T> {
+impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish: parks the calling goroutine, or blocks the
     /// calling thread outside a runtime (and, for a goroutine of another runtime, blocks
     /// its thread too). `Err` carries the goroutine's panic payload, or a message if the
@@ -530,7 +530,7 @@ impl JoinState {
     }
 }
 
-impl<T: Send> PacketRef<T> {
+impl<T> PacketRef<T> {
     /// Takes the result once the state is final.
     pub(super) fn take(&self) -> thread::Result<T> {
         debug_assert!(self.join.is_final());
