@@ -39,6 +39,12 @@ pub(super) const G_RUNNING: u32 = 2;
 pub(super) const G_WAITING: u32 = 3;
 pub(super) const G_DEAD: u32 = 4;
 
+/// The header's fields are grouped by cache line (64 bytes; asserted below) for a
+/// spawn+join across two CPUs: the spawner writes lines 0 and 1 and the thread that
+/// runs the G reads them, and a short G's run and exit (`execute`, `g_entry`,
+/// `run_start`, `goexit0`, `gfput`) touch nothing else of the header, so each line the
+/// spawner wrote crosses CPUs once. Line 3 holds what a spawn writes for dumps and
+/// traces (and the wait reason a G writes when it parks).
 #[repr(C, align(64))]
 pub(crate) struct G {
     pub(super) sched: Gobuf,
@@ -66,20 +72,21 @@ pub(crate) struct G {
     /// read and cleared by the G itself when it runs again (the queue carries the
     /// happens-before).
     pub(super) ready_at: u32,
-    pub(super) id: u64,
-    pub(super) stack: Stack,
     /// Runs (`true`) or drops (`false`) the start closure; taken when used, so it is
     /// called once (`spawn::run_start`, whose contract that is).
     pub(super) start: Option<unsafe fn(*mut G, bool)>,
+    // ---- 64: the rest of what a spawn writes and the G's first run and exit read ----
     pub(super) start_data: *mut u8,
     /// The join packet, type-erased; taken when the G finishes or is cancelled.
-    pub(super) packet: Option<Arc<dyn Joinable>>,
+    pub(super) packet: Option<super::packet::Erased>,
     pub(super) name: Option<Arc<str>>,
-    pub(super) rt: *const Sched,
-    /// The pool this G's stack came from (the default pool is cached per P).
-    pub(super) pool: *const StackPool,
+    pub(super) stack: Stack,
     /// Lowest SP this G was saved at, for trimming its stack when it exits.
     pub(super) min_sp: usize,
+    // ---- 128: what neither a spawn nor a short G's run touches ----
+    /// The pool this G's stack came from (the default pool is cached per P; `gfput`
+    /// tells it by the stack's size without reading this).
+    pub(super) pool: *const StackPool,
     /// The claim word of this G's current wait on a channel or sync primitive
     /// (generation and state bits, see `wait.rs`). Never reset: generations keep counting
     /// across reuse, so a stale timer or waker can never match a later wait.
@@ -87,9 +94,25 @@ pub(crate) struct G {
     /// While parked in such a wait: takes this G's entries out of the wait queues. The
     /// shutdown sweep calls it before the G's stack (which holds the entries) goes away.
     pub(super) wait_cleanup: Option<super::wait::Cleanup>,
+    /// Keeps what a spawn alone writes off the line the G's run reads.
+    _pad: [u64; 4],
+    // ---- 192: written by a spawn (and by a G that parks), read by dumps and traces ----
+    pub(super) id: u64,
+    pub(super) rt: *const Sched,
     /// Why it waits, since when, and who spawned it where (`traceback.rs`).
     pub(super) trace: GTrace,
 }
+
+// The line grouping the comment on `G` describes.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(G, start) + 8 == 64);
+    assert!(offset_of!(G, start_data) == 64);
+    assert!(offset_of!(G, min_sp) + 8 == 128);
+    assert!(offset_of!(G, pool) == 128);
+    assert!(offset_of!(G, id) == 192);
+    assert!(size_of::<G>() == 256);
+};
 
 /// Bytes reserved at the top of a stack for the header.
 pub(super) const HEADER: usize = size_of::<G>().next_multiple_of(64);
@@ -109,6 +132,7 @@ impl G {
                 deadlocked: AtomicBool::new(false),
                 ready_at: 0,
                 id: 0,
+                _pad: [0; 4],
                 stack,
                 start: None,
                 start_data: ptr::null_mut(),
@@ -124,13 +148,6 @@ impl G {
         }
         g
     }
-}
-
-/// What a G header needs of its join packet without knowing the result type (the
-/// protocol is `spawn.rs`'s).
-pub(super) trait Joinable: Send + Sync {
-    /// The G will never finish (its runtime shut down): the joiner gets an error.
-    fn cancel(&self);
 }
 
 // ---- G allocation ----------------------------------------------------------------------
@@ -204,7 +221,9 @@ pub(super) fn gfput(s: &Sched, p: &P, g: *mut G) {
         gr.name = None;
         gr.stack.trim(gr.min_sp.min(gr.sched.sp));
         gr.min_sp = gr.stack.hi;
-        if ptr::eq(gr.pool, &s.default_pool) {
+        // The default pool is the only one of its size; telling it by the size keeps
+        // `pool`'s line untouched (see `G`).
+        if gr.stack.hi - gr.stack.lo == s.default_pool.size {
             let cache = p.gfree();
             cache.push(g);
             if cache.len() > GFREE_MAX {

@@ -30,6 +30,7 @@
 //! | `wait` | the claim protocol of channels and `gmp::sync` (Go's `sudog`s) |
 //! | `stack` | stack chunks, guard pages, trimming |
 //! | `spawn` | `spawn` (`newproc`), a G's start, `JoinHandle`, the join protocol |
+//! | `packet` | join packets: their pooled 64-byte blocks and the two counted references |
 //! | `traceback` | what a goroutine dump reads of each G: wait reasons, spawn sites, the switch sequence |
 //! | `latency` | the sampled scheduling-latency histogram: stamps in `ready`, recorded by the goroutine when it resumes |
 //! | `metrics` | `gmp::debug::metrics`: goroutines by state and every scheduler counter in one snapshot |
@@ -50,6 +51,7 @@ pub(crate) mod metrics;
 mod netpoll;
 mod netpoll_epoll;
 mod p;
+mod packet;
 pub(crate) mod park;
 pub(crate) mod sched;
 pub(crate) mod schedule;

@@ -334,10 +334,15 @@ unsafe extern "C" fn goexit0(m: usize) -> ! {
         let s = m.sched();
         P::bump(&p.exited);
         // The main G's header is about to be recycled: `checkdead` must not see it.
-        let _ = s
-            .main_g
-            // Failure ordering Relaxed: on failure nothing is read or published.
-            .compare_exchange(g, ptr::null_mut(), SeqCst, Relaxed);
+        // Relaxed load first: `main_g` is set to `g` before `g` first runs (the queue
+        // push publishes it) and never set to `g` again, so a G that is not the main one
+        // skips the locked CAS on the `Sched` line every M reads.
+        if s.main_g.load(Relaxed) == g {
+            let _ = s
+                .main_g
+                // Failure ordering Relaxed: on failure nothing is read or published.
+                .compare_exchange(g, ptr::null_mut(), SeqCst, Relaxed);
+        }
         g::gfput(s, p, g);
         schedule(m)
     }

@@ -6,24 +6,24 @@
 //! which runs it under `catch_unwind` (ARCHITECTURE.md, invariant 3: no panic unwinds past a G's entry)
 //! and exits the G.
 //!
-//! A G's result travels through a [`Packet`] shared by the [`JoinHandle`] and the G
-//! header. Its state word is `RUNNING`, `DONE`, `CANCELLED`, or the address of a
-//! [`Waiter`] parked on the joiner's stack: the finishing G publishes its result, then
-//! swaps the state to `DONE` and wakes the waiter it replaced; the joiner publishes its
-//! waiter with a CAS from `RUNNING` inside its park commit, so exactly one of the two
-//! sees the other. The header's reference to the packet lets the shutdown sweep cancel
-//! the join of a G that never finished.
+//! A G's result travels through a join packet (`packet.rs`) shared by the
+//! [`JoinHandle`] and the G header. Its state word is `RUNNING`, `DONE`, `CANCELLED`,
+//! or the address of a [`Waiter`] parked on the joiner's stack: the finishing G
+//! publishes its result, then swaps the state to `DONE` and wakes the waiter it
+//! replaced; the joiner publishes its waiter with a CAS from `RUNNING` inside its park
+//! commit, so exactly one of the two sees the other. The header's reference to the
+//! packet lets the shutdown sweep cancel the join of a G that never finished.
 
-use super::g::{self, Joinable, G, G_RUNNABLE};
+use super::g::{self, G, G_RUNNABLE};
 use super::m;
 use super::p::{GRef, P};
+use super::packet::PacketRef;
 use super::park;
 use super::sched::{self, Sched};
 use super::stack;
 use super::traceback::{self, WaitReason};
 use crate::arch;
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::mem::{align_of, size_of};
@@ -189,11 +189,11 @@ where
         None => s.stack_size,
     };
     let g = g::gfget(s, p, size)?;
-    let packet = Arc::new(Packet::new(s.id));
+    let (packet, theirs) = PacketRef::new(s.id);
     let id = g::next_goid(s, p);
     let name = b.name.map(Arc::from);
     // SAFETY: `g` is a free G we own.
-    unsafe { prepare(g, id, s, name, Some(site), f, packet.clone()) };
+    unsafe { prepare(g, id, s, name, Some(site), f, theirs) };
     tracing::trace!(goid = id, "spawn");
     let wake = match p {
         Some(p) => {
@@ -219,10 +219,10 @@ pub(crate) fn spawn_main(
     f: Box<dyn FnOnce() + Send + 'static>,
 ) -> io::Result<JoinHandle<()>> {
     let g = g::gfget(s, None, s.stack_size)?;
-    let packet = Arc::new(Packet::new(s.id));
+    let (packet, theirs) = PacketRef::new(s.id);
     let id = g::next_goid(s, None);
     // SAFETY: `g` is a fresh idle G owned here.
-    unsafe { prepare(g, id, s, Some(Arc::from("main")), None, f, packet.clone()) };
+    unsafe { prepare(g, id, s, Some(Arc::from("main")), None, f, theirs) };
     s.main_g.store(g, Ordering::SeqCst);
     // SAFETY: `g` is the G prepared above, owned here until it is queued.
     // Relaxed: see `G::status`.
@@ -247,7 +247,7 @@ pub(crate) fn spawn_main(
 /// });
 /// ```
 pub struct JoinHandle<T> {
-    packet: Arc<Packet<T>>,
+    packet: PacketRef<T>,
     id: u64,
 }
 
@@ -301,7 +301,7 @@ pub(super) unsafe fn prepare<F, T>(
     name: Option<Arc<str>>,
     site: Option<Site>,
     f: F,
-    packet: Arc<Packet<T>>,
+    packet: PacketRef<T>,
 ) where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -316,14 +316,11 @@ pub(super) unsafe fn prepare<F, T>(
         gr.trace.parent = site.map_or(0, |s| s.parent);
         gr.trace.created_at = site.map(|s| s.at);
         gr.trace.created_by = site.map_or("", |s| s.by);
-        let start = Start {
-            f,
-            packet: Arc::as_ptr(&packet),
-        };
+        let start = Start { f };
         let top = g as usize;
-        let sp = if inline_start::<F, T>() {
-            let at = (top - size_of::<Start<F, T>>()) & !(align_of::<Start<F, T>>() - 1);
-            (at as *mut Start<F, T>).write(start);
+        let sp = if inline_start::<F>() {
+            let at = (top - size_of::<Start<F>>()) & !(align_of::<Start<F>>() - 1);
+            (at as *mut Start<F>).write(start);
             gr.start_data = at as *mut u8;
             at
         } else {
@@ -334,7 +331,7 @@ pub(super) unsafe fn prepare<F, T>(
         gr.id = id;
         gr.rt = rt;
         gr.name = name;
-        gr.packet = Some(packet);
+        gr.packet = Some(packet.into_erased());
         // Relaxed: the queue push that makes the G runnable publishes it.
         gr.deadlocked.store(false, Ordering::Relaxed);
         gr.ready_at = 0;
@@ -352,13 +349,12 @@ pub(super) struct Site {
     by: &'static str,
 }
 
-fn inline_start<F, T>() -> bool {
-    size_of::<Start<F, T>>() <= INLINE_START_MAX && align_of::<Start<F, T>>() <= 64
+fn inline_start<F>() -> bool {
+    size_of::<Start<F>>() <= INLINE_START_MAX && align_of::<Start<F>>() <= 64
 }
 
-struct Start<F, T> {
+struct Start<F> {
     f: F,
-    packet: *const Packet<T>,
 }
 
 /// Runs or drops the start closure of `g` (see `G::start`).
@@ -371,11 +367,11 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    // SAFETY: `start_data` was written by `prepare` with a `Start<F, T>` and is consumed
+    // SAFETY: `start_data` was written by `prepare` with a `Start<F>` and is consumed
     // exactly once, here (`G::start` is taken before this is called).
-    let Start { f, packet } = unsafe {
-        let data = (*g).start_data as *mut Start<F, T>;
-        if inline_start::<F, T>() {
+    let Start { f } = unsafe {
+        let data = (*g).start_data as *mut Start<F>;
+        if inline_start::<F>() {
             data.read()
         } else {
             *Box::from_raw(data)
@@ -385,13 +381,15 @@ where
         return;
     }
     let result = panic::catch_unwind(AssertUnwindSafe(f));
-    // SAFETY: the packet is kept alive by the G header's Arc until after `finish` below;
-    // only this G writes the result, before publishing DONE.
+    // SAFETY: `prepare::<F, T>` gave the header this packet reference, taken only here
+    // or by the shutdown sweep (which never sees a G that ran); only this G writes the
+    // result, before publishing DONE, and the reference keeps the packet alive until
+    // it drops after `finish`.
     unsafe {
-        *(*packet).result.get() = Some(result);
-        let keep = (*g).packet.take();
-        (*packet).join.finish(DONE);
-        drop(keep);
+        let packet = (*g).packet.take().expect("a running G has its packet");
+        let packet = PacketRef::<T>::from_erased(packet);
+        *packet.result.get() = Some(result);
+        packet.join.finish(DONE);
     }
 }
 
@@ -431,8 +429,7 @@ where
     // SAFETY: `m` is this thread's live M. `s` is used before we park and by the thread,
     // which the runtime outlives (see `Sched::external`).
     let s: &'static Sched = unsafe { (*m).sched() };
-    let packet = Arc::new(Packet::new(s.id));
-    let theirs = packet.clone();
+    let (packet, theirs) = PacketRef::new(s.id);
     s.external.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let spawned = thread::Builder::new()
         .name("gmp-offp".into())
@@ -456,7 +453,7 @@ where
 
 // ---- join -------------------------------------------------------------------------
 
-use crate::words::join::{JoinWord, CANCELLED, DONE};
+use crate::words::join::{JoinWord, DONE};
 
 /// Who waits in a join. Lives on the joiner's stack while the join word points to it.
 pub(super) enum Waiter {
@@ -471,6 +468,12 @@ pub(super) struct JoinState {
 }
 
 impl JoinState {
+    pub(super) fn new() -> JoinState {
+        JoinState {
+            word: JoinWord::new(),
+        }
+    }
+
     /// Publishes the final state and wakes the waiter, if one is parked.
     pub(super) fn finish(&self, final_state: usize) {
         // SAFETY: `finish` reads the waiter while the word still points at it, which
@@ -527,36 +530,7 @@ impl JoinState {
     }
 }
 
-pub(super) struct Packet<T> {
-    pub(super) join: JoinState,
-    /// Id of the runtime whose goroutine fills it: only a goroutine of that runtime may
-    /// park in `join` (another runtime could end while it waits, leaving its waiter
-    /// on an unmapped stack, and could not see the waker when it checks for deadlock).
-    pub(super) rt: u64,
-    pub(super) result: UnsafeCell<Option<thread::Result<T>>>,
-}
-
-// SAFETY: `result` is written once by the finishing G before `DONE` is published
-// (Release) and read only by the joiner after observing it (Acquire).
-unsafe impl<T: Send> Sync for Packet<T> {}
-
-impl<T: Send> Joinable for Packet<T> {
-    fn cancel(&self) {
-        self.join.finish(CANCELLED);
-    }
-}
-
-impl<T> Packet<T> {
-    pub(super) fn new(rt: u64) -> Packet<T> {
-        Packet {
-            rt,
-            join: JoinState {
-                word: JoinWord::new(),
-            },
-            result: UnsafeCell::new(None),
-        }
-    }
-
+impl<T> PacketRef<T> {
     /// Takes the result once the state is final.
     pub(super) fn take(&self) -> thread::Result<T> {
         debug_assert!(self.join.is_final());
