@@ -43,6 +43,7 @@ use super::m::{self, M};
 use super::p::P;
 use super::sched::{self, Sched};
 use super::schedule;
+use super::timer;
 use crate::clock::NEVER;
 use crate::words::section::{Barrier, Held, RETAKING};
 use std::ptr;
@@ -259,12 +260,20 @@ unsafe extern "C" fn requeue_m(m: usize) -> ! {
 }
 
 /// Whether a P given up by its M has anything that needs an M: queued Gs, global work,
-/// timers (someone must run them), or sockets to poll with nobody polling.
+/// timers (someone must run them), or sockets to poll or timers on any P with nobody
+/// sleeping in the poller (Go's `handoffp`: "if this is the last running P and nobody
+/// is polling network, need to wakeup another M"). The M giving up its P may be the
+/// last one awake: the sleeper that woke to run the goroutine now entering `blocking`,
+/// with the other Ms stopped. Without the timers of the other Ps here, a timer on an
+/// idle P waited for the blocking call to return (`tests/timers_of_idle_ps.rs`: 40 of
+/// 40 rounds did; an HTTP server out of descriptors hung with its accept loop's back-off
+/// `sleep` never woken).
 pub(super) fn needs_m(s: &Sched, p: &P) -> bool {
     p.has_work(&s.stealers[p.id])
         || !s.injector.is_empty()
         || p.timers.first() != NEVER
-        || (s.netpoll.waiters.load(SeqCst) > 0 && !s.sleeper.load(SeqCst))
+        || (!s.sleeper.load(SeqCst)
+            && (s.netpoll.waiters.load(SeqCst) > 0 || timer::earliest(s) != NEVER))
 }
 
 /// A P whose M let go of it: to a new or idle M if it has work, else to the idle list
