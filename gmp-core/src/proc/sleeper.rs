@@ -38,7 +38,7 @@ const SPIN_POLL_NS: u64 = 20_000;
 /// The idle sleeper's wait: blocks in the netpoller until the earliest timer `when`
 /// (`NEVER`: until an event or a wake-up), and adds the Gs it readied to `gs`. `now` is
 /// the clock as the caller last read it (0: not read).
-pub(super) fn sleep_in_netpoll(s: &Sched, mut when: u64, now: u64, gs: &mut Vec<*mut G>) {
+pub(super) fn sleep_in_netpoll(s: &Sched, mut when: u64, mut now: u64, gs: &mut Vec<*mut G>) {
     loop {
         s.netpoll.poll_until.store(when, SeqCst);
         let first = timer::earliest(s);
@@ -52,7 +52,6 @@ pub(super) fn sleep_in_netpoll(s: &Sched, mut when: u64, now: u64, gs: &mut Vec<
     // "The thread limit" in `schedule`): take it instead of sleeping. Dekker with
     // `startm`: it stores `npending`, then reads `sleeper`; this M set `sleeper` (a
     // SeqCst swap), then reads `npending`, so one of the two sees the other.
-    let mut now = now;
     if !s.shutdown.load(SeqCst) && s.npending.load(SeqCst) == 0 && !spin_poll(s, when, &mut now, gs)
     {
         // `now` (0: read the clock) may be a few hundred nanoseconds old: the timeout is
