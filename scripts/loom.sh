@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Model-checks the words of gmp-core/src/words/ with loom: the join word, a PollDesc
 # direction, the claim word, P sections (`section`: the owner word and section count,
-# Dekker against sysmon's membarrier) and locked Ms (`locked`: the list, its count and
-# the M's note), in a build with --cfg loom (its own target directory, so the normal
+# Dekker against sysmon's membarrier), locked Ms (`locked`: the list, its count and
+# the M's note) and the note's own futex handshake (`note`: a wake that comes while its
+# M spins or sleeps), in a build with --cfg loom (its own target directory, so the normal
 # build is not rebuilt). Prints how many interleavings each model explored. The two
 # `section` models named `..._is_caught` are expected to fail (#[should_panic]): loom
 # prints their panic, and the test passes.

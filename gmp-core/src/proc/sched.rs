@@ -33,6 +33,8 @@ pub(crate) struct Sched {
     /// Idle Ps (in `Locked::pidle`) and spinning Ms; read without the lock by `wakep`.
     pub(super) npidle: AtomicUsize,
     pub(super) nmspinning: AtomicUsize,
+    /// Idle Ms spinning on their notes before they sleep (`m::idle_spin`).
+    pub(super) nmidlespin: AtomicUsize,
     /// Ms alive, and Ms parked in `stopm` (both changed under `lock`).
     pub(super) mcount: AtomicUsize,
     pub(super) nmidle: AtomicUsize,
@@ -290,6 +292,7 @@ impl Sched {
             }),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),
+            nmidlespin: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
             nmexiting: AtomicUsize::new(0),
