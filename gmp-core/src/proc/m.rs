@@ -227,9 +227,10 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
 
 // ---- idle Ms -----------------------------------------------------------------------
 
-/// How long an idle M looks at its note before it sleeps on the futex (with more than
-/// one P: with one, nothing else can hand it a P soon). Under load the sleeper's next
-/// batch wakes it within microseconds; caught in the spin, that wake-up costs no `futex`
+/// How long an idle M looks at its note before it sleeps on the futex (only with more
+/// than one P: with one, the sleeper runs that P itself when work comes, and hands no
+/// batch to a second M). Under load the sleeper's next batch wakes it within
+/// microseconds; caught in the spin, that wake-up costs no `futex`
 /// call on either side and no context switch. `compare.py http --no-pin --wakeups
 /// --conns 50 --rounds 5 --secs 3` (2 Ps beside wrk), futex calls per request with no
 /// spin, 30, 50 and 100 µs: 0.108, 0.053, 0.037 and 0.019 (hyper 0.026); context
@@ -248,10 +249,10 @@ const IDLE_SPIN_NS: u64 = 100_000;
 /// clock: 30 take 400 ns on this machine's Xeon (a C loop of a million).
 const SPIN_PAUSES: u32 = 30;
 
-/// `idle_sleep`'s spin: looks at the note for up to [`IDLE_SPIN_NS`] if fewer Ms spin so
-/// already than half the busy Ps (at least one may), Go's cap on its spinning Ms: on a
-/// large machine whose Ps go idle together, the others sleep at once. Returns whether
-/// the M was woken.
+/// `idle_sleep`'s spin: looks at the note for up to [`IDLE_SPIN_NS`] unless as many idle
+/// Ms already spin as half the busy Ps (one may always spin), Go's cap on its spinning
+/// Ms: on a large machine whose Ps go idle together, the others sleep at once. Returns
+/// whether the M was woken.
 fn idle_spin(s: &Sched, m: &M) -> bool {
     // SeqCst as every access of `npidle`.
     let busy = s.procs - s.npidle.load(Ordering::SeqCst).min(s.procs);
