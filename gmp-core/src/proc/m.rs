@@ -20,6 +20,7 @@ use super::schedule;
 use crate::arch::{self, Gobuf};
 use crate::clock::{nanotime, NEVER};
 use crate::signal;
+use crate::spinlock::procyield;
 use crate::words::note::{NoteWord, ASLEEP};
 use crate::words::section::Locks;
 use std::cell::Cell;
@@ -245,10 +246,6 @@ fn m_main(s: *const Sched, id: usize, p: *const P, spinning: bool) {
 /// spin").
 const IDLE_SPIN_NS: u64 = 100_000;
 
-/// Pause instructions between two looks of [`Note::spin_until`] at its note and the
-/// clock: 30 take 400 ns on this machine's Xeon (a C loop of a million).
-const SPIN_PAUSES: u32 = 30;
-
 /// `idle_sleep`'s spin: looks at the note for up to [`IDLE_SPIN_NS`] unless as many idle
 /// Ms already spin as half the busy Ps (one may always spin), Go's cap on its spinning
 /// Ms: on a large machine whose Ps go idle together, the others sleep at once. Returns
@@ -367,9 +364,7 @@ impl Note {
             if nanotime() >= deadline {
                 return false;
             }
-            for _ in 0..SPIN_PAUSES {
-                std::hint::spin_loop();
-            }
+            procyield();
         }
     }
 

@@ -39,6 +39,7 @@ use super::block::{block, Abandon, Lock};
 use crate::clock::nanotime;
 use crate::proc::sched::can_spin;
 use crate::proc::wait::{Entry, Outcome, Wait, WaitQueue, WaitReason, Wakeup};
+use crate::spinlock::procyield;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -59,10 +60,6 @@ const PARKED: u32 = 8;
 /// `starvationThresholdNs` (1 ms): long enough that normal mode, with its far better
 /// throughput, is what a mutex runs in unless a waiter is really being starved.
 const STARVATION_NS: u64 = 1_000_000;
-
-/// `spin_loop` hints per spin round: Go's `procyield(30)` (30 PAUSEs, a few hundred ns
-/// to a few µs depending on the CPU's PAUSE latency).
-const SPIN_PAUSES: u32 = 30;
 
 // What an unlocker writes into a queued waiter's result slot before marking its wait
 // done (`RES_NONE`: nothing; a timer would claim a wait without writing).
@@ -160,9 +157,7 @@ impl RawMutex {
                 {
                     awoke = true;
                 }
-                for _ in 0..SPIN_PAUSES {
-                    std::hint::spin_loop();
-                }
+                procyield();
                 iter += 1;
                 // Relaxed: re-read for the next round; every decision is re-validated.
                 s = self.state.load(Relaxed);
