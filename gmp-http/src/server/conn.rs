@@ -123,7 +123,7 @@ fn serve<F: Handler>(
                 ) {
                     Ok(Some(h)) => break h,
                     Ok(None) => {}
-                    Err(r) => return reject(stream, b, start, end, r, entry.slot()),
+                    Err(r) => return reject(stream, b, start, end, r),
                 }
             }
             // Answers to earlier pipelined requests go out before we wait for more.
@@ -148,7 +148,6 @@ fn serve<F: Handler>(
                             status: 431,
                             why: "request header section too large",
                         },
-                        entry.slot(),
                     );
                 }
                 let len = (b.read.len() * 2).min(max_buf);
@@ -205,7 +204,7 @@ fn serve<F: Handler>(
         let outcome = catch_unwind(AssertUnwindSafe(|| handler.call(&mut req, &mut res)));
         if stream.upgraded() {
             // The handler took the connection over; it is not ours to touch any more.
-            counters::response(entry.slot(), res.status_code());
+            counters::response(res.status_code());
             return;
         }
         let mut close = !keep_alive;
@@ -263,10 +262,7 @@ fn serve<F: Handler>(
                 }
             }
         }
-        counters::response(
-            entry.slot(),
-            error.map_or_else(|| res.status_code(), |e| e.0),
-        );
+        counters::response(error.map_or_else(|| res.status_code(), |e| e.0));
         if res.abandoned {
             // A timeout's watchdog answered and shut the socket down.
             return;
@@ -310,8 +306,8 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 
 /// Answers a request the server refuses, then closes. The refused head lies in
 /// `b.read[start..end]`: if its method is HEAD, the answer has no body.
-fn reject(stream: &Transport<'_>, b: &mut Bufs, start: usize, end: usize, r: Reject, slot: usize) {
-    counters::response(slot, r.status);
+fn reject(stream: &Transport<'_>, b: &mut Bufs, start: usize, end: usize, r: Reject) {
+    counters::response(r.status);
     tracing::debug!("gmp-http: {} {}", r.status, r.why);
     let is_head = head::is_head_request(&b.read[start..end]);
     write_error(&mut b.write, r.status, r.why, is_head);

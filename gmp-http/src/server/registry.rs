@@ -113,11 +113,6 @@ impl Entry {
         self.state.load(SeqCst)
     }
 
-    /// The connection's registry slot: stable while it lives (`counters` shards by it).
-    pub(crate) fn slot(&self) -> usize {
-        self.slot
-    }
-
     /// Ends the registration (the connection no longer counts as live).
     pub(crate) fn release(&self) {
         if let Some(s) = self.shared.upgrade() {
