@@ -73,8 +73,9 @@ pub fn parse_request_head(
         max_header_bytes,
         max_body_bytes,
     };
-    match request_head::parse(buf, 0, &mut scratch, &mut idx, limits) {
-        Ok(Some(h)) => Ok(Some(RequestHead {
+    let mut h = request_head::Head::EMPTY;
+    match request_head::parse(buf, 0, &mut scratch, &mut idx, limits, &mut h) {
+        Ok(true) => Ok(Some(RequestHead {
             method: range(h.method),
             target: range(h.target),
             version: h.version,
@@ -87,7 +88,7 @@ pub fn parse_request_head(
                 .map(|f| (range(f.name), range(f.value)))
                 .collect(),
         })),
-        Ok(None) => Ok(None),
+        Ok(false) => Ok(None),
         Err(r) => Err((r.status, r.why)),
     }
 }

@@ -46,7 +46,9 @@ pub struct Request<'c> {
     buf: &'c mut Vec<u8>,
     idx: &'c [FieldIdx],
     params: &'c mut Params,
-    head: Head,
+    /// Lent by the connection loop, where `parse` wrote it (a copy into the request was
+    /// loads that the store buffer could not forward, see `request_head::parse`).
+    head: &'c Head,
     /// First byte of the head in `buf`.
     start: usize,
     /// Unread bytes (the body, then perhaps more pipelined requests) lie in `[pos, end)`.
@@ -74,7 +76,7 @@ impl<'c> Request<'c> {
         buf: &'c mut Vec<u8>,
         idx: &'c [FieldIdx],
         params: &'c mut Params,
-        head: Head,
+        head: &'c Head,
         start: usize,
         end: usize,
         remote: &'c SocketAddr,

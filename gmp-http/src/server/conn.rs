@@ -10,7 +10,7 @@ use super::counters;
 use super::pool::{self, Bufs};
 use super::registry::{Entry, Shared, BUSY, HEAD, IDLE};
 use crate::h1::framing::Framing;
-use crate::h1::request_head::{self as head, Limits, MAX_TARGET};
+use crate::h1::request_head::{self as head, Head, Limits, MAX_TARGET};
 use crate::h1::Reject;
 use crate::handler::Handler;
 use crate::request::{Continue, Request};
@@ -86,6 +86,8 @@ fn serve<F: Handler>(
     let max_buf = s.max_header_bytes.max(MAX_TARGET + 1024) + 4096;
     // Unread input lies in `[start, end)` of the read buffer.
     let (mut start, mut end) = (0usize, 0usize);
+    // The current request's head, written in place by `parse` and lent to the request.
+    let mut head = Head::EMPTY;
     loop {
         if start == end {
             // Nothing buffered: send what is pending, give the buffers back, wait.
@@ -111,7 +113,7 @@ fn serve<F: Handler>(
         };
 
         // A complete head, reading more as needed.
-        let head = loop {
+        loop {
             // Nothing buffered (a connection that was idle) is incomplete without asking.
             if start < end {
                 match head::parse(
@@ -120,9 +122,10 @@ fn serve<F: Handler>(
                     &mut b.scratch,
                     &mut b.idx,
                     limits,
+                    &mut head,
                 ) {
-                    Ok(Some(h)) => break h,
-                    Ok(None) => {}
+                    Ok(true) => break,
+                    Ok(false) => {}
                     Err(r) => return reject(stream, b, start, end, r),
                 }
             }
@@ -161,7 +164,7 @@ fn serve<F: Handler>(
             if entry.state() == IDLE && !entry.enter(IDLE, HEAD, shared.epoch()) {
                 return;
             }
-        };
+        }
         if entry.state() == HEAD && !entry.to(HEAD, BUSY) {
             return;
         }
@@ -192,7 +195,7 @@ fn serve<F: Handler>(
             read,
             idx,
             params,
-            head,
+            &head,
             start,
             end,
             &remote,
