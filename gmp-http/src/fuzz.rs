@@ -1,6 +1,7 @@
-//! The parsers, reachable from the fuzz targets (`fuzz/`) and the test that replays their
-//! corpus (`tests/fuzz_corpus.rs`). **Not part of the API**: hidden from the docs, free
-//! to change with any release, and not for use outside this repository.
+//! The parsers, reachable from the fuzz targets (`fuzz/`), the test that replays their
+//! corpus (`tests/fuzz_corpus.rs`) and the head-parsing benchmark
+//! (`benches/head_parse.rs`). **Not part of the API**: hidden from the docs, free to
+//! change with any release, and not for use outside this repository.
 //!
 //! It owns nothing: each function calls the crate-private parser it is named after and
 //! copies the result into a plain public type. No check, default or rule lives here, so
@@ -91,6 +92,33 @@ pub fn parse_request_head(
         Ok(false) => Ok(None),
         Err(r) => Err((r.status, r.why)),
     }
+}
+
+/// The server's head parser run as the connection loop runs it (one header index and
+/// slot array for every head) over `buf`, pipelined heads without bodies: parses them
+/// all, `rounds` times, and returns the sum of the heads' lengths (`rounds * buf.len()`
+/// when every head was complete and accepted). For `benches/head_parse.rs`.
+pub fn parse_pipelined_heads(buf: &[u8], rounds: usize) -> usize {
+    let mut scratch = vec![httparse::EMPTY_HEADER; crate::h1::fields::MAX_FIELDS];
+    let mut idx = Vec::with_capacity(16);
+    let limits = request_head::Limits {
+        max_header_bytes: 64 << 10,
+        max_body_bytes: 0,
+    };
+    let mut head = request_head::Head::EMPTY;
+    let mut sum = 0;
+    for _ in 0..rounds {
+        let mut start = 0;
+        while start < buf.len() {
+            let rest = std::hint::black_box(&buf[start..]);
+            match request_head::parse(rest, start, &mut scratch, &mut idx, limits, &mut head) {
+                Ok(true) => start += head.len,
+                _ => break,
+            }
+        }
+        sum += start;
+    }
+    sum
 }
 
 /// The longest request target the server accepts.

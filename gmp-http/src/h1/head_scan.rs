@@ -251,10 +251,14 @@ pub(crate) fn section(
             }
         }
         // The value: one SP of OWS skipped, to the first control byte, which must be
-        // the CR of CRLF. (HTAB, in OWS or the value, is a control: `value_rest`.)
+        // the CR of CRLF. (HTAB, in OWS or the value, is a control: `value_rest`.) The
+        // control is looked for from just after the colon, not from past the SP (which
+        // is no control): the load then waits for the colon alone, not also for the
+        // byte after it (`cargo bench --bench head_parse`: 42.7-43.0 to 39.3 ns a
+        // head of `http16`'s, 210-213 to 185-186 ns a browser's).
         let sp = usize::from(buf.get(colon + 1) == Some(&b' '));
         let mut value = colon + 1 + sp;
-        let mut j = value;
+        let mut j = colon + 1;
         let mut m = b.ctl(j);
         while m == 0 {
             j += 16;
