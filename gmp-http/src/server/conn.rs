@@ -8,7 +8,7 @@
 
 use super::counters;
 use super::pool::{self, Bufs};
-use super::registry::{Entry, Shared, BUSY, HEAD, IDLE};
+use super::registry::{Entry, Shared, BUSY, CLOSED, HEAD, IDLE};
 use crate::h1::framing::Framing;
 use crate::h1::request_head::{self as head, Head, Limits, MAX_TARGET};
 use crate::h1::Reject;
@@ -133,7 +133,16 @@ fn serve<F: Handler>(
             if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {
                 return;
             }
-            if entry.state() == BUSY && !entry.enter(BUSY, HEAD, shared.epoch()) {
+            // Part of a head is here (behind a pipelined request, or the first bytes
+            // after idling): the header timeout runs from now.
+            let state = entry.state();
+            if state == CLOSED {
+                return; // the reaper or shutdown closed it
+            }
+            if start < end
+                && (state == IDLE || state == BUSY)
+                && !entry.enter(state, HEAD, shared.epoch())
+            {
                 return;
             }
             if start > 0 {
@@ -160,13 +169,14 @@ fn serve<F: Handler>(
                 Ok(0) | Err(_) => return, // the client left, or the reaper closed it
                 Ok(n) => end += n,
             }
-            // The first byte of a head: the header timeout runs from here.
-            if entry.state() == IDLE && !entry.enter(IDLE, HEAD, shared.epoch()) {
-                return;
-            }
+            // Still IDLE if nothing was buffered: a head that arrived whole goes from
+            // IDLE to BUSY in one step below (a locked instruction fewer per read than
+            // through HEAD: 73 of 7,701 user-space samples, `http16`, fell on the one
+            // after that CAS); one that did not becomes HEAD above before the next read.
         }
-        if entry.state() == HEAD && !entry.to(HEAD, BUSY) {
-            return;
+        let state = entry.state();
+        if state != BUSY && (!matches!(state, IDLE | HEAD) || !entry.to(state, BUSY)) {
+            return; // closed by the reaper or shutdown
         }
 
         let is_head = &b.read[head.method.0 as usize..][..head.method.1 as usize] == b"HEAD";
