@@ -310,7 +310,8 @@ impl PollDesc {
             slot.commit(g as usize)
         });
         s.netpoll.waiters.fetch_sub(1, SeqCst);
-        // Consume a READY if it is still there.
+        // A READY if the event came before the commit (which then failed), or came again
+        // after the wake-up; an event that woke us left none (`PollWord::unblock`).
         if slot.consume() {
             return Ok(());
         }

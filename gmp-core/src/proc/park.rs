@@ -62,8 +62,13 @@ pub(super) fn park<F: FnMut(*mut G) -> bool>(why: WaitReason, mut commit: F) {
     // SAFETY: `g` is this G, just resumed; its header is live while it runs.
     unsafe { super::latency::resumed(g) };
     // SAFETY: as above.
-    // Relaxed: see `G::deadlocked`; the ready that resumed us published it.
-    if unsafe { (*g).deadlocked.swap(false, Relaxed) } {
+    // Relaxed: see `G::deadlocked`; the ready that resumed us published it. A load, and
+    // a store only when set: nothing else writes the flag while this G runs (it is set
+    // only on a parked G), and a swap here was a locked instruction on every park (42 of
+    // 7,701 user-space samples, `http16`, fell on the one after it).
+    if unsafe { (*g).deadlocked.load(Relaxed) } {
+        // SAFETY: as above.
+        unsafe { (*g).deadlocked.store(false, Relaxed) };
         traceback::print_deadlock();
         panic!("all goroutines are asleep - deadlock!");
     }

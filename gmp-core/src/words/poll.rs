@@ -5,8 +5,10 @@
 //! The waiter announces `0 → WAIT` on its own stack, then parks; its park commit, on g0
 //! with the G saved, CASes `WAIT → G`. A waker (an event: `unblock(true)`; a deadline or
 //! a close: `unblock(false)`) CASes whatever it finds: `WAIT → READY/0` (the commit will
-//! fail and the G not sleep) or `G → READY/0` (it wakes that G). So each park gets
-//! exactly one wake-up. Go's `netpollblock`/`netpollunblock`.
+//! fail and the G not sleep, and it consumes the READY) or `G → 0` (it wakes that G,
+//! which the wake-up itself tells of the event). So each park gets exactly one wake-up.
+//! Go's `netpollblock`/`netpollunblock`; unlike Go, a woken G finds no READY to swap
+//! out, which saves a locked instruction per wait (see `unblock`).
 
 use crate::sync_atomic::AtomicUsize;
 use std::sync::atomic::Ordering::*;
@@ -66,11 +68,14 @@ impl PollWord {
     }
 
     /// Consumes a READY if there is one. Not a plain swap: once a waker moved the word
-    /// on, another goroutine may already have put its WAIT or itself there.
+    /// on, another goroutine may already have put its WAIT or itself there. Looks
+    /// before it CASes: after a wake-up the word is usually 0, and a failed CAS is
+    /// still a locked instruction.
     #[inline]
     pub(crate) fn consume(&self) -> bool {
-        // Acquire pairs with `unblock`'s Release CAS that set READY; failure Relaxed.
-        self.0.compare_exchange(READY, 0, Acquire, Relaxed).is_ok()
+        // Acquire (the load and the CAS) pairs with `unblock`'s Release CAS that set
+        // READY; failure Relaxed.
+        self.0.load(Acquire) == READY && self.0.compare_exchange(READY, 0, Acquire, Relaxed).is_ok()
     }
 
     /// Whether a READY is pending.
@@ -87,8 +92,11 @@ impl PollWord {
         self.0.store(0, Relaxed);
     }
 
-    /// The waker: an event (`ioready`: leaves READY) or a deadline or close (leaves 0).
-    /// Returns the parked G to ready, or 0.
+    /// The waker: an event (`ioready`) or a deadline or close. An event leaves READY,
+    /// unless it wakes a parked G: the wake-up is then the news, and the word goes to 0
+    /// (the G no longer has a READY to take back with a second locked instruction; 97
+    /// of 3,192 user-space samples, `compare.py http`, fell after that CAS). A deadline
+    /// or close leaves 0. Returns the parked G to ready, or 0.
     #[inline]
     pub(crate) fn unblock(&self, ioready: bool) -> usize {
         // An event: a Relaxed first guess for the CAS, which carries the ordering (the
@@ -109,7 +117,11 @@ impl PollWord {
             if old == READY || (old == 0 && !ioready) {
                 return 0;
             }
-            let new = if ioready { READY } else { 0 };
+            let new = if ioready && (old == 0 || old == WAIT) {
+                READY
+            } else {
+                0
+            };
             // AcqRel: Acquire to read the parked G published by the commit; Release so
             // the woken G sees what happened before (pairs with its Acquire CASes).
             match self.0.compare_exchange(old, new, AcqRel, Acquire) {
@@ -139,6 +151,8 @@ mod tests {
         closing: AtomicBool,
         /// A deadline that fired (`expired`), stored before its `unblock(false)`.
         expired: AtomicBool,
+        /// The event's `unblock(true)` woke the parked G.
+        event_woke: AtomicBool,
     }
 
     fn shared() -> Arc<Shared> {
@@ -147,6 +161,7 @@ mod tests {
             wakes: Count::new(0),
             closing: AtomicBool::new(false),
             expired: AtomicBool::new(false),
+            event_woke: AtomicBool::new(false),
         })
     }
 
@@ -158,8 +173,9 @@ mod tests {
     }
 
     /// What `wait_since` does with the word: announce, check for a close or deadline,
-    /// park, consume. Returns when the wait is over (Ok or an error); a lost wake-up
-    /// spins here forever, which loom reports.
+    /// park, consume. Returns when the wait is over: "ready" (a READY consumed),
+    /// "error" (closed or expired) or "woken" (neither: the G was woken, by the event
+    /// if the protocol is right); a lost wake-up spins here forever, which loom reports.
     fn waiter(s: &Shared, after_announce: impl FnOnce()) -> &'static str {
         match s.word.announce() {
             Announce::Consumed => return "ready",
@@ -182,8 +198,17 @@ mod tests {
         if s.closing.load(Acquire) || s.expired.load(Acquire) {
             "error"
         } else {
-            "retry"
+            "woken"
         }
+    }
+
+    /// The event's side: `unblock(true)`, noting whether it woke the G.
+    fn event(s: &Shared) {
+        let g = s.word.unblock(true);
+        if g != 0 {
+            s.event_woke.store(true, SeqCst);
+        }
+        wake(s, g);
     }
 
     #[test]
@@ -192,13 +217,15 @@ mod tests {
             let s = shared();
             let p = {
                 let s = s.clone();
-                thread::spawn(move || wake(&s, s.word.unblock(true)))
+                thread::spawn(move || event(&s))
             };
             let r = waiter(&s, || {});
             p.join().unwrap();
             assert!(s.wakes.load(SeqCst) <= 1);
-            // The event is never lost: consumed by the wait or pending for the next.
-            assert!(r == "ready" || s.word.is_ready(), "{r}");
+            // The event is never lost: consumed by the wait, told by the wake-up, or
+            // pending for the next wait.
+            let woken = r == "woken" && s.event_woke.load(SeqCst);
+            assert!(r == "ready" || woken || s.word.is_ready(), "{r}");
         });
     }
 
@@ -208,7 +235,7 @@ mod tests {
             let s = shared();
             let p = {
                 let s = s.clone();
-                thread::spawn(move || wake(&s, s.word.unblock(true)))
+                thread::spawn(move || event(&s))
             };
             // The deadline's timer is pushed after the announce (`add_deadline`, under
             // the heap's lock, which orders the two).
@@ -226,7 +253,10 @@ mod tests {
                 t.join().unwrap();
             }
             assert!(s.wakes.load(SeqCst) <= 1, "one park, two wake-ups");
-            assert!(r != "retry", "woken by neither");
+            assert!(
+                r != "woken" || s.event_woke.load(SeqCst),
+                "woken by neither"
+            );
         });
     }
 
