@@ -371,7 +371,7 @@ impl<'c> Response<'c> {
             }
         }
         let mut w = Spare::new(out, 0);
-        w.put(self.head);
+        w.put_var(self.head);
         if let Some(n) = length {
             w.put(b"Content-Length: ");
             w.put_u64(n);
@@ -386,7 +386,7 @@ impl<'c> Response<'c> {
             _ => {}
         }
         w.put(b"\r\n");
-        w.put(body);
+        w.put_var(body);
     }
 
     /// Commits the head for streaming.

@@ -44,6 +44,40 @@ impl<'v> Spare<'v> {
         self.len += b.len();
     }
 
+    /// Appends `b`, a piece whose length is not known at compile time (a handler's
+    /// header lines, a small body): up to 32 bytes are copied with two loads and two
+    /// stores that may overlap, instead of a call to `memcpy`, which a constant length
+    /// never makes but a variable one always does (`http16`: `memmove` was 1.8% of the
+    /// server's samples, for a 26-byte header line and a 13-byte body per response).
+    #[inline(always)]
+    pub(crate) fn put_var(&mut self, b: &[u8]) {
+        let n = b.len();
+        if n > self.cap - self.len {
+            self.grow(n);
+        }
+        let (src, dst) = (b.as_ptr(), self.ptr.wrapping_add(self.len));
+        // SAFETY: as in `put`, `dst` has room for `n` bytes that `b` does not overlap.
+        // Each branch reads and writes only inside `[0, n)` of each: two pieces of `k`
+        // bytes at `0` and `n - k`, with `k <= n` (and `n <= 2k`, so they cover it).
+        unsafe {
+            if (16..=32).contains(&n) {
+                copy_ends::<16>(src, dst, n);
+            } else if (8..16).contains(&n) {
+                copy_ends::<8>(src, dst, n);
+            } else if (4..8).contains(&n) {
+                copy_ends::<4>(src, dst, n);
+            } else if n > 0 && n < 4 {
+                // One to three bytes: the first, the middle and the last.
+                *dst = *src;
+                *dst.add(n / 2) = *src.add(n / 2);
+                *dst.add(n - 1) = *src.add(n - 1);
+            } else {
+                std::ptr::copy_nonoverlapping(src, dst, n);
+            }
+        }
+        self.len += n;
+    }
+
     /// Appends `n` in decimal.
     #[inline(always)]
     pub(crate) fn put_u64(&mut self, n: u64) {
@@ -86,6 +120,23 @@ impl<'v> Spare<'v> {
     }
 }
 
+/// Copies `n` bytes, `K <= n <= 2 * K`, from `src` to `dst` as two `K`-byte pieces, at
+/// `0` and at `n - K`.
+///
+/// # Safety
+/// `src[..n]` readable, `dst[..n]` writable, the two not overlapping.
+#[inline(always)]
+unsafe fn copy_ends<const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
+    debug_assert!(K <= n && n <= 2 * K);
+    // SAFETY: both pieces lie inside `[0, n)` of each buffer (the caller's bounds).
+    unsafe {
+        let head = std::ptr::read_unaligned(src as *const [u8; K]);
+        let tail = std::ptr::read_unaligned(src.add(n - K) as *const [u8; K]);
+        std::ptr::write_unaligned(dst as *mut [u8; K], head);
+        std::ptr::write_unaligned(dst.add(n - K) as *mut [u8; K], tail);
+    }
+}
+
 impl Drop for Spare<'_> {
     #[inline(always)]
     fn drop(&mut self) {
@@ -117,6 +168,36 @@ mod tests {
         }
         want.extend_from_slice(&[b'x'; 5000]);
         assert_eq!(v, want);
+    }
+
+    #[test]
+    fn pieces_of_every_small_length() {
+        // Each length up to past the inline copies, at every offset in the vector: the
+        // overlapping pieces must write exactly the piece's bytes and nothing past it.
+        let src: Vec<u8> = (0..80u8)
+            .map(|i| i.wrapping_mul(37).wrapping_add(1))
+            .collect();
+        for at in 0..20 {
+            for n in 0..=40 {
+                let mut v = vec![0xee; at];
+                v.reserve(100);
+                {
+                    let mut w = Spare::new(&mut v, 0);
+                    w.put_var(&src[3..3 + n]);
+                    w.put(b"|");
+                }
+                let mut want = vec![0xee; at];
+                want.extend_from_slice(&src[3..3 + n]);
+                want.push(b'|');
+                assert_eq!(v, want, "at {at}, {n} bytes");
+            }
+        }
+        // Growth from no room, for each size class.
+        for n in [1, 3, 5, 9, 17, 33] {
+            let mut v = Vec::new();
+            Spare::new(&mut v, 0).put_var(&src[..n]);
+            assert_eq!(v, &src[..n]);
+        }
     }
 
     #[test]
