@@ -291,7 +291,8 @@ impl PollDesc {
         // An event since the caller's syscall that someone else consumed: retry instead.
         // (The poller counts before its CAS on the slot; our CAS above read that CAS or a
         // later RMW in its release sequence, so this load sees the count.)
-        if since.is_some_and(|n| self.events(mode) != n) {
+        let seen = self.events(mode);
+        if since.is_some_and(|n| seen != n) {
             slot.retract();
             return Ok(());
         }
@@ -311,8 +312,13 @@ impl PollDesc {
         });
         s.netpoll.waiters.fetch_sub(1, SeqCst);
         // A READY if the event came before the commit (which then failed), or came again
-        // after the wake-up; an event that woke us left none (`PollWord::unblock`).
-        if slot.consume() {
+        // after the wake-up. An event that woke us left none (`PollWord::unblock`), but
+        // it counted itself before its CAS, and the wake-up orders that count before
+        // this load: then retry the syscall even if a deadline fired since, as Go's
+        // `netpollblock` prefers I/O. (An event counted before `seen` was read, whose
+        // CAS still found us parked, goes to `check`, which says Ok unless a deadline or
+        // a close came too; with a `since` there is no such event, it returned above.)
+        if slot.consume() || self.events(mode) != seen {
             return Ok(());
         }
         self.check(mode, deadline, dl)

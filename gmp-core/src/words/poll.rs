@@ -151,6 +151,8 @@ mod tests {
         closing: AtomicBool,
         /// A deadline that fired (`expired`), stored before its `unblock(false)`.
         expired: AtomicBool,
+        /// Events so far: the poller's count (`rev`), bumped before its CAS.
+        events: Count,
         /// The event's `unblock(true)` woke the parked G.
         event_woke: AtomicBool,
     }
@@ -161,6 +163,7 @@ mod tests {
             wakes: Count::new(0),
             closing: AtomicBool::new(false),
             expired: AtomicBool::new(false),
+            events: Count::new(0),
             event_woke: AtomicBool::new(false),
         })
     }
@@ -173,9 +176,11 @@ mod tests {
     }
 
     /// What `wait_since` does with the word: announce, check for a close or deadline,
-    /// park, consume. Returns when the wait is over: "ready" (a READY consumed),
-    /// "error" (closed or expired) or "woken" (neither: the G was woken, by the event
-    /// if the protocol is right); a lost wake-up spins here forever, which loom reports.
+    /// read the event count, park, then consume a READY or see the count moved. Returns
+    /// when the wait is over: "ready", "error" (closed or expired) or "woken" (neither:
+    /// the G was woken, by the event if the protocol is right, which counted itself
+    /// before the count was read); a lost wake-up spins here forever, which loom
+    /// reports.
     fn waiter(s: &Shared, after_announce: impl FnOnce()) -> &'static str {
         match s.word.announce() {
             Announce::Consumed => return "ready",
@@ -187,12 +192,13 @@ mod tests {
             s.word.retract();
             return "error";
         }
+        let seen = s.events.load(SeqCst);
         if s.word.commit(G) {
             while s.wakes.load(SeqCst) == 0 {
                 thread::yield_now();
             }
         }
-        if s.word.consume() {
+        if s.word.consume() || s.events.load(SeqCst) != seen {
             return "ready";
         }
         if s.closing.load(Acquire) || s.expired.load(Acquire) {
@@ -202,8 +208,10 @@ mod tests {
         }
     }
 
-    /// The event's side: `unblock(true)`, noting whether it woke the G.
+    /// The poller's side of an event: count it, then `unblock(true)`, noting whether
+    /// that woke the G.
     fn event(s: &Shared) {
+        s.events.fetch_add(1, SeqCst);
         let g = s.word.unblock(true);
         if g != 0 {
             s.event_woke.store(true, SeqCst);
@@ -222,7 +230,7 @@ mod tests {
             let r = waiter(&s, || {});
             p.join().unwrap();
             assert!(s.wakes.load(SeqCst) <= 1);
-            // The event is never lost: consumed by the wait, told by the wake-up, or
+            // The event is never lost: seen by the wait, told by the wake-up, or
             // pending for the next wait.
             let woken = r == "woken" && s.event_woke.load(SeqCst);
             assert!(r == "ready" || woken || s.word.is_ready(), "{r}");
