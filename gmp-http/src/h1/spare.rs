@@ -30,17 +30,26 @@ impl<'v> Spare<'v> {
         }
     }
 
+    /// Where the next `n` bytes go: at least `n` bytes of the vector's buffer, past
+    /// `len`, which no borrowed slice can overlap (the vector is borrowed mutably by
+    /// `self`).
+    #[inline(always)]
+    fn room(&mut self, n: usize) -> *mut u8 {
+        if n > self.cap - self.len {
+            self.grow(n);
+        }
+        // `ptr` is the vector's buffer of `cap` bytes (set by `new` or `grow`, and the
+        // vector is not touched otherwise while `self` borrows it), and the check above
+        // leaves at least `n` bytes past `len`: in bounds.
+        self.ptr.wrapping_add(self.len)
+    }
+
     /// Appends `b`.
     #[inline(always)]
     pub(crate) fn put(&mut self, b: &[u8]) {
-        if b.len() > self.cap - self.len {
-            self.grow(b.len());
-        }
-        // SAFETY: `ptr` is the vector's buffer of `cap` bytes (set by `new` or `grow`,
-        // and the vector is not touched otherwise while `self` borrows it), and the
-        // check above leaves at least `b.len()` bytes past `len`. `b` cannot overlap
-        // them: it is borrowed while `self` holds the vector mutably.
-        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), self.ptr.add(self.len), b.len()) };
+        let dst = self.room(b.len());
+        // SAFETY: `dst` has room for `b.len()` bytes that `b` cannot overlap (`room`).
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), dst, b.len()) };
         self.len += b.len();
     }
 
@@ -52,11 +61,8 @@ impl<'v> Spare<'v> {
     #[inline(always)]
     pub(crate) fn put_var(&mut self, b: &[u8]) {
         let n = b.len();
-        if n > self.cap - self.len {
-            self.grow(n);
-        }
-        let (src, dst) = (b.as_ptr(), self.ptr.wrapping_add(self.len));
-        // SAFETY: as in `put`, `dst` has room for `n` bytes that `b` does not overlap.
+        let (src, dst) = (b.as_ptr(), self.room(n));
+        // SAFETY: `dst` has room for `n` bytes that `b` cannot overlap (`room`).
         // Each branch reads and writes only inside `[0, n)` of each: two pieces of `k`
         // bytes at `0` and `n - k`, with `k <= n` (and `n <= 2k`, so they cover it).
         unsafe {
