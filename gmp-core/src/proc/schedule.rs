@@ -311,7 +311,11 @@ fn find_runnable(m: &mut M) -> *mut G {
                 return g;
             }
         }
-        if m.spinning || 2 * s.nmspinning.load(SeqCst) < busy {
+        // With one P there is nobody to steal from and no second P for a `wakep` to
+        // start, so an M does not start spinning (two locked instructions, the count's
+        // add and sub, on every wait of a one-P server for the poller); one handed the P
+        // as spinning (`startm`) still is until it finds work or sleeps.
+        if m.spinning || (s.procs > 1 && 2 * s.nmspinning.load(SeqCst) < busy) {
             if !m.spinning {
                 m.spinning = true;
                 s.nmspinning.fetch_add(1, SeqCst);
