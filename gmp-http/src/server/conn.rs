@@ -6,7 +6,7 @@
 //! Requests that arrive together (pipelining) are answered into one write buffer that
 //! goes out before the connection next reads, or once it is large.
 
-use super::counters;
+use super::counters::Tally;
 use super::pool::{self, Bufs};
 use super::registry::{Entry, Shared, BUSY, CLOSED, HEAD, IDLE};
 use crate::h1::framing::Framing;
@@ -88,11 +88,14 @@ fn serve<F: Handler>(
     let (mut start, mut end) = (0usize, 0usize);
     // The current request's head, written in place by `parse` and lent to the request.
     let mut head = Head::EMPTY;
+    // Responses answered and not yet counted: counted by `send` before they go out,
+    // and by the drop when the loop ends.
+    let mut tally = Tally::new();
     loop {
         if start == end {
             // Nothing buffered: send what is pending, give the buffers back, wait.
             if let Some(mut b) = bufs.take() {
-                if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {
+                if !b.write.is_empty() && send(stream, &mut b.write, &mut tally).is_err() {
                     return;
                 }
                 pool::give(b);
@@ -126,11 +129,11 @@ fn serve<F: Handler>(
                 ) {
                     Ok(true) => break,
                     Ok(false) => {}
-                    Err(r) => return reject(stream, b, start, end, r),
+                    Err(r) => return reject(stream, b, start, end, r, &mut tally),
                 }
             }
             // Answers to earlier pipelined requests go out before we wait for more.
-            if !b.write.is_empty() && write_all_two(stream, &mut b.write, &[]).is_err() {
+            if !b.write.is_empty() && send(stream, &mut b.write, &mut tally).is_err() {
                 return;
             }
             // Part of a head is here (behind a pipelined request, or the first bytes
@@ -160,6 +163,7 @@ fn serve<F: Handler>(
                             status: 431,
                             why: "request header section too large",
                         },
+                        &mut tally,
                     );
                 }
                 let len = (b.read.len() * 2).min(max_buf);
@@ -188,7 +192,7 @@ fn serve<F: Handler>(
         if !body_in_buffer && !b.write.is_empty() {
             // The handler may wait on the socket for its body (and answer 100-continue
             // first): what is pending must not wait behind it.
-            if write_all_two(stream, &mut b.write, &[]).is_err() {
+            if send(stream, &mut b.write, &mut tally).is_err() {
                 return;
             }
         }
@@ -217,7 +221,7 @@ fn serve<F: Handler>(
         let outcome = catch_unwind(AssertUnwindSafe(|| handler.call(&mut req, &mut res)));
         if stream.upgraded() {
             // The handler took the connection over; it is not ours to touch any more.
-            counters::response(res.status_code());
+            tally.add(res.status_code());
             return;
         }
         let mut close = !keep_alive;
@@ -275,7 +279,7 @@ fn serve<F: Handler>(
                 }
             }
         }
-        counters::response(error.map_or_else(|| res.status_code(), |e| e.0));
+        tally.add(error.map_or_else(|| res.status_code(), |e| e.0));
         if res.abandoned {
             // A timeout's watchdog answered and shut the socket down.
             return;
@@ -288,9 +292,7 @@ fn serve<F: Handler>(
         // unknown place: the connection cannot carry another request.
         close |= req.broken.is_some();
         if drain && !close {
-            if !req.body_buffered()
-                && !write.is_empty()
-                && write_all_two(stream, write, &[]).is_err()
+            if !req.body_buffered() && !write.is_empty() && send(stream, write, &mut tally).is_err()
             {
                 return;
             }
@@ -298,15 +300,22 @@ fn serve<F: Handler>(
         }
         (start, end) = (req.pos, req.end);
         if close {
-            if write_all_two(stream, write, &[]).is_ok() {
+            if send(stream, write, &mut tally).is_ok() {
                 stream.linger_close(LINGER, DRAIN_MAX as usize);
             }
             return;
         }
-        if write.len() >= FLUSH_AT && write_all_two(stream, write, &[]).is_err() {
+        if write.len() >= FLUSH_AT && send(stream, write, &mut tally).is_err() {
             return;
         }
     }
+}
+
+/// Sends what `write` holds, after counting the responses in it.
+#[inline]
+fn send(stream: &Transport<'_>, write: &mut Vec<u8>, tally: &mut Tally) -> std::io::Result<()> {
+    tally.flush();
+    write_all_two(stream, write, &[])
 }
 
 /// A panic's message, when it is a string (as `panic!` makes it).
@@ -319,12 +328,19 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 
 /// Answers a request the server refuses, then closes. The refused head lies in
 /// `b.read[start..end]`: if its method is HEAD, the answer has no body.
-fn reject(stream: &Transport<'_>, b: &mut Bufs, start: usize, end: usize, r: Reject) {
-    counters::response(r.status);
+fn reject(
+    stream: &Transport<'_>,
+    b: &mut Bufs,
+    start: usize,
+    end: usize,
+    r: Reject,
+    tally: &mut Tally,
+) {
+    tally.add(r.status);
     tracing::debug!("gmp-http: {} {}", r.status, r.why);
     let is_head = head::is_head_request(&b.read[start..end]);
     write_error(&mut b.write, r.status, r.why, is_head);
-    if write_all_two(stream, &mut b.write, &[]).is_ok() {
+    if send(stream, &mut b.write, tally).is_ok() {
         stream.linger_close(LINGER, DRAIN_MAX as usize);
     }
 }

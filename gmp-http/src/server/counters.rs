@@ -18,11 +18,14 @@
 //! when it leaves. Nothing else reads or orders by these: they are statistics, summed
 //! on demand.
 //!
+//! A connection's loop counts its responses in a local [`Tally`] and adds them to the
+//! set once per batch it sends.
+//!
 //! Invariant: a set is written only by the thread whose thread-local points to it, and
 //! at most one thread's does (its `owned` flag). The thread-local is read afresh by
-//! the `#[inline(never)]` [`response`] on each count and there is no switch inside, so
-//! a goroutine that moves to another thread between two counts writes the new thread's
-//! set (gmp-core's thread-local rule).
+//! the `#[inline(never)]` flush each time and there is no switch inside, so a goroutine
+//! that moves to another thread between two flushes writes the new thread's set
+//! (gmp-core's thread-local rule).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
@@ -65,18 +68,81 @@ impl Drop for Owner {
     }
 }
 
-/// Counts a response with `status` on this thread's set.
-#[inline(never)]
-pub(crate) fn response(status: u16) {
-    let class = match status {
+/// Responses a connection's loop answered and has not yet added to the thread's set.
+///
+/// Counting is a local increment; [`flush`](Self::flush) adds them all with one look
+/// at the thread-local, and the loop flushes before each send (so a client that has
+/// its response finds it counted) and when it ends (`Drop`). For 16 pipelined requests
+/// that is one flush instead of 16 calls that each read the thread-local (24
+/// instructions a response, callgrind, `http16`). A goroutine that moves to another thread between counting and
+/// flushing adds to the new thread's set: the flush reads the thread-local afresh.
+pub(crate) struct Tally {
+    /// 2xx responses, nearly all of them.
+    ok: u64,
+    /// Other classes (index as in [`responses`]), and whether any is non-zero.
+    other: [u64; CLASSES],
+    any_other: bool,
+}
+
+impl Tally {
+    pub(crate) const fn new() -> Tally {
+        Tally {
+            ok: 0,
+            other: [0; CLASSES],
+            any_other: false,
+        }
+    }
+
+    /// Counts a response with `status`.
+    #[inline]
+    pub(crate) fn add(&mut self, status: u16) {
+        if (200..300).contains(&status) {
+            self.ok += 1;
+        } else {
+            self.other[class(status)] += 1;
+            self.any_other = true;
+        }
+    }
+
+    /// Adds what was counted to this thread's set.
+    #[inline]
+    pub(crate) fn flush(&mut self) {
+        if self.ok != 0 || self.any_other {
+            add_tally(self);
+        }
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+fn class(status: u16) -> usize {
+    match status {
         100..=599 => (status / 100) as usize,
         _ => 0,
-    };
+    }
+}
+
+/// `Tally::flush`'s work. `#[inline(never)]` with no switch inside: the thread-local is
+/// read afresh on each flush (gmp-core's thread-local rule).
+#[inline(never)]
+fn add_tally(t: &mut Tally) {
     let set = MINE.with(|m| m.get()).unwrap_or_else(register);
-    let c = &set.by_class[class];
     // Relaxed, and a load and a store rather than a `fetch_add`: only this thread writes
     // the set (the invariant), and `responses` reads it as a statistic (no pair).
-    c.store(c.load(Relaxed) + 1, Relaxed);
+    let c = &set.by_class[2];
+    c.store(c.load(Relaxed) + t.ok, Relaxed);
+    t.ok = 0;
+    if t.any_other {
+        for (c, n) in set.by_class.iter().zip(&mut t.other) {
+            c.store(c.load(Relaxed) + *n, Relaxed);
+            *n = 0;
+        }
+        t.any_other = false;
+    }
 }
 
 /// Gives this thread a set: one an exited thread let go of, or a new one.
@@ -145,6 +211,12 @@ mod tests {
         SETS.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Counts one response on this thread's set (the drop flushes).
+    fn response(status: u16) {
+        let mut t = Tally::new();
+        t.add(status);
+    }
+
     /// The tests here count class 0 (no server sends it) and take turns.
     static TURN: Mutex<()> = Mutex::new(());
 
@@ -171,6 +243,32 @@ mod tests {
         assert!(
             grown <= 10,
             "{grown} new sets for 50 threads that came and went"
+        );
+    }
+
+    #[test]
+    fn a_tally_adds_when_flushed_and_when_dropped() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let before = responses();
+        let mut t = Tally::new();
+        t.add(700); // class 0, as `response`
+        t.add(99);
+        t.add(200);
+        assert_eq!(responses()[0], before[0], "counted before the flush");
+        t.flush();
+        let flushed = responses();
+        assert_eq!(flushed[0] - before[0], 2, "class 0 lost in the flush");
+        assert!(flushed[2] - before[2] >= 1, "the 2xx lost in the flush");
+        t.flush();
+        assert_eq!(responses()[0], flushed[0], "a second flush added again");
+        t.add(600);
+        t.add(204);
+        drop(t);
+        let dropped = responses();
+        assert_eq!(dropped[0] - flushed[0], 1, "the drop did not flush");
+        assert!(
+            dropped[2] - flushed[2] >= 1,
+            "the drop did not flush the 2xx"
         );
     }
 
