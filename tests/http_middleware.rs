@@ -227,6 +227,17 @@ fn timeout_answers_503_and_closes_when_nothing_was_sent() {
     assert_eq!(c.resp().status, 503);
     c.expect_closed();
 
+    // ... and ahead of one that answers in time: both answers, whole and in order (the
+    // slow one's head, written when it started, moves to the front of the buffer when
+    // the fast one's answer goes out), and the connection carries on.
+    let mut c = s.client();
+    c.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\nGET /slow?ms=10 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.resp().text(), "fast");
+    let r = c.resp();
+    assert_eq!((r.status, r.text().as_str()), (200, "done"), "{r:?}");
+    assert_eq!(c.get("/fast").text(), "fast");
+    drop(c); // its connection's goroutine ends too, before the count below
+
     // Once the late handlers have returned (1.5 s), no goroutine is left of them.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

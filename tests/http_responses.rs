@@ -83,6 +83,38 @@ fn date_is_refreshed() {
 }
 
 #[test]
+fn a_slow_handler_is_dated_when_it_answers() {
+    // The head of a 200 is written when the request starts (so the handler's header
+    // lines go straight after it); its Date must still be the time of the answer.
+    let _w = Watchdog::new("slow date", LIMIT);
+    let s = TestServer::start(
+        |s| s,
+        |req, res| {
+            gmp::sleep(Duration::from_millis(1600));
+            res.header("x-late", "yes");
+            if req.path() == "/stream" {
+                std::io::Write::write_all(res, b"streamed")?;
+            } else {
+                res.body("whole");
+            }
+            Ok(())
+        },
+    );
+    for path in ["/", "/stream"] {
+        let asked = now_secs();
+        let r = s.client().get(path);
+        assert_eq!((r.status, r.header("x-late")), (200, Some("yes")), "{path}");
+        let date = parse_imf_date(r.header("date").unwrap()).unwrap();
+        // The servers publish the second twice a second: 1.6 s later it has moved on.
+        assert!(
+            date > asked,
+            "{path}: dated {date}, asked in {asked}: the Date of the request's start"
+        );
+    }
+    s.stop();
+}
+
+#[test]
 fn head_gets_the_headers_and_no_body() {
     let _w = Watchdog::new("head", LIMIT);
     let s = TestServer::demo();

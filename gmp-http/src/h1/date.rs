@@ -57,7 +57,7 @@ thread_local! {
 /// between two calls, and the thread-local's address must not be cached across them
 /// (gmp-core's thread-local rule).
 #[inline(never)]
-fn append_cached<const FROM: usize, const TO: usize>(out: &mut Vec<u8>) {
+fn append_cached<const FROM: usize, const TO: usize>(out: &mut Vec<u8>) -> i64 {
     let now = now();
     CACHE.with(|c| {
         if c.sec.get() != now {
@@ -74,7 +74,8 @@ fn append_cached<const FROM: usize, const TO: usize>(out: &mut Vec<u8>) {
         let lines = unsafe { &*c.lines.get() };
         // A constant range: the copy is a few moves, not a `memcpy` call.
         out.extend_from_slice(&lines[FROM..TO]);
-    })
+    });
+    now
 }
 
 /// Appends the current date (the header value only).
@@ -82,9 +83,30 @@ pub(crate) fn append(out: &mut Vec<u8>) {
     append_cached::<{ PREFIX_200.len() }, { PREFIX_200.len() + DATE_LEN }>(out);
 }
 
-/// Appends `HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: <now>\r\n` in one copy.
-pub(crate) fn append_200_head(out: &mut Vec<u8>) {
-    append_cached::<0, LINE_LEN>(out);
+/// Length of what [`append_200_head`] appends.
+pub(crate) const HEAD_200_LEN: usize = LINE_LEN;
+
+/// Appends `HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: <now>\r\n` in one copy, and
+/// returns the second its Date names (for [`refresh_200_head`]).
+pub(crate) fn append_200_head(out: &mut Vec<u8>) -> i64 {
+    append_cached::<0, LINE_LEN>(out)
+}
+
+/// Brings the Date of the head that [`append_200_head`] wrote in second `sec` at
+/// `out[at..]` to the current second: a response is dated when its head is committed,
+/// not when the handler started (Go's `Date` is set at `WriteHeader` too).
+#[inline]
+pub(crate) fn refresh_200_head(out: &mut [u8], at: usize, sec: i64) {
+    // Relaxed: see `tick`. Before the first tick (0) the slow path reads the clock.
+    if NOW.load(Relaxed) != sec {
+        refresh_slow(out, at);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn refresh_slow(out: &mut [u8], at: usize) {
+    out[at + PREFIX_200.len()..][..DATE_LEN].copy_from_slice(&format(now()));
 }
 
 fn unix_seconds() -> i64 {
@@ -235,6 +257,40 @@ mod tests {
         // A leap day and the end of a year.
         assert_eq!(&format(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(&format(1_798_761_599), b"Thu, 31 Dec 2026 23:59:59 GMT");
+    }
+
+    #[test]
+    fn a_200_head_is_redated_only_when_the_second_moved() {
+        let mut out = b"earlier".to_vec();
+        let sec = append_200_head(&mut out);
+        assert_eq!(out.len(), 7 + HEAD_200_LEN);
+        let head = &mut out[7..];
+        assert!(head.starts_with(PREFIX_200) && head.ends_with(b"\r\n"));
+        assert_eq!(
+            parse(std::str::from_utf8(&head[PREFIX_200.len()..][..DATE_LEN]).unwrap()),
+            Some(sec)
+        );
+        let date = PREFIX_200.len()..PREFIX_200.len() + DATE_LEN;
+        // Written in a second long gone: dated again, now.
+        head[date.clone()].fill(b'x');
+        refresh_200_head(head, 0, sec - 3600);
+        let again = parse(std::str::from_utf8(&head[date.clone()]).unwrap());
+        assert!(
+            again.is_some_and(|t| t >= sec),
+            "{again:?}, written in {sec}"
+        );
+        // Written this second: left alone (unless the second ends in between). The
+        // second as the reapers publish it (before any has, every head is redated).
+        tick();
+        let s = now();
+        head[date.clone()].fill(b'x');
+        refresh_200_head(head, 0, s);
+        if now() == s {
+            assert!(
+                head[date].iter().all(|&b| b == b'x'),
+                "a current head was redated"
+            );
+        }
     }
 
     #[test]

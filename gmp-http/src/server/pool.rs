@@ -82,7 +82,9 @@ pub(crate) struct Bufs {
     pub read: Vec<u8>,
     /// Response bytes not yet written to the socket.
     pub write: Vec<u8>,
-    /// The current response's own header lines (`name: value\r\n`).
+    /// Where the current response's own header lines (`name: value\r\n`) wait while
+    /// its head is written again (a status other than 200: see `Response`); they are
+    /// appended straight to `write` otherwise.
     pub head: Vec<u8>,
     /// The current request's headers.
     pub idx: Vec<FieldIdx>,
