@@ -71,11 +71,13 @@ impl Drop for Owner {
 /// Responses a connection's loop answered and has not yet added to the thread's set.
 ///
 /// Counting is a local increment; [`flush`](Self::flush) adds them all with one look
-/// at the thread-local, and the loop flushes before each send (so a client that has
-/// its response finds it counted) and when it ends (`Drop`). For 16 pipelined requests
-/// that is one flush instead of 16 calls that each read the thread-local (24
-/// instructions a response, callgrind, `http16`). A goroutine that moves to another thread between counting and
-/// flushing adds to the new thread's set: the flush reads the thread-local afresh.
+/// at the thread-local. The loop flushes before each of its sends, so a client that
+/// has its response finds it counted (but for a response that went out from inside the
+/// handler or `finish`, streamed or large, as before the tally), and when it ends
+/// (`Drop`). For 16 pipelined requests that is one flush instead of 16 calls that each
+/// read the thread-local (24 instructions a response, callgrind, `http16`). A goroutine
+/// that moves to another thread between counting and flushing adds to the new thread's
+/// set: the flush reads the thread-local afresh.
 pub(crate) struct Tally {
     /// 2xx responses, nearly all of them.
     ok: u64,
