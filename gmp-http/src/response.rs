@@ -371,20 +371,18 @@ impl<'c> Response<'c> {
     /// (callgrind; `#[inline]` alone was not taken).
     #[inline(always)]
     fn write_head(&mut self, length: Option<u64>, chunked: bool, body: &[u8]) {
-        // The Date line comes from a thread-local copy (a call that is not inlined): it
-        // goes in before `w` exists, which keeps `w` in registers rather than in memory
-        // that the call might see (4 instructions a response, callgrind).
         let out = &mut *self.out;
         if self.code == 200 && !self.user_server && !self.user_date {
             // The head written in advance stands, with the lines after it: nothing to
             // copy (the copy's loads of the lines just stored were 19% of `finish`'s
             // samples, `http16`). Its Date is brought to this second.
             date::refresh_200_head(out, self.start, self.dated);
-            self.lines_end = out.len();
-            out.reserve(96 + body.len());
         } else {
             // Another status line, or the handler's own Date or Server: the lines move
-            // aside while the head is written again.
+            // aside while the head is written again. The Date line comes from a
+            // thread-local copy (a call that is not inlined): it goes in before `w`
+            // exists, which keeps `w` in registers rather than in memory that the call
+            // might see (4 instructions a response, callgrind).
             self.head.clear();
             self.head.extend_from_slice(&out[self.lines..]);
             out.truncate(self.start);
@@ -400,8 +398,9 @@ impl<'c> Response<'c> {
             }
             self.lines = out.len();
             out.extend_from_slice(self.head);
-            self.lines_end = out.len();
         }
+        self.lines_end = out.len();
+        out.reserve(96 + body.len());
         let mut w = Spare::new(out, 0);
         if let Some(n) = length {
             w.put(b"Content-Length: ");

@@ -3,7 +3,10 @@
 //! (`Last-Modified`) and [`parse`] for the ones clients send (`If-Modified-Since`).
 //!
 //! Each thread keeps the last second it formatted, together with the status and
-//! `Server` lines of a 200 response, which then start with one copy. The second comes
+//! `Server` lines of a 200 response, which then start with one copy. A response's head
+//! is written when the response is made; one committed in a later second is dated
+//! again then ([`refresh_200_head`], formatting outside the cache: rare, a handler
+//! that spans a second's end). The second comes
 //! from a global that the servers' reapers publish twice a second (so a response reads
 //! no clock); it is written rarely and read by all, so the cache line stays shared.
 
