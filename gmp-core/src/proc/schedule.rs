@@ -373,10 +373,11 @@ fn find_runnable(m: &mut M) -> *mut G {
                 //
                 // Straight into this P's queue: g0 is inside the P section, so `ready`'s
                 // look-up of the thread's M, its section and its `wakep` per G would
-                // only repeat what is known here; one `wakep` after the batch starts
-                // the spinning M that wakes the next (the first call did, and the rest
-                // returned at once). `scripts/instructions.sh --conns 100 gmp`, `http`:
-                // 1,638.9 → 1,617.4 instructions a request (`http16` 953.0 → 951.2).
+                // only repeat what is known here. One `wakep` after the batch does what
+                // the first of the per-G calls did; the later ones found an M spinning
+                // (or no idle P) and returned. `scripts/instructions.sh --conns 100
+                // gmp`, `http`: 1,638.9 → 1,617.4 instructions a request (`http16` 953.0
+                // → 951.2).
                 // SAFETY: this M holds `p` (just acquired) on g0, inside its section.
                 let p = unsafe { &*p };
                 let mut stealable = false;
