@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# User-space instructions per HTTP request: examples/hello, hyper, may_minihttp and the C
-# floor (bench/floor/http-floor.c), each on one thread / P, counted by callgrind: it counts
-# every thread of the process exactly, and needs no hardware counters (`perf stat -e
-# instructions:u` says "not supported" on machines without them, such as this project's
-# VMs).
+# User-space instructions per HTTP request: examples/hello, hyper, may_minihttp, the C
+# floor (bench/floor/http-floor.c) and the parsing floor (pfloor:
+# bench/rust/src/bin/http-parse-floor.rs), each on one thread / P, counted by callgrind:
+# it counts every thread of the process exactly, and needs no hardware counters (`perf
+# stat -e instructions:u` says "not supported" on machines without them, such as this
+# project's VMs).
 #
 # A server starts under callgrind (server on CPU 0, GMP_MAXPROCS=1, TOKIO_WORKER_THREADS=1,
 # MAY_WORKERS=1), bench/http-count.py (CPU 1) sends it exactly N requests of wrk's shape
@@ -18,18 +19,18 @@
 #   http    one request at a time per connection, N = --requests (default 5,000)
 #   http16  16 requests pipelined per write, N = 4 x --requests (default 20,000)
 # Usage: scripts/instructions.sh [--tls] [--requests N] [--conns C] [--repeat R] [NAME ...]
-#   NAME: gmp hyper may floor (default all); C default 1 (every request then goes through
-#   the poller: read, answer, wait for the next); R default 3.
+#   NAME: gmp hyper may floor pfloor (default all); C default 1 (every request then goes
+#   through the poller: read, answer, wait for the next); R default 3.
 #   --tls: the same over TLS (shapes https, https16): examples/hello --tls, hyper-tls-hello
 #   and the TLS floor (bench/rust/src/bin/tls-floor.rs) on one certificate made here (as
-#   scripts/tls-compare.sh makes it); may has no TLS. Each connection's handshake is in
-#   both runs of a pair, so it cancels out as start-up does.
+#   scripts/tls-compare.sh makes it); may and pfloor have no TLS. Each connection's
+#   handshake is in both runs of a pair, so it cancels out as start-up does.
 # valgrind, the peers and the floors come from bench/build-peers.sh, run here when one is
 # missing.
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "$0")/../bench/common.sh"
-usage="scripts/instructions.sh [--tls] [--requests N] [--conns C] [--repeat R] [gmp|hyper|may|floor ...]"
+usage="scripts/instructions.sh [--tls] [--requests N] [--conns C] [--repeat R] [gmp|hyper|may|floor|pfloor ...]"
 tls=""
 requests=5000
 conns=1
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
         declare "${1#--}=$2"
         shift 2
         ;;
-    gmp | hyper | may | floor)
+    gmp | hyper | may | floor | pfloor)
         names+=("$1")
         shift
         ;;
@@ -61,15 +62,15 @@ trap 'rm -rf "$work"' EXIT
 # cmd: each server's program; args: what follows its address; shapes: the two runs.
 declare -A cmd args
 if [ -z "$tls" ]; then
-    [ ${#names[@]} -gt 0 ] || names=(gmp hyper may floor)
-    need valgrind http-floor hyper-hello may-hello
+    [ ${#names[@]} -gt 0 ] || names=(gmp hyper may floor pfloor)
+    need valgrind http-floor http-parse-floor hyper-hello may-hello
     cmd=([gmp]="target/fat/examples/hello" [hyper]="$peers/hyper-hello"
-         [may]="$peers/may-hello" [floor]="$peers/http-floor")
+         [may]="$peers/may-hello" [floor]="$peers/http-floor" [pfloor]="$peers/http-parse-floor")
     shapes=(http http16)
 else
     [ ${#names[@]} -gt 0 ] || names=(gmp hyper floor)
     for name in "${names[@]}"; do
-        [ "$name" != may ] || { echo "instructions: may has no TLS" >&2; exit 2; }
+        case $name in may | pfloor) echo "instructions: $name has no TLS" >&2; exit 2 ;; esac
     done
     need valgrind openssl hyper-tls-hello tls-floor
     tls_pair "$work"
