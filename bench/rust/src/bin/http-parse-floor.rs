@@ -13,8 +13,8 @@
 //! lead that peer.
 //!
 //! A benchmark tool, not a server: a request with a body (Content-Length or
-//! Transfer-Encoding), a head that httparse rejects, or one longer than the 16 KB
-//! connection buffer closes the connection; a send the socket cannot take whole is not
+//! Transfer-Encoding), a head that httparse rejects, or one longer than the 16 KB read
+//! buffer closes the connection; a send the socket cannot take whole is not
 //! retried (wrk's small requests never fill it).
 //! usage: http-parse-floor ADDR
 use std::io;
@@ -22,14 +22,15 @@ use std::io;
 const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: Fri, 27 Nov 2026 09:41:20 GMT\r\n\
 content-type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 
-/// Bytes a connection buffers: the unparsed tail of its reads.
+/// The read buffer, one for every connection (as http-floor.c's): a read lands in
+/// memory the last read touched.
 const BUF: usize = 16 << 10;
 
-/// One connection: its socket and the bytes of a request head not yet complete.
+/// One connection: its socket and the bytes of a request head not yet complete (empty
+/// but for a head split across reads).
 struct Conn {
     fd: i32,
-    buf: Box<[u8; BUF]>,
-    len: usize,
+    rest: Vec<u8>,
 }
 
 /// A nonblocking listening socket on `addr` (IPv4 HOST:PORT), backlog 4096 as
@@ -67,51 +68,54 @@ fn listen(addr: &str) -> i32 {
     }
 }
 
-/// Answers every complete request head at the front of `c.buf[..c.len]` into `out`, and
-/// keeps the incomplete rest. False if a head is malformed or announces a body.
-fn answer(c: &mut Conn, out: &mut Vec<u8>) -> bool {
+/// Answers every complete request head at the front of `buf` into `out`. Returns how
+/// many bytes they took, or `None` if a head is malformed or announces a body.
+fn answer(buf: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     let mut at = 0;
-    while at < c.len {
+    while at < buf.len() {
         let mut fields = [httparse::EMPTY_HEADER; 16];
         let mut req = httparse::Request::new(&mut fields);
-        match req.parse(&c.buf[at..c.len]) {
+        match req.parse(&buf[at..]) {
             Ok(httparse::Status::Complete(n)) => {
                 if req.headers.iter().any(|h| {
                     h.name.eq_ignore_ascii_case("content-length")
                         || h.name.eq_ignore_ascii_case("transfer-encoding")
                 }) {
-                    return false;
+                    return None;
                 }
                 out.extend_from_slice(RESP);
                 at += n;
             }
             Ok(httparse::Status::Partial) => break,
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
-    c.buf.copy_within(at..c.len, 0);
-    c.len -= at;
-    true
+    Some(at)
 }
 
-/// Serves one event on `c`: reads until a short read, answering each read's complete
-/// requests in one send. False when the connection is done.
-fn serve(c: &mut Conn, out: &mut Vec<u8>) -> bool {
+/// Serves one event on `c`: reads (after the head left incomplete last time, if any)
+/// until a short read, answering each read's complete requests in one send. False when
+/// the connection is done.
+fn serve(c: &mut Conn, buf: &mut [u8; BUF], out: &mut Vec<u8>) -> bool {
     loop {
-        let room = BUF - c.len;
+        let kept = c.rest.len();
+        buf[..kept].copy_from_slice(&c.rest);
+        let room = BUF - kept;
         if room == 0 {
             return false; // a head longer than the buffer
         }
-        // SAFETY: the spare tail of the connection's buffer, valid for `room` bytes.
-        let r = unsafe { libc::recv(c.fd, c.buf[c.len..].as_mut_ptr().cast(), room, 0) };
+        // SAFETY: the buffer past the kept bytes, valid for `room` bytes.
+        let r = unsafe { libc::recv(c.fd, buf[kept..].as_mut_ptr().cast(), room, 0) };
         if r <= 0 {
             return r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock;
         }
-        c.len += r as usize;
+        let end = kept + r as usize;
         out.clear();
-        if !answer(c, out) {
+        let Some(done) = answer(&buf[..end], out) else {
             return false;
-        }
+        };
+        c.rest.clear();
+        c.rest.extend_from_slice(&buf[done..end]);
         if !out.is_empty() {
             // SAFETY: `out` is valid for its length. MSG_NOSIGNAL: a peer that left makes
             // this fail with EPIPE, and the next recv says so.
@@ -140,6 +144,7 @@ fn main() {
     unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, l, &mut ev) };
     let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
     let mut conns: Vec<Option<Box<Conn>>> = Vec::new();
+    let mut buf = Box::new([0u8; BUF]);
     let mut out = Vec::with_capacity(64 << 10);
     loop {
         // SAFETY: as above.
@@ -183,8 +188,7 @@ fn main() {
                     }
                     conns[i] = Some(Box::new(Conn {
                         fd: s,
-                        buf: Box::new([0; BUF]),
-                        len: 0,
+                        rest: Vec::new(),
                     }));
                 }
                 continue;
@@ -192,7 +196,7 @@ fn main() {
             let Some(c) = conns.get_mut(fd as usize).and_then(Option::as_mut) else {
                 continue;
             };
-            if !serve(c, &mut out) {
+            if !serve(c, &mut buf, &mut out) {
                 conns[fd as usize] = None;
                 // SAFETY: the connection's socket, closed once (its entry is gone); closing
                 // also takes it out of the epoll set.
