@@ -6,17 +6,19 @@
 //! Per request it does what any HTTP/1.1 server must before it answers: parse and check
 //! the request line and every header field, and look for the fields that frame a body.
 //!
-//! http-floor.c says what the syscalls cost; this says what the syscalls and the cheapest
-//! trusted parse cost. No server that parses its requests can cost less per request with
-//! these syscalls: no runtime, no allocation per request, no per-request state but the
-//! parser's. So `parse-floor / peer` in one run bounds how far any parsing server can
-//! lead that peer.
+//! http-floor.c says what the syscalls cost; this says what the syscalls and httparse's
+//! parse cost with nothing else: no runtime, no allocation per request, no per-request
+//! state but the parser's. So `pfloor / peer` in one run says how far a server that
+//! parsed as cheaply as httparse, and did nothing more, would lead that peer (gmp's own
+//! parser runs fewer instructions than httparse: README).
 //!
 //! A benchmark tool, not a server: a request with a body (Content-Length or
 //! Transfer-Encoding), a head that httparse rejects, or one longer than the 16 KB read
-//! buffer closes the connection; a send the socket cannot take whole is not
-//! retried (wrk's small requests never fill it).
+//! buffer closes the connection; a send the socket cannot take whole is not retried
+//! (wrk's small requests never fill it). The epoll loop is the one the Rust floors share
+//! (`peers::floor`).
 //! usage: http-parse-floor ADDR
+use peers::floor;
 use std::io;
 
 const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nServer: gmp\r\nDate: Fri, 27 Nov 2026 09:41:20 GMT\r\n\
@@ -31,41 +33,6 @@ const BUF: usize = 16 << 10;
 struct Conn {
     fd: i32,
     rest: Vec<u8>,
-}
-
-/// A nonblocking listening socket on `addr` (IPv4 HOST:PORT), backlog 4096 as
-/// http-floor.c.
-fn listen(addr: &str) -> i32 {
-    let sa: std::net::SocketAddrV4 = addr
-        .parse()
-        .unwrap_or_else(|e| panic!("http-parse-floor: bad address {addr}: {e}"));
-    // SAFETY: plain socket calls on a socket made here, with a sockaddr_in built in full.
-    unsafe {
-        let l = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
-        let one: libc::c_int = 1;
-        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        libc::setsockopt(
-            l,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            (&one as *const i32).cast(),
-            size,
-        );
-        let mut s: libc::sockaddr_in = std::mem::zeroed();
-        s.sin_family = libc::AF_INET as libc::sa_family_t;
-        s.sin_port = sa.port().to_be();
-        s.sin_addr.s_addr = u32::from_ne_bytes(sa.ip().octets());
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(l, (&s as *const libc::sockaddr_in).cast(), len) != 0
-            || libc::listen(l, 4096) != 0
-        {
-            panic!(
-                "http-parse-floor: bind {addr}: {}",
-                io::Error::last_os_error()
-            );
-        }
-        l
-    }
 }
 
 /// Answers every complete request head at the front of `buf` into `out`. Returns how
@@ -133,61 +100,23 @@ fn main() {
         eprintln!("usage: http-parse-floor ADDR");
         std::process::exit(2);
     }
-    let l = listen(&a[1]);
-    // SAFETY: epoll calls on descriptors made here; `evs` is valid for its length.
-    let ep = unsafe { libc::epoll_create1(0) };
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-        u64: l as u64,
-    };
-    // SAFETY: as above.
-    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, l, &mut ev) };
-    let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+    let l = floor::listen(&a[1], "http-parse-floor");
     let mut conns: Vec<Option<Box<Conn>>> = Vec::new();
     let mut buf = Box::new([0u8; BUF]);
     let mut out = Vec::with_capacity(64 << 10);
+    let ep = floor::epoll(l);
+    let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
     loop {
-        // SAFETY: as above.
-        let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, -1) };
-        for e in &evs[..n.max(0) as usize] {
+        for e in floor::wait(ep, &mut evs) {
             let fd = e.u64 as i32;
             if fd == l {
-                loop {
-                    // SAFETY: accept on the listening socket, addresses not wanted.
-                    let s = unsafe {
-                        libc::accept4(
-                            l,
-                            std::ptr::null_mut(),
-                            std::ptr::null_mut(),
-                            libc::SOCK_NONBLOCK,
-                        )
-                    };
-                    if s < 0 {
-                        break;
-                    }
-                    let one: libc::c_int = 1;
-                    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-                    let mut e = libc::epoll_event {
-                        events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-                        u64: s as u64,
-                    };
-                    // SAFETY: options and registration of the socket just accepted.
-                    unsafe {
-                        libc::setsockopt(
-                            s,
-                            libc::IPPROTO_TCP,
-                            libc::TCP_NODELAY,
-                            (&one as *const i32).cast(),
-                            size,
-                        );
-                        libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, s, &mut e);
-                    }
-                    let i = s as usize;
+                while let Some(fd) = floor::accept(l, ep, libc::EPOLLIN | libc::EPOLLRDHUP) {
+                    let i = fd as usize;
                     if conns.len() <= i {
                         conns.resize_with(i + 1, || None);
                     }
                     conns[i] = Some(Box::new(Conn {
-                        fd: s,
+                        fd,
                         rest: Vec::new(),
                     }));
                 }

@@ -19,8 +19,10 @@
 //!
 //! A benchmark tool, not a server: requests with bodies are not supported, a session
 //! that fails is closed without ceremony, and records the socket cannot take wait for
-//! the next event on the connection (EPOLLOUT is registered for that).
+//! the next event on the connection (EPOLLOUT is registered for that). The epoll loop is
+//! the one the Rust floors share (`peers::floor`).
 //! usage: tls-floor ADDR CERT.pem KEY.pem
+use peers::floor;
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use rustls::ServerConnection;
 use std::io::{self, BufRead, IoSlice, Read, Write};
@@ -91,37 +93,6 @@ fn config(cert: &str, key: &str) -> rustls::ServerConfig {
         .unwrap();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     cfg
-}
-
-/// A nonblocking listening socket on `addr` (IPv4 HOST:PORT), backlog 4096 as http-floor.c.
-fn listen(addr: &str) -> i32 {
-    let sa: std::net::SocketAddrV4 = addr
-        .parse()
-        .unwrap_or_else(|e| panic!("tls-floor: bad address {addr}: {e}"));
-    // SAFETY: plain socket calls on a socket made here, with a sockaddr_in built in full.
-    unsafe {
-        let l = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
-        let one: libc::c_int = 1;
-        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        libc::setsockopt(
-            l,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            (&one as *const i32).cast(),
-            size,
-        );
-        let mut s: libc::sockaddr_in = std::mem::zeroed();
-        s.sin_family = libc::AF_INET as libc::sa_family_t;
-        s.sin_port = sa.port().to_be();
-        s.sin_addr.s_addr = u32::from_ne_bytes(sa.ip().octets());
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(l, (&s as *const libc::sockaddr_in).cast(), len) != 0
-            || libc::listen(l, 4096) != 0
-        {
-            panic!("tls-floor: bind {addr}: {}", io::Error::last_os_error());
-        }
-        l
-    }
 }
 
 /// Serves one event on `c`: reads while the socket may hold more, answers every complete
@@ -203,61 +174,24 @@ fn main() {
         std::process::exit(2);
     }
     let cfg = Arc::new(config(&a[2], &a[3]));
-    let l = listen(&a[1]);
-    // SAFETY: epoll calls on descriptors made here; `evs` is valid for its length.
-    let ep = unsafe { libc::epoll_create1(0) };
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-        u64: l as u64,
-    };
-    // SAFETY: as above.
-    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, l, &mut ev) };
-    let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+    let l = floor::listen(&a[1], "tls-floor");
     let mut conns: Vec<Option<Box<Conn>>> = Vec::new();
     let mut out = Vec::with_capacity(64 << 10);
+    // EPOLLOUT too: records the socket could not take wait for it.
+    let interest = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP;
+    let ep = floor::epoll(l);
+    let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
     loop {
-        // SAFETY: as above.
-        let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, -1) };
-        for e in &evs[..n.max(0) as usize] {
+        for e in floor::wait(ep, &mut evs) {
             let fd = e.u64 as i32;
             if fd == l {
-                loop {
-                    // SAFETY: accept on the listening socket, addresses not wanted.
-                    let s = unsafe {
-                        libc::accept4(
-                            l,
-                            std::ptr::null_mut(),
-                            std::ptr::null_mut(),
-                            libc::SOCK_NONBLOCK,
-                        )
-                    };
-                    if s < 0 {
-                        break;
-                    }
-                    let one: libc::c_int = 1;
-                    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-                    let mut e = libc::epoll_event {
-                        events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET)
-                            as u32,
-                        u64: s as u64,
-                    };
-                    // SAFETY: options and registration of the socket just accepted.
-                    unsafe {
-                        libc::setsockopt(
-                            s,
-                            libc::IPPROTO_TCP,
-                            libc::TCP_NODELAY,
-                            (&one as *const i32).cast(),
-                            size,
-                        );
-                        libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, s, &mut e);
-                    }
-                    let i = s as usize;
+                while let Some(fd) = floor::accept(l, ep, interest) {
+                    let i = fd as usize;
                     if conns.len() <= i {
                         conns.resize_with(i + 1, || None);
                     }
                     conns[i] = Some(Box::new(Conn {
-                        fd: s,
+                        fd,
                         tls: ServerConnection::new(cfg.clone()).expect("tls-floor: session"),
                         matched: 0,
                     }));
