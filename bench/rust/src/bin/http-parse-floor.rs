@@ -9,14 +9,13 @@
 //! http-floor.c says what the syscalls cost; this says what the syscalls and httparse's
 //! parse cost with nothing else: no runtime, no allocation per request, no per-request
 //! state but the parser's. So `pfloor / peer` in one run says how far a server that
-//! parsed as cheaply as httparse, and did nothing more, would lead that peer (gmp's own
-//! parser runs fewer instructions than httparse: README).
+//! parsed as cheaply as httparse, and did nothing more, would lead that peer.
 //!
 //! A benchmark tool, not a server: a request with a body (Content-Length or
 //! Transfer-Encoding), a head that httparse rejects, or one longer than the 16 KB read
 //! buffer closes the connection; a send the socket cannot take whole is not retried
-//! (wrk's small requests never fill it). The epoll loop is the one the Rust floors share
-//! (`peers::floor`).
+//! (wrk's small requests never fill it). The listening socket, the epoll set and wait
+//! and the accept are the ones the Rust floors share (`peers::floor`).
 //! usage: http-parse-floor ADDR
 use peers::floor;
 use std::io;

@@ -19,8 +19,9 @@
 //!
 //! A benchmark tool, not a server: requests with bodies are not supported, a session
 //! that fails is closed without ceremony, and records the socket cannot take wait for
-//! the next event on the connection (EPOLLOUT is registered for that). The epoll loop is
-//! the one the Rust floors share (`peers::floor`).
+//! the next event on the connection (EPOLLOUT is registered for that). The listening
+//! socket, the epoll set and wait and the accept are the ones the Rust floors share
+//! (`peers::floor`).
 //! usage: tls-floor ADDR CERT.pem KEY.pem
 use peers::floor;
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
