@@ -93,3 +93,13 @@ pub fn accept(l: i32, ep: i32, interest: i32) -> Option<i32> {
     }
     Some(s)
 }
+
+/// Stores a connection's state at its descriptor in `conns`, the floors' table of
+/// connections by descriptor, growing the table to reach it.
+pub fn put<T>(conns: &mut Vec<Option<Box<T>>>, fd: i32, c: T) {
+    let i = fd as usize;
+    if conns.len() <= i {
+        conns.resize_with(i + 1, || None);
+    }
+    conns[i] = Some(Box::new(c));
+}

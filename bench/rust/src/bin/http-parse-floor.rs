@@ -110,14 +110,14 @@ fn main() {
             let fd = e.u64 as i32;
             if fd == l {
                 while let Some(fd) = floor::accept(l, ep, libc::EPOLLIN | libc::EPOLLRDHUP) {
-                    let i = fd as usize;
-                    if conns.len() <= i {
-                        conns.resize_with(i + 1, || None);
-                    }
-                    conns[i] = Some(Box::new(Conn {
+                    floor::put(
+                        &mut conns,
                         fd,
-                        rest: Vec::new(),
-                    }));
+                        Conn {
+                            fd,
+                            rest: Vec::new(),
+                        },
+                    );
                 }
                 continue;
             }

@@ -187,15 +187,15 @@ fn main() {
             let fd = e.u64 as i32;
             if fd == l {
                 while let Some(fd) = floor::accept(l, ep, interest) {
-                    let i = fd as usize;
-                    if conns.len() <= i {
-                        conns.resize_with(i + 1, || None);
-                    }
-                    conns[i] = Some(Box::new(Conn {
+                    floor::put(
+                        &mut conns,
                         fd,
-                        tls: ServerConnection::new(cfg.clone()).expect("tls-floor: session"),
-                        matched: 0,
-                    }));
+                        Conn {
+                            fd,
+                            tls: ServerConnection::new(cfg.clone()).expect("tls-floor: session"),
+                            matched: 0,
+                        },
+                    );
                 }
                 continue;
             }
